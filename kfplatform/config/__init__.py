@@ -1,0 +1,10 @@
+"""Typed configuration: the stack (`Pulumi.<stack>.yaml`) and the tenants (`tenants/*.yaml`)."""
+from .errors import ConfigError, ConfigIssue
+from .loader import PlatformConfig, TenantFile, cross_check, load_from_pulumi, load_platform_config
+from .stack import StackConfig
+from .tenant import TenantConfig
+
+__all__ = [
+    "ConfigError", "ConfigIssue", "PlatformConfig", "StackConfig", "TenantConfig", "TenantFile",
+    "cross_check", "load_from_pulumi", "load_platform_config",
+]

@@ -1,0 +1,136 @@
+"""Load and validate `Pulumi.<stack>.yaml` and `tenants/*.yaml` into one PlatformConfig.
+
+Every problem is collected and raised at once as a ConfigError, before any resource exists.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import pydantic
+import yaml
+
+from .. import PROJECT
+from .errors import ConfigError, ConfigIssue, pydantic_issues
+from .stack import StackConfig
+from .tenant import TenantConfig
+
+KEY_PREFIX = f"{PROJECT}:"
+
+
+@dataclass(frozen=True)
+class TenantFile:
+    path: str  # relative to the project, for messages
+    config: TenantConfig
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    stack_name: str
+    stack_file: str
+    stack: StackConfig
+    tenants: tuple[TenantFile, ...] = field(default=())
+
+    @property
+    def tenant_configs(self) -> list[TenantConfig]:
+        return [t.config for t in self.tenants]
+
+
+# Cross-checks between the stack and the tenants. Each area appends its own.
+CrossCheck = Callable[[PlatformConfig], Iterable[ConfigIssue]]
+CROSS_CHECKS: list[CrossCheck] = []
+
+
+def cross_check(fn: CrossCheck) -> CrossCheck:
+    CROSS_CHECKS.append(fn)
+    return fn
+
+
+@cross_check
+def _tenant_names(config: PlatformConfig) -> Iterable[ConfigIssue]:
+    reserved = config.stack.cluster.namespaces.names() | {"default", "kube-system", "kube-public", "kube-node-lease"}
+    for tenant in config.tenants:
+        if tenant.config.name in reserved:
+            yield ConfigIssue(tenant.path, "name", f"{tenant.config.name!r} is a platform namespace; pick another name")
+    if len(config.tenants) < config.stack.tenancy.min_tenants:
+        yield ConfigIssue(
+            config.stack_file, f"{KEY_PREFIX}tenancy.minTenants",
+            f"expected at least {config.stack.tenancy.min_tenants} tenants, found {len(config.tenants)} in tenants/",
+        )
+
+
+def stack_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Project keys of a stack's config (`kubeflow-platform:x` -> `x`), JSON strings decoded."""
+    values = {}
+    for key, value in raw.items():
+        if not key.startswith(KEY_PREFIX):
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        values[key[len(KEY_PREFIX):]] = value
+    return values
+
+
+def validate_stack(values: Mapping[str, Any], stack_file: str) -> tuple[StackConfig | None, list[ConfigIssue]]:
+    context = {"environment": values.get("environment")}
+    try:
+        return StackConfig.model_validate(dict(values), context=context), []
+    except pydantic.ValidationError as e:
+        return None, pydantic_issues(e, stack_file, KEY_PREFIX)
+
+
+def load_tenants(tenants_dir: pathlib.Path, project_dir: pathlib.Path, environment: str | None) -> tuple[list[TenantFile], list[ConfigIssue]]:
+    tenants, issues = [], []
+    if not tenants_dir.is_dir():
+        return [], [ConfigIssue(str(tenants_dir), "", "tenants directory not found")]
+    for path in sorted(tenants_dir.glob("*.y*ml")):
+        shown = str(path.relative_to(project_dir)) if path.is_relative_to(project_dir) else str(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            issues.append(ConfigIssue(shown, "", f"not valid YAML: {e}"))
+            continue
+        if not isinstance(data, dict):
+            issues.append(ConfigIssue(shown, "", "expected a mapping of tenant settings"))
+            continue
+        try:
+            tenant = TenantConfig.model_validate(data, context={"environment": environment})
+        except pydantic.ValidationError as e:
+            issues.extend(pydantic_issues(e, shown))
+            continue
+        if tenant.name != path.stem:
+            issues.append(ConfigIssue(shown, "name", f"{tenant.name!r} must match the file name {path.stem!r}"))
+            continue
+        tenants.append(TenantFile(shown, tenant))
+    return tenants, issues
+
+
+def load_platform_config(
+    stack_name: str, raw_config: Mapping[str, Any], project_dir: pathlib.Path, tenants_dir: pathlib.Path | None = None
+) -> PlatformConfig:
+    """Validate the stack's config and every tenant file; raise ConfigError listing every problem."""
+    stack_file = f"Pulumi.{stack_name}.yaml"
+    values = stack_values(raw_config)
+    stack, issues = validate_stack(values, stack_file)
+    tenants, tenant_issues = load_tenants(tenants_dir or project_dir / "tenants", project_dir, values.get("environment"))
+    issues += tenant_issues
+    if stack is not None:
+        config = PlatformConfig(stack_name, stack_file, stack, tuple(tenants))
+        for check in CROSS_CHECKS:
+            issues.extend(check(config))
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
+    """The program's entry: the stack's config as the Pulumi engine hands it to this process."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG
+
+    return load_platform_config(pulumi.get_stack(), dict(CONFIG.get()), project_dir)

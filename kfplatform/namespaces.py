@@ -1,0 +1,37 @@
+"""PlatformNamespaces: the namespaces the platform itself runs in, labelled and protected."""
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .config.stack import PlatformNamespaces as NamespaceNames
+from .k8s import child, meta
+
+# Namespaces whose pods need host access: Istio's CNI node agent.
+PRIVILEGED = {"istio"}  # keys as in config (camelCase)
+
+
+class PlatformNamespaces(pulumi.ComponentResource):
+    def __init__(self, name: str, names: NamespaceNames, protect: bool, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kfplatform:core:PlatformNamespaces", name, None, opts)
+        self.names = names
+        self.by_role: dict[str, k8s.core.v1.Namespace] = {}
+        for role, ns in names.model_dump(by_alias=True).items():
+            enforce = "privileged" if role in PRIVILEGED else "baseline"
+            self.by_role[role] = k8s.core.v1.Namespace(
+                f"ns-{ns}",
+                metadata=meta(
+                    ns,
+                    component="platform",
+                    extra_labels={
+                        "pod-security.kubernetes.io/enforce": enforce,
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "kfplatform.io/platform-namespace": role,
+                    },
+                ),
+                opts=child(self, protect=protect),
+            )
+        self.register_outputs({"namespaces": names.model_dump(by_alias=True)})
+
+    def __getitem__(self, role: str) -> k8s.core.v1.Namespace:
+        return self.by_role[role]

@@ -1,0 +1,117 @@
+"""Pulumi mocks that record every registration with its options, as the engine would see it."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.runtime import mocks
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET = "[secret]"
+
+
+@dataclass
+class RegisteredResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: Any
+    protect: bool
+    dependencies: list[str]
+    retain_on_delete: bool
+    ignore_changes: list[str]
+    provider: str = ""
+    outputs: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "inputs": self.inputs,
+            "protect": self.protect,
+            "dependencies": self.dependencies,
+            "retain_on_delete": self.retain_on_delete,
+            "ignore_changes": self.ignore_changes,
+        }
+
+
+def plain(value: Any) -> Any:
+    """Inputs as plain JSON: secrets replaced by "[secret]", unknowns by None."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+            return SECRET
+        return {k: plain(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+# Outputs a provider computes that programs read back: filled deterministically from the name,
+# so an `.apply` on them runs (an unknown output would silently skip the check).
+COMPUTED_OUTPUTS: dict[str, dict[str, str]] = {
+    "random:index/randomPassword:RandomPassword": {"result": "password"},
+    "random:index/randomId:RandomId": {"hex": "hex", "b64Url": "b64"},
+    "random:index/randomString:RandomString": {"result": "string"},
+}
+
+
+class PlatformMocks(mocks.Mocks):
+    def new_resource(self, args: mocks.MockResourceArgs):
+        state = dict(args.inputs)
+        for key, kind in COMPUTED_OUTPUTS.get(args.typ, {}).items():
+            digest = hashlib.sha256(f"{args.name}/{key}".encode()).hexdigest()
+            state.setdefault(key, f"mock-{kind}-{digest[:16]}")
+        # Every custom resource gets a real id, so `.id.apply(...)` runs under the mocks.
+        return f"{args.name}-id", state
+
+    def call(self, args: mocks.MockCallArgs):
+        return {}, None
+
+
+class DuplicateResourceError(RuntimeError):
+    pass
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """Records each RegisterResource request's options (which `Mocks.new_resource` never sees)."""
+
+    def __init__(self, the_mocks: mocks.Mocks):
+        super().__init__(the_mocks)
+        self.registered: list[RegisteredResource] = []
+        self._urns: set[str] = set()
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        if response.urn in self._urns:
+            # The real engine refuses two resources with one URN; mocks would not.
+            raise DuplicateResourceError(f"duplicate resource URN {response.urn}")
+        self._urns.add(response.urn)
+        from pulumi.runtime import rpc
+
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        self.registered.append(
+            RegisteredResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                inputs=plain(inputs),
+                protect=bool(request.protect),
+                dependencies=sorted(request.dependencies),
+                retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=list(request.ignoreChanges),
+                provider=request.provider,
+            )
+        )
+        return response

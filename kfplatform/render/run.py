@@ -1,0 +1,106 @@
+"""Run the program exactly as `pulumi up` would, in-process under Pulumi's mocks."""
+from __future__ import annotations
+
+import json
+import pathlib
+import runpy
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .. import PROJECT
+from ..config.errors import ConfigError, ConfigIssue
+from .mocks import PlatformMocks, RecordingMonitor, RegisteredResource, plain
+
+
+@dataclass
+class RenderResult:
+    stack: str
+    resources: list[RegisteredResource]
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def kubernetes_objects(self) -> list[dict]:
+        """Every Kubernetes object the program declares, as the API server would receive it."""
+        return [obj for r in self.resources if (obj := kubernetes_object(r)) is not None]
+
+    def by_type(self, type_: str) -> list[RegisteredResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def find(self, kind: str, name: str, namespace: str | None = None) -> dict:
+        """The rendered object of `kind` named `name` (in `namespace`); KeyError if absent."""
+        for obj in self.kubernetes_objects():
+            meta = obj.get("metadata", {})
+            if obj.get("kind") == kind and meta.get("name") == name and meta.get("namespace") == namespace:
+                return obj
+        raise KeyError(f"{kind} {namespace or '-'}/{name} not rendered")
+
+
+# Pulumi types that are Kubernetes objects but not API objects (Helm releases, kustomize, YAML groups).
+NON_OBJECT_PREFIXES = ("kubernetes:helm.sh/", "kubernetes:kustomize:", "kubernetes:yaml:", "pulumi:providers:")
+
+
+def kubernetes_object(resource: RegisteredResource) -> dict | None:
+    if not resource.custom or not resource.type.startswith("kubernetes:") or resource.type.startswith(NON_OBJECT_PREFIXES):
+        return None
+    inputs = resource.inputs
+    if not isinstance(inputs, dict) or "apiVersion" not in inputs or "kind" not in inputs:
+        return None
+    head = {k: inputs[k] for k in ("apiVersion", "kind", "metadata") if k in inputs}
+    body = {k: v for k, v in inputs.items() if k not in head and v is not None}
+    return {**head, **body}
+
+
+def read_stack_config(project_dir: pathlib.Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """`Pulumi.<stack>.yaml` as the engine hands it to a program: namespaced keys, JSON values."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise ConfigError([ConfigIssue(path.name, "", f"no such stack file (stacks here: {', '.join(stacks) or 'none'})")])
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError([ConfigIssue(path.name, "", f"not valid YAML: {e}")]) from None
+    raw = data.get("config") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigIssue(path.name, "config", "expected a mapping of config keys")])
+    config, secret_keys = {}, []
+    for key, value in raw.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Never committed here (see README); accepted for stacks a user configured locally.
+            secret_keys.append(full)
+            value = "[secret]"
+        config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret_keys
+
+
+def render_stack(project_dir: pathlib.Path, stack: str, extra_config: dict[str, str] | None = None) -> RenderResult:
+    """Run `__main__.py` for `stack` under mocks; return every registration and the exports.
+
+    Raises ConfigError (before any resource is registered) when the configuration is invalid.
+    """
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.sync_await import _sync_await
+
+    config, secret_keys = read_stack_config(project_dir, stack)
+    config.update(extra_config or {})
+    pulumi.runtime.set_all_config(config, secret_keys)
+    mocks = PlatformMocks()
+    monitor = RecordingMonitor(mocks)
+    settings.ROOT.set(None)  # a fresh root stack, so two renders in one process do not mix
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+
+    @pulumi.runtime.test
+    def program():
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    program()
+    exports = {}
+    root = settings.get_root_resource()
+    for key, value in (getattr(root, "outputs", None) or {}).items():
+        if isinstance(value, pulumi.Output):
+            value = _sync_await(value.future())
+        exports[key] = plain(value)
+    return RenderResult(stack, monitor.registered, exports)

@@ -1,0 +1,1 @@
+"""What a tenant team gets: namespace, Profile, quotas, RBAC, network policies."""
