@@ -5,11 +5,15 @@ import pulumi
 
 from .config import PlatformConfig
 from .namespaces import PlatformNamespaces
+from .providers import Providers
+from .secrets.plane import SecretsPlane
 from .tenancy.tenant import Tenants
 
 
 class Platform(pulumi.ComponentResource):
-    def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, config: PlatformConfig, providers: Providers, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("kfplatform:index:Platform", name, None, opts)
         stack = config.stack
         prod = stack.is_prod
@@ -19,11 +23,21 @@ class Platform(pulumi.ComponentResource):
         self.tenants = Tenants(
             "tenants", config.tenants, stack.tenancy, stack.network, protect_namespaces=prod, opts=here
         )
+        self.secrets = SecretsPlane(
+            "secrets",
+            stack.secrets,
+            platform_namespaces=sorted(stack.cluster.namespaces.names()),
+            eso_service_account=(stack.cluster.namespaces.operators, "external-secrets"),
+            tenant_namespaces=self.tenants.namespaces,
+            vault_provider=providers.vault,
+            opts=here,
+        )
 
         self.outputs = {
             "environment": stack.environment.value,
             "dashboardUrl": f"https://{stack.cluster.domain}/",
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
             "tenantNamespaces": sorted(self.tenants.namespaces),
+            "vaultKvMount": stack.secrets.vault.kv_mount,
         }
         self.register_outputs(self.outputs)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from .base import DnsLabel, Model, Quantity, is_prod
+from ..secrets.config import SecretsConfig
 from .network import NetworkConfig
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
@@ -101,6 +102,7 @@ class StackConfig(Model):
     images: ImagesConfig
     network: NetworkConfig
     tenancy: TenancyConfig = TenancyConfig()
+    secrets: SecretsConfig
 
     @property
     def is_prod(self) -> bool:

@@ -60,6 +60,7 @@ COMPUTED_OUTPUTS: dict[str, dict[str, str]] = {
     "random:index/randomPassword:RandomPassword": {"result": "password"},
     "random:index/randomId:RandomId": {"hex": "hex", "b64Url": "b64"},
     "random:index/randomString:RandomString": {"result": "string"},
+    "time:index/rotating:Rotating": {"rotationRfc3339": "rotation"},
 }
 
 

@@ -5,7 +5,7 @@ import json
 import pathlib
 import runpy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -75,28 +75,23 @@ def read_stack_config(project_dir: pathlib.Path, stack: str) -> tuple[dict[str, 
     return config, secret_keys
 
 
-def render_stack(project_dir: pathlib.Path, stack: str, extra_config: dict[str, str] | None = None) -> RenderResult:
-    """Run `__main__.py` for `stack` under mocks; return every registration and the exports.
+def run_under_mocks(program: Callable[[], Any], stack: str, config: dict[str, str] | None = None,
+                    secret_keys: list[str] | None = None) -> RenderResult:
+    """Run `program` in-process under Pulumi's mocks; return every registration and the exports.
 
-    Raises ConfigError (before any resource is registered) when the configuration is invalid.
+    Also the harness for component tests: build one component inside `program` and inspect
+    the result's resources and Kubernetes objects.
     """
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.sync_await import _sync_await
 
-    config, secret_keys = read_stack_config(project_dir, stack)
-    config.update(extra_config or {})
-    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys or []))
     mocks = PlatformMocks()
     monitor = RecordingMonitor(mocks)
-    settings.ROOT.set(None)  # a fresh root stack, so two renders in one process do not mix
+    settings.ROOT.set(None)  # a fresh root stack, so two runs in one process do not mix
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-
-    @pulumi.runtime.test
-    def program():
-        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-
-    program()
+    pulumi.runtime.test(program)()
     exports = {}
     root = settings.get_root_resource()
     for key, value in (getattr(root, "outputs", None) or {}).items():
@@ -104,3 +99,15 @@ def render_stack(project_dir: pathlib.Path, stack: str, extra_config: dict[str, 
             value = _sync_await(value.future())
         exports[key] = plain(value)
     return RenderResult(stack, monitor.registered, exports)
+
+
+def render_stack(project_dir: pathlib.Path, stack: str, extra_config: dict[str, str] | None = None) -> RenderResult:
+    """Run `__main__.py` for `stack` exactly as `pulumi up` would, under mocks.
+
+    Raises ConfigError (before any resource is registered) when the configuration is invalid.
+    """
+    config, secret_keys = read_stack_config(project_dir, stack)
+    config.update(extra_config or {})
+    return run_under_mocks(
+        lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"), stack, config, secret_keys
+    )

@@ -1,0 +1,1 @@
+"""The data tier: MariaDB Galera behind ProxySQL, distributed MinIO, per-tenant object-store access."""

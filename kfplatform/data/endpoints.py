@@ -1,0 +1,61 @@
+"""The data tier's contract with its consumers (KFP, ML Metadata, Katib, tenants).
+
+Consumers read connection details and credential Secret names from here, never from literals of
+their own, so the data tier and Kubeflow cannot drift apart. Passwords are not here: they live in
+Vault (`vault_path`) and reach the consumer's namespace as the Secret named here, via ESO.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config.stack import StackConfig
+
+PROXYSQL_SERVICE = "proxysql"
+PROXYSQL_PORT = 6033
+MINIO_TENANT = "kubeflow-minio"
+ARTIFACT_BUCKET = "mlpipeline"
+TENANT_ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # the Secret name KFP expects, keys accesskey/secretkey
+
+
+@dataclass(frozen=True)
+class DatabaseAccount:
+    """A least-privilege MariaDB account of one consumer."""
+
+    user: str
+    databases: tuple[str, ...]
+    vault_path: str  # KV path holding `password` (and `username`)
+    secret_name: str  # Secret in the consumer's namespace, keys `username` and `password`
+
+
+@dataclass(frozen=True)
+class DataEndpoints:
+    database_host: str
+    database_port: int
+    accounts: dict[str, DatabaseAccount]
+    object_store_host: str
+    object_store_port: int
+    object_store_secure: bool
+    artifact_bucket: str
+    platform_artifact_secret: str  # in the kubeflow namespace, keys accesskey/secretkey
+    tenant_artifact_secret: str  # in each tenant namespace, keys accesskey/secretkey
+
+
+def data_endpoints(stack: StackConfig) -> DataEndpoints:
+    db_ns = stack.cluster.namespaces.database
+    store_ns = stack.cluster.namespaces.object_store
+    return DataEndpoints(
+        database_host=f"{PROXYSQL_SERVICE}.{db_ns}.svc.cluster.local",
+        database_port=PROXYSQL_PORT,
+        accounts={
+            "kfp": DatabaseAccount("kfp", ("mlpipeline", "cachedb"), "platform/database/kfp", "kfp-db-credentials"),
+            "mlmd": DatabaseAccount("mlmd", ("metadb",), "platform/database/mlmd", "mlmd-db-credentials"),
+            "katib": DatabaseAccount("katib", ("katib",), "platform/database/katib", "katib-db-credentials"),
+        },
+        # The MinIO operator's Service for a Tenant is `minio` in the Tenant's namespace (TLS on 443).
+        object_store_host=f"minio.{store_ns}.svc.cluster.local",
+        object_store_port=443,
+        object_store_secure=True,
+        artifact_bucket=ARTIFACT_BUCKET,
+        platform_artifact_secret=TENANT_ARTIFACT_SECRET,
+        tenant_artifact_secret=TENANT_ARTIFACT_SECRET,
+    )
