@@ -32,6 +32,7 @@ class PlatformConfig:
     stack_file: str
     stack: StackConfig
     tenants: tuple[TenantFile, ...] = field(default=())
+    tenant_file_count: int = 0  # valid or not: checks on the count must not double-report a bad file
 
     @property
     def tenant_configs(self) -> list[TenantConfig]:
@@ -54,10 +55,11 @@ def _tenant_names(config: PlatformConfig) -> Iterable[ConfigIssue]:
     for tenant in config.tenants:
         if tenant.config.name in reserved:
             yield ConfigIssue(tenant.path, "name", f"{tenant.config.name!r} is a platform namespace; pick another name")
-    if len(config.tenants) < config.stack.tenancy.min_tenants:
+    if config.tenant_file_count < config.stack.tenancy.min_tenants:
         yield ConfigIssue(
             config.stack_file, f"{KEY_PREFIX}tenancy.minTenants",
-            f"expected at least {config.stack.tenancy.min_tenants} tenants, found {len(config.tenants)} in tenants/",
+            f"expected at least {config.stack.tenancy.min_tenants} tenant files, found {config.tenant_file_count}"
+            " in tenants/ (a missing tenants/ checkout would otherwise plan to delete every team)",
         )
 
 
@@ -84,11 +86,15 @@ def validate_stack(values: Mapping[str, Any], stack_file: str) -> tuple[StackCon
         return None, pydantic_issues(e, stack_file, KEY_PREFIX)
 
 
+def tenant_paths(tenants_dir: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(tenants_dir.glob("*.y*ml"))
+
+
 def load_tenants(tenants_dir: pathlib.Path, project_dir: pathlib.Path, environment: str | None) -> tuple[list[TenantFile], list[ConfigIssue]]:
     tenants, issues = [], []
     if not tenants_dir.is_dir():
         return [], [ConfigIssue(str(tenants_dir), "", "tenants directory not found")]
-    for path in sorted(tenants_dir.glob("*.y*ml")):
+    for path in tenant_paths(tenants_dir):
         shown = str(path.relative_to(project_dir)) if path.is_relative_to(project_dir) else str(path)
         try:
             data = yaml.safe_load(path.read_text())
@@ -117,10 +123,11 @@ def load_platform_config(
     stack_file = f"Pulumi.{stack_name}.yaml"
     values = stack_values(raw_config)
     stack, issues = validate_stack(values, stack_file)
-    tenants, tenant_issues = load_tenants(tenants_dir or project_dir / "tenants", project_dir, values.get("environment"))
+    tenants_dir = tenants_dir or project_dir / "tenants"
+    tenants, tenant_issues = load_tenants(tenants_dir, project_dir, values.get("environment"))
     issues += tenant_issues
     if stack is not None:
-        config = PlatformConfig(stack_name, stack_file, stack, tuple(tenants))
+        config = PlatformConfig(stack_name, stack_file, stack, tuple(tenants), len(tenant_paths(tenants_dir)))
         for check in CROSS_CHECKS:
             issues.extend(check(config))
     if issues:

@@ -54,14 +54,28 @@ class NetworkConfig(Model):
     egress: dict[str, Peer]
     ingress: dict[str, Peer]
 
-    @model_validator(mode="after")
-    def _required(self) -> "NetworkConfig":
-        missing = [f"egress.{k}" for k in REQUIRED_EGRESS if k not in self.egress]
-        missing += [f"ingress.{k}" for k in REQUIRED_INGRESS if k not in self.ingress]
+    @field_validator("egress", mode="before")
+    @classmethod
+    def _required_egress(cls, value: object) -> object:
+        return _require(value, REQUIRED_EGRESS)
+
+    @field_validator("ingress", mode="before")
+    @classmethod
+    def _required_ingress(cls, value: object) -> object:
+        return _require(value, REQUIRED_INGRESS)
+
+    @field_validator("egress")
+    @classmethod
+    def _egress_ports(cls, value: dict[str, Peer]) -> dict[str, Peer]:
+        open_ended = [key for key, peer in value.items() if not peer.ports]
+        if open_ended:
+            raise ValueError(f"{', '.join(open_ended)}: give `ports`; an egress allow-list entry opens named ports only")
+        return value
+
+
+def _require(value: object, required: tuple[str, ...]) -> object:
+    if isinstance(value, dict):
+        missing = [key for key in required if key not in value]
         if missing:
             raise ValueError(f"missing required allow-list entries: {', '.join(missing)}")
-        for direction, peers in (("egress", self.egress), ("ingress", self.ingress)):
-            for key, peer in peers.items():
-                if direction == "egress" and not peer.ports:
-                    raise ValueError(f"egress.{key}: give `ports`; an egress allow-list entry opens named ports only")
-        return self
+    return value

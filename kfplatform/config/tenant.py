@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import DnsLabel, Model, Quantity, quantity_value
+from .base import QUANTITY, DnsLabel, Model, quantity_value
 from .network import Peer
 from .stack import ContainerLimits
 
@@ -83,7 +83,7 @@ class TenantConfig(Model):
     cost_center: str = ""
     groups: list[GroupBinding] = Field(min_length=1)
     members: list[MemberBinding] = []
-    quota: dict[str, Quantity]
+    quota: dict[str, str | int | float]
     container_limits: ContainerLimits | None = None
     egress_proxy: Peer | None = None
 
@@ -97,12 +97,15 @@ class TenantConfig(Model):
     @field_validator("quota")
     @classmethod
     def _quota(cls, value: dict[str, str]) -> dict[str, str]:
+        # One validator for the whole map, so every problem in it is reported at once.
         problems = [f"{key}: {why}" for key in value if (why := check_quota_key(key))]
         missing = [key for key in REQUIRED_QUOTA_NAMES if key not in value]
         if missing:
             problems.append(f"missing {', '.join(missing)} (every tenant has a bounded share of the cluster)")
         for key, quantity in value.items():
-            if gpu_resource_name(key) and quantity_value(quantity) != int(quantity_value(quantity)):
+            if not QUANTITY.match(str(quantity)):
+                problems.append(f"{key}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
+            elif gpu_resource_name(key) and quantity_value(quantity) != int(quantity_value(quantity)):
                 problems.append(f"{key}: {quantity!r} is not a whole number of devices")
         if problems:
             raise ValueError("; ".join(problems))

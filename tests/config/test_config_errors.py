@@ -1,0 +1,160 @@
+"""Each class of bad input fails before any resource exists, naming the file, the key and the problem."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kfplatform.config import ConfigError, load_platform_config
+from tests.conftest import PROJECT_DIR
+from tests.config.helpers import project_copy, stack_config, tenant
+
+
+def issues_for(tmp_path, config=None, tenants=None, stack="prod") -> list[str]:
+    project = project_copy(tmp_path, stack, config, tenants)
+    import yaml
+
+    raw = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    with pytest.raises(ConfigError) as caught:
+        load_platform_config(stack, raw, project)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_committed_stacks_and_tenants_are_valid():
+    for stack in ("prod", "sandbox"):
+        config = load_platform_config(stack, stack_config(stack), PROJECT_DIR)
+        assert [t.config.name for t in config.tenants] == ["team-forecasting", "team-nlp", "team-vision"]
+
+
+def test_unknown_key_is_named_with_its_file_and_path(tmp_path):
+    config = stack_config()
+    config["kubeflow-platform:cluster"]["zone"] = "eu-west-1a"
+    assert issues_for(tmp_path, config) == [
+        "Pulumi.prod.yaml: kubeflow-platform:cluster.zone: unknown key (check the spelling; keys are camelCase)"
+    ]
+
+
+def test_missing_required_section(tmp_path):
+    config = stack_config()
+    del config["kubeflow-platform:network"]
+    assert issues_for(tmp_path, config) == ["Pulumi.prod.yaml: kubeflow-platform:network: Field required"]
+
+
+def test_all_errors_are_reported_at_once_across_stack_and_tenants(tmp_path):
+    config = stack_config()
+    config["kubeflow-platform:cluster"]["domain"] = "not a domain"
+    config["kubeflow-platform:secrets"]["vault"]["address"] = "http://vault:8200"
+    bad = tenant()
+    bad["owner"] = "maria"
+    issues = issues_for(tmp_path, config, {"team-vision": bad})
+    assert len(issues) == 3
+    assert any(i.startswith("Pulumi.prod.yaml: kubeflow-platform:cluster.domain: ") for i in issues)
+    assert any(i.startswith("Pulumi.prod.yaml: kubeflow-platform:secrets.vault.address: ") and "https" in i for i in issues)
+    assert any(i.startswith("tenants/team-vision.yaml: owner: ") and "e-mail" in i for i in issues)
+
+
+def test_quota_keys_must_be_real_resource_names(tmp_path):
+    bad = tenant()
+    bad["quota"]["request.cpu"] = "4"
+    bad["quota"]["requests.nvidia.com/mig-1g.10GB"] = "1"
+    bad["quota"]["limits.nvidia.com/gpu"] = "1"
+    (issue,) = issues_for(tmp_path, tenants={"team-vision": bad})
+    assert issue.startswith("tenants/team-vision.yaml: quota: ")
+    assert "request.cpu: not a ResourceQuota resource name" in issue
+    assert "'nvidia.com/mig-1g.10GB' is not an NVIDIA resource name" in issue
+    assert "limits.nvidia.com/gpu: extended resources are limited as `requests.<name>` only" in issue
+
+
+def test_quota_quantities_must_parse_and_devices_be_whole(tmp_path):
+    bad = tenant()
+    bad["quota"]["requests.memory"] = "lots"
+    bad["quota"]["requests.nvidia.com/gpu"] = "0.5"
+    (issue,) = issues_for(tmp_path, tenants={"team-vision": bad})
+    assert issue.startswith("tenants/team-vision.yaml: quota: ")
+    assert "requests.memory: 'lots' is not a Kubernetes quantity" in issue
+    assert "requests.nvidia.com/gpu: '0.5' is not a whole number of devices" in issue
+
+
+def test_an_emptied_tenants_folder_is_refused_in_prod(tmp_path):
+    gone = {name: None for name in ("team-vision", "team-nlp", "team-forecasting")}
+    (issue,) = issues_for(tmp_path, tenants=gone)
+    assert issue.startswith("Pulumi.prod.yaml: kubeflow-platform:tenancy.minTenants: expected at least 3 tenant files, found 0")
+
+
+def test_a_tenant_needs_bounded_compute(tmp_path):
+    bad = tenant()
+    del bad["quota"]["limits.memory"]
+    (issue,) = issues_for(tmp_path, tenants={"team-vision": bad})
+    assert "missing limits.memory" in issue
+
+
+def test_tenant_name_is_a_dns_label_matching_its_file(tmp_path):
+    bad = tenant()
+    bad["name"] = "Team_Vision"
+    other = tenant("team-nlp")
+    other["name"] = "team-language"
+    issues = issues_for(tmp_path, tenants={"team-vision": bad, "team-nlp": other})
+    assert any(i.startswith("tenants/team-vision.yaml: name: ") and "DNS label" in i for i in issues)
+    assert "tenants/team-nlp.yaml: name: 'team-language' must match the file name 'team-nlp'" in issues
+
+
+def test_a_tenant_may_not_take_a_platform_namespace(tmp_path):
+    bad = tenant()
+    bad["name"] = "kubeflow"
+    issues = issues_for(tmp_path, tenants={"team-vision": None, "kubeflow": bad})
+    assert "tenants/kubeflow.yaml: name: 'kubeflow' is a platform namespace; pick another name" in issues
+
+
+def test_prod_refuses_privileged_tenant_namespaces_sandbox_allows(tmp_path):
+    prod = stack_config("prod")
+    prod["kubeflow-platform:tenancy"]["podSecurity"]["enforce"] = "privileged"
+    (issue,) = issues_for(tmp_path, prod)
+    assert issue.startswith("Pulumi.prod.yaml: kubeflow-platform:tenancy.podSecurity.enforce: prod tenant")
+    sandbox = stack_config("sandbox")
+    sandbox["kubeflow-platform:tenancy"] = {"podSecurity": {"enforce": "privileged"}}
+    assert load_platform_config("sandbox", sandbox, PROJECT_DIR).stack.tenancy.pod_security.enforce == "privileged"
+
+
+def test_network_allow_lists_are_required_and_never_the_whole_internet(tmp_path):
+    config = stack_config()
+    del config["kubeflow-platform:network"]["egress"]["dns"]
+    config["kubeflow-platform:network"]["ingress"]["prometheus"]["cidrs"] = ["0.0.0.0/0"]
+    issues = issues_for(tmp_path, config)
+    assert "Pulumi.prod.yaml: kubeflow-platform:network.egress: missing required allow-list entries: dns" in issues
+    assert any("network.ingress.prometheus" in i and "exactly one of `namespace`" in i for i in issues)
+
+
+def test_egress_proxy_cannot_open_the_internet(tmp_path):
+    bad = tenant("team-nlp")
+    bad["egressProxy"]["cidrs"] = ["0.0.0.0/0"]
+    (issue,) = issues_for(tmp_path, tenants={"team-nlp": bad})
+    assert issue.startswith("tenants/team-nlp.yaml: egressProxy: ") and "whole internet" in issue
+
+
+def test_invalid_yaml_in_a_tenant_file(tmp_path):
+    (issue,) = issues_for(tmp_path, tenants={"team-vision": "name: [unclosed"})
+    assert issue.startswith("tenants/team-vision.yaml: (top level): not valid YAML")
+
+
+def test_render_exits_2_with_the_message_and_no_traceback(tmp_path):
+    bad = tenant()
+    bad["groups"] = []
+    project = project_copy(tmp_path, tenants={"team-vision": bad})
+    proc = subprocess.run(
+        [sys.executable, "-m", "kfplatform", "--project", str(project), "render", "--stack", "prod", "--out", str(tmp_path / "out")],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "tenants/team-vision.yaml: groups: List should have at least 1 item" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written when the configuration is invalid"
+
+
+def test_unknown_stack_names_the_stacks_there(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "kfplatform", "render", "--stack", "staging"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Pulumi.staging.yaml: (top level): no such stack file (stacks here: prod, sandbox)" in proc.stderr
