@@ -136,8 +136,12 @@ def load_platform_config(
 
 
 def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
-    """The program's entry: the stack's config as the Pulumi engine hands it to this process."""
-    import pulumi
-    from pulumi.runtime.config import CONFIG
+    """The program's entry: the stack's config as the Pulumi engine hands it to this process.
 
-    return load_platform_config(pulumi.get_stack(), dict(CONFIG.get()), project_dir)
+    Under `pulumi up` the language host passes config in the PULUMI_CONFIG environment variable;
+    in-process (render, tests) it is set with `pulumi.runtime.set_all_config`. Both are read.
+    """
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return load_platform_config(pulumi.get_stack(), {**get_config_env(), **CONFIG.get()}, project_dir)

@@ -158,3 +158,19 @@ def test_unknown_stack_names_the_stacks_there(tmp_path):
     )
     assert proc.returncode == 2
     assert "Pulumi.staging.yaml: (top level): no such stack file (stacks here: prod, sandbox)" in proc.stderr
+
+
+def test_the_program_reads_config_the_way_the_pulumi_cli_passes_it(monkeypatch):
+    """`pulumi up` hands config to the program in PULUMI_CONFIG, not through set_all_config."""
+    import json
+
+    import pulumi
+
+    from kfplatform.config import load_from_pulumi
+    from tests.config.helpers import as_engine_config
+
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(as_engine_config(stack_config("sandbox"))))
+    pulumi.runtime.set_all_config({})
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "sandbox")
+    config = load_from_pulumi(PROJECT_DIR)
+    assert config.stack.environment.value == "sandbox" and config.stack_file == "Pulumi.sandbox.yaml"

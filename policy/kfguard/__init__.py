@@ -1,0 +1,1 @@
+"""Guard-rail checks as pure functions (`checks`) and their CrossGuard wrappers (`pack`)."""

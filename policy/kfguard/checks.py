@@ -1,0 +1,123 @@
+"""Pure checks over a resource as the engine sends it: type token, camelCase inputs, options.
+
+Each returns a list of human-readable violations (empty: compliant), so the same logic serves
+the CrossGuard pack and the unit tests that run it over the offline render.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+DIGEST_REF = re.compile(r"@sha256:[0-9a-f]{64}$")
+TENANT_LABEL = "kfplatform.io/tenant"
+
+# Resources whose deletion loses data: protected on protected stacks (prod).
+STATEFUL_TYPES = {
+    "kubernetes:k8s.mariadb.com/v1alpha1:MariaDB": "the Galera cluster",
+    "kubernetes:minio.min.io/v2:Tenant": "the MinIO tenant",
+    "minio:index/s3Bucket:S3Bucket": "an object-store bucket",
+    "vault:index/mount:Mount": "a Vault mount",
+}
+
+
+def _walk_images(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
+    """Every `image` field anywhere in a resource's inputs (pod specs, CR specs, Helm values)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else key
+            if key == "image" and isinstance(item, (str, Mapping)):
+                yield here, item
+            else:
+                yield from _walk_images(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk_images(item, f"{path}[{index}]")
+
+
+def _pinned(image: Any) -> bool:
+    if isinstance(image, str):
+        return bool(DIGEST_REF.search(image))
+    digest = image.get("digest") or ""
+    tag = str(image.get("tag") or image.get("version") or "")
+    return bool(re.fullmatch(r"sha256:[0-9a-f]{64}", digest) or re.search(r"sha256:[0-9a-f]{64}$", tag))
+
+
+def unpinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Every image reference must carry a sha256 digest: a tag can be moved, a digest cannot."""
+    if not resource_type.startswith("kubernetes:"):
+        return []
+    return [
+        f"{path}: image {image!r} is not pinned by digest (use repo:tag@sha256:...)"
+        for path, image in _walk_images(props)
+        if not _pinned(image) and not (isinstance(image, Mapping) and not image.get("repository") and not image.get("name"))
+    ]
+
+
+def literal_secret_data(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No Kubernetes Secret carries data in the program: values live in Vault and arrive via ESO."""
+    if resource_type != "kubernetes:core/v1:Secret":
+        return []
+    found = [key for key in ("data", "stringData") if props.get(key)]
+    return [f"Secret {_name(props)} has literal `{key}`; keep the value in Vault and deliver it with an ExternalSecret" for key in found]
+
+
+def unprotected_stateful(resource_type: str, props: Mapping[str, Any], protect: bool) -> list[str]:
+    what = STATEFUL_TYPES.get(resource_type)
+    if what is None and resource_type == "kubernetes:core/v1:Namespace":
+        if TENANT_LABEL in ((props.get("metadata") or {}).get("labels") or {}):
+            what = "a tenant namespace"
+    if what and not protect:
+        return [f"{what} ({_name(props) or resource_type}) must be protected against deletion (protect=True)"]
+    return []
+
+
+def internet_egress(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A NetworkPolicy never opens 0.0.0.0/0 or ::/0: name the proxy or service instead."""
+    if resource_type != "kubernetes:networking.k8s.io/v1:NetworkPolicy":
+        return []
+    problems = []
+    for direction, peers_key in (("egress", "to"), ("ingress", "from")):
+        for rule in (props.get("spec") or {}).get(direction) or []:
+            for peer in rule.get(peers_key) or []:
+                cidr = (peer.get("ipBlock") or {}).get("cidr")
+                if cidr and cidr.endswith("/0"):
+                    problems.append(f"NetworkPolicy {_name(props)} opens {direction} to {cidr}")
+    return problems
+
+
+def auto_named(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Kubernetes objects carry an explicit metadata.name: auto-naming adds random suffixes."""
+    if not resource_type.startswith("kubernetes:") or "kind" not in props or resource_type.startswith("kubernetes:helm.sh/"):
+        return []
+    if not (props.get("metadata") or {}).get("name"):
+        return [f"{props.get('kind')} has no explicit metadata.name"]
+    return []
+
+
+def tenants_without_default_deny(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Stack check: each tenant namespace has a NetworkPolicy denying all ingress and egress."""
+    objects = list(objects)
+    tenants = {
+        o["metadata"]["name"]
+        for o in objects
+        if o.get("kind") == "Namespace" and TENANT_LABEL in ((o.get("metadata") or {}).get("labels") or {})
+    }
+    covered = set()
+    for o in objects:
+        if o.get("kind") != "NetworkPolicy":
+            continue
+        spec = o.get("spec") or {}
+        if (
+            not (spec.get("podSelector") or {}).get("matchLabels")
+            and not (spec.get("podSelector") or {}).get("matchExpressions")
+            and set(spec.get("policyTypes") or []) == {"Ingress", "Egress"}
+            and not spec.get("ingress")
+            and not spec.get("egress")
+        ):
+            covered.add(o["metadata"].get("namespace"))
+    return [f"tenant namespace {ns} has no default-deny NetworkPolicy" for ns in sorted(tenants - covered)]
+
+
+def _name(props: Mapping[str, Any]) -> str:
+    meta = props.get("metadata") or {}
+    return "/".join(p for p in (meta.get("namespace"), meta.get("name")) if p)

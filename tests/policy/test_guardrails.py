@@ -1,0 +1,99 @@
+"""The CrossGuard pack over the offline render: compliant as committed, and it catches regressions."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from kfguard import checks
+from kfguard.pack import POLICIES
+
+SHA = "sha256:" + "ab" * 32
+
+
+def _opts(resource) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=resource.protect, ignore_changes=resource.ignore_changes, delete_before_replace=None, aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[], parent=resource.parent,
+    )
+
+
+def violations(result, config=None) -> list[tuple[str, str]]:
+    """Run every policy of the pack as the engine would, over a RenderResult's custom resources."""
+    found = []
+    custom = [r for r in result.resources if r.custom]
+    for policy in POLICIES:
+        def report(message, urn=None, name=policy.name):
+            found.append((name, message))
+
+        if isinstance(policy, ResourceValidationPolicy):
+            for r in custom:
+                args = ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, _opts(r), None, config or {})
+                for validate in policy.validate if isinstance(policy.validate, list) else [policy.validate]:
+                    validate(args, report)
+        elif isinstance(policy, StackValidationPolicy):
+            resources = [PolicyResource(r.type, r.inputs, r.urn, r.name, _opts(r), None, None, [], {}) for r in custom]
+            policy.validate(StackValidationArgs(resources, config or {}), report)
+    return found
+
+
+def test_the_committed_stacks_pass_every_policy(each_stack):
+    assert violations(each_stack) == []
+
+
+def test_unprotected_stateful_resource_fails_on_prod_only(prod, sandbox):
+    tampered = copy.deepcopy(prod)
+    namespace = next(r for r in tampered.resources if r.name == "team-vision-namespace")
+    namespace.protect = False
+    assert violations(tampered) == [
+        ("stateful-resources-protected", "a tenant namespace (team-vision) must be protected against deletion (protect=True)")
+    ]
+    # The sandbox is torn down on purpose after each restore drill: not a protected stack by default.
+    assert not any(r.protect for r in sandbox.resources if r.name.endswith("-namespace")) and violations(sandbox) == []
+
+
+def test_removing_a_tenants_default_deny_fails_the_stack_policy(prod):
+    tampered = copy.deepcopy(prod)
+    tampered.resources = [r for r in tampered.resources if r.name != "team-nlp-default-deny"]
+    assert violations(tampered) == [("tenant-default-deny", "tenant namespace team-nlp has no default-deny NetworkPolicy")]
+
+
+@pytest.mark.parametrize(
+    "image, ok",
+    [
+        (f"registry.example.com/mirror/app:1.2@{SHA}", True),
+        ("registry.example.com/mirror/app:1.2", False),
+        ({"repository": "mirror/app", "tag": "1.2", "digest": SHA}, True),
+        ({"repository": "mirror/app", "tag": "1.2"}, False),
+        ({"repository": "mirror/app", "version": SHA}, True),
+    ],
+)
+def test_image_pinning(image, ok):
+    props = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"image": image}]}}}}
+    assert (checks.unpinned_images("kubernetes:apps/v1:Deployment", props) == []) is ok
+
+
+def test_helm_values_images_are_checked_too():
+    values = {"values": {"controller": {"image": {"repository": "mirror/x", "tag": "v1"}}}}
+    (problem,) = checks.unpinned_images("kubernetes:helm.sh/v3:Release", values)
+    assert problem.startswith("values.controller.image:")
+
+
+def test_literal_secret_data_and_internet_egress_are_refused():
+    secret = {"kind": "Secret", "metadata": {"name": "db", "namespace": "kubeflow"}, "stringData": {"password": "x"}}
+    assert checks.literal_secret_data("kubernetes:core/v1:Secret", secret) == [
+        "Secret kubeflow/db has literal `stringData`; keep the value in Vault and deliver it with an ExternalSecret"
+    ]
+    policy = {"metadata": {"name": "p", "namespace": "t"}, "spec": {"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}}
+    assert checks.internet_egress("kubernetes:networking.k8s.io/v1:NetworkPolicy", policy) == [
+        "NetworkPolicy t/p opens egress to 0.0.0.0/0"
+    ]
