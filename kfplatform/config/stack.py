@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from ..gpu.config import GpuConfig
 from .base import DnsLabel, Model, Quantity, is_prod
 from .network import NetworkConfig
 
@@ -28,6 +29,7 @@ class PlatformNamespaces(Model):
     object_store: DnsLabel = "kubeflow-minio"
     monitoring: DnsLabel = "monitoring"
     operators: DnsLabel = "platform-operators"
+    gpu_operator: DnsLabel = "gpu-operator"
 
     def names(self) -> set[str]:
         return set(self.model_dump().values())
@@ -101,6 +103,7 @@ class StackConfig(Model):
     images: ImagesConfig
     network: NetworkConfig
     tenancy: TenancyConfig = TenancyConfig()
+    gpu: GpuConfig
 
     @property
     def is_prod(self) -> bool:
