@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+import pydantic
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..config.base import DnsLabel, Model, is_prod
@@ -33,6 +34,24 @@ class CustomLayout(Model):
         if value.startswith("all-"):
             raise ValueError(f"{value!r}: names starting with 'all-' are mig-parted's built-ins; pick another name")
         return value
+
+
+def parse_layout(value: object) -> "str | CustomLayout":
+    """A built-in name, or {name, migDevices}; errors of the latter reported at `layout` itself."""
+    if isinstance(value, (str, CustomLayout)):
+        return value
+    if isinstance(value, dict):
+        try:
+            return CustomLayout.model_validate(value)
+        except pydantic.ValidationError as e:
+            problems = []
+            for item in e.errors(include_url=False):
+                message = item["msg"].removeprefix("Value error, ")
+                if item["type"] == "extra_forbidden":
+                    message = "unknown key (a custom layout has `name` and `migDevices`)"
+                problems.append(f"{'.'.join(map(str, item['loc']))}: {message}")
+            raise ValueError("; ".join(problems)) from None
+    raise ValueError("give a built-in layout name (all-balanced, all-<profile>, all-disabled) or {name, migDevices}")
 
 
 class PoolNodes(Model):
@@ -89,6 +108,11 @@ class GpuPool(Model):
         if value not in MODELS:
             raise ValueError(f"{value!r} is not a supported GPU model ({', '.join(MODELS)})")
         return value
+
+    @field_validator("layout", mode="before")
+    @classmethod
+    def _one_layout(cls, value: object) -> str | CustomLayout:
+        return parse_layout(value)
 
     @field_validator("layout")
     @classmethod
