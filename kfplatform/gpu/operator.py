@@ -89,6 +89,8 @@ CLUSTER_POLICY_SECTIONS = (
     "migManager", "nodeStatusExporter", "sandboxWorkloads", "vgpuManager", "ccManager", "gds", "gdrcopy",
 )
 CHART_ONLY_KEYS = {("migManager", "config"): {"create", "data"}, ("driver",): {"nvidiaDriverCRD"}}
+# `operator` in the values is mostly the operator's own Deployment; the chart copies only these.
+OPERATOR_SPEC_KEYS = ("defaultRuntime", "runtimeClass", "initContainer", "use_ocp_driver_toolkit", "labels", "annotations")
 
 
 def _image(image: Image, mirror: str, pull_secret: str) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def chart_values(gpu: GpuConfig, images: ImagesConfig) -> dict[str, Any]:
 
 def cluster_policy_spec(values: dict[str, Any]) -> dict[str, Any]:
     """The ClusterPolicy `spec` the chart makes of `values` (the sections it copies, chart-only keys dropped)."""
-    spec = {}
+    spec = {"operator": {k: v for k, v in values.get("operator", {}).items() if k in OPERATOR_SPEC_KEYS}}
     for section in CLUSTER_POLICY_SECTIONS:
         if section not in values:
             continue
