@@ -233,3 +233,17 @@ def test_the_render_writes_the_capacity_plan(prod, tmp_path):
     assert (lines["nvidia.com/gpu"]["supply"], lines["nvidia.com/gpu"]["demand"]) == (24, 20)
     markdown = (tmp_path / "capacity.md").read_text()
     assert "| nvidia.com/mig-1g.10gb | a100-mig | 64 | 80 | 40 | 40 | 50% | ok | team-vision 24, team-nlp 16 |" in markdown
+
+
+def test_a_selector_pool_is_left_to_its_node_group_which_is_told_what_to_set():
+    from kfplatform.gpu.pools import pool_summary
+
+    pool = GpuPool.model_validate({
+        "name": "h100-auto", "model": "H100-80GB", "gpusPerNode": 8, "mode": "dedicated",
+        "nodes": {"selector": {"node.kubernetes.io/instance-type": "p5.48xlarge"}, "count": 2},
+    })
+    summary = pool_summary(pool)
+    assert summary["patchedByProgram"] is False
+    assert summary["nodes"] == {"selector": {"node.kubernetes.io/instance-type": "p5.48xlarge"}, "count": 2}
+    assert summary["labels"] == {"nvidia.com/mig.config": "all-disabled", "kfplatform.io/gpu-pool": "h100-auto"}
+    assert summary["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
