@@ -6,7 +6,8 @@ ratio. Demand is the sum of the tenants' quotas for that resource. A Kubernetes 
 resource, not a pool, so a slice type two pools supply is checked against both together.
 
 A Katib sweep is checked against its own tenant's quota: parallel trials x devices per trial.
-With the quotas within supply, a sweep can only ever wait on its own team's devices.
+With the quotas within supply (overcommit 1.0), a sweep can only ever wait on its own team's
+devices; above 1.0 the PriorityClasses decide who yields when a pool is full.
 """
 from __future__ import annotations
 
