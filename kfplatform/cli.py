@@ -22,6 +22,27 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    """Print the GPU capacity plan; exit 2 if the stack's configuration (plan included) is invalid.
+
+    The table is printed even when the plan fails, so the reviewer sees by how much.
+    """
+    from .config.loader import load_platform_config, load_tenants, stack_values, validate_stack
+    from .gpu.capacity import plan
+    from .gpu.report import text_report
+    from .render.run import read_stack_config
+
+    raw, _ = read_stack_config(args.project, args.stack)
+    values = stack_values(raw)
+    stack, issues = validate_stack(values, f"Pulumi.{args.stack}.yaml")
+    tenants, tenant_issues = load_tenants(args.project / "tenants", args.project, values.get("environment"))
+    if stack is None or tenant_issues:
+        raise ConfigError(issues + tenant_issues)
+    print(text_report(plan(stack.gpu, [t.config for t in tenants]).to_json(), args.stack), end="")
+    load_platform_config(args.stack, raw, args.project)  # every cross-check; raises ConfigError
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfplatform", description=__doc__)
     parser.add_argument("--project", type=pathlib.Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
@@ -30,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--stack", required=True, help="stack name: reads Pulumi.STACK.yaml")
     render.add_argument("--out", type=pathlib.Path, help="output folder (default build/STACK)")
     render.set_defaults(run=_render)
+    capacity = commands.add_parser("capacity", help="print the GPU capacity plan: supply, quotas, headroom, Katib sweeps")
+    capacity.add_argument("--stack", required=True, help="stack name: reads Pulumi.STACK.yaml")
+    capacity.set_defaults(run=_capacity)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -7,8 +7,9 @@ import pulumi_kubernetes as k8s
 from .config.stack import PlatformNamespaces as NamespaceNames
 from .k8s import child, meta
 
-# Namespaces whose pods need host access: Istio's CNI node agent.
-PRIVILEGED = {"istio"}  # keys as in config (camelCase)
+# Namespaces whose pods need host access: Istio's CNI node agent; the GPU operator's daemonsets
+# (driver, container toolkit, device plugin, MIG manager).
+PRIVILEGED = {"istio", "gpuOperator"}  # keys as in config (camelCase)
 
 
 class PlatformNamespaces(pulumi.ComponentResource):

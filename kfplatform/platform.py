@@ -4,6 +4,8 @@ from __future__ import annotations
 import pulumi
 
 from .config import PlatformConfig
+from .gpu.capacity import closed_quota_keys
+from .gpu.gpus import Gpus
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane
@@ -21,7 +23,8 @@ class Platform(pulumi.ComponentResource):
 
         self.namespaces = PlatformNamespaces("namespaces", stack.cluster.namespaces, protect=prod, opts=here)
         self.tenants = Tenants(
-            "tenants", config.tenants, stack.tenancy, stack.network, protect_namespaces=prod, opts=here
+            "tenants", config.tenants, stack.tenancy, stack.network, protect_namespaces=prod, opts=here,
+            closed_quota=closed_quota_keys(stack.gpu),
         )
         self.secrets = SecretsPlane(
             "secrets",
@@ -32,6 +35,7 @@ class Platform(pulumi.ComponentResource):
             vault_provider=providers.vault,
             opts=here,
         )
+        self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], self.tenants.namespaces, opts=here)
 
         self.outputs = {
             "environment": stack.environment.value,
@@ -39,5 +43,7 @@ class Platform(pulumi.ComponentResource):
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
             "tenantNamespaces": sorted(self.tenants.namespaces),
             "vaultKvMount": stack.secrets.vault.kv_mount,
+            "gpuPools": self.gpus.pool_summary,
+            "gpuCapacity": self.gpus.capacity,
         }
         self.register_outputs(self.outputs)

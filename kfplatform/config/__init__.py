@@ -8,3 +8,6 @@ __all__ = [
     "ConfigError", "ConfigIssue", "PlatformConfig", "StackConfig", "TenantConfig", "TenantFile",
     "cross_check", "load_from_pulumi", "load_platform_config",
 ]
+
+# Each area's cross-checks register on import; they import the loader, so they load last.
+from ..gpu import checks as _gpu_checks  # noqa: E402,F401

@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .base import DnsLabel, Model, Quantity, is_prod
+from ..gpu.config import GpuConfig
 from ..secrets.config import SecretsConfig
+from .base import DnsLabel, Model, Quantity, is_prod
 from .network import NetworkConfig
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
@@ -29,6 +30,7 @@ class PlatformNamespaces(Model):
     object_store: DnsLabel = "kubeflow-minio"
     monitoring: DnsLabel = "monitoring"
     operators: DnsLabel = "platform-operators"
+    gpu_operator: DnsLabel = "gpu-operator"
 
     def names(self) -> set[str]:
         return set(self.model_dump().values())
@@ -103,6 +105,7 @@ class StackConfig(Model):
     network: NetworkConfig
     tenancy: TenancyConfig = TenancyConfig()
     secrets: SecretsConfig
+    gpu: GpuConfig
 
     @property
     def is_prod(self) -> bool:

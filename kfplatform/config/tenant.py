@@ -6,6 +6,7 @@ from enum import Enum
 
 from pydantic import Field, field_validator, model_validator
 
+from ..gpu.config import KatibSweep
 from .base import QUANTITY, DnsLabel, Model, quantity_value
 from .network import Peer
 from .stack import ContainerLimits
@@ -86,6 +87,8 @@ class TenantConfig(Model):
     quota: dict[str, str | int | float]
     container_limits: ContainerLimits | None = None
     egress_proxy: Peer | None = None
+    # The team's largest Katib sweep; the GPU capacity plan checks it fits `quota` (kfplatform/gpu).
+    katib: KatibSweep | None = None
 
     @field_validator("owner")
     @classmethod

@@ -32,7 +32,20 @@ def write_render(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
     resources.write_text(json.dumps([r.as_json() for r in result.resources], indent=1) + "\n")
     exports = out / "exports.json"
     exports.write_text(json.dumps(result.exports, indent=1, sort_keys=True) + "\n")
-    return [manifests, resources, exports]
+    return [manifests, resources, exports] + write_capacity(result, out)
+
+
+def write_capacity(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
+    """capacity.json and capacity.md: the GPU capacity plan, so a merge request shows the headroom."""
+    from ..gpu.report import markdown_report
+
+    plan = result.exports.get("gpuCapacity")
+    if plan is None:
+        return []
+    as_json, as_md = out / "capacity.json", out / "capacity.md"
+    as_json.write_text(json.dumps(plan, indent=1, sort_keys=True) + "\n")
+    as_md.write_text(markdown_report(plan, result.stack))
+    return [as_json, as_md]
 
 
 def component_of(result: RenderResult) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """A tenant's ResourceQuota and LimitRange (and the Profile's quota, from the same numbers)."""
 from __future__ import annotations
 
+from typing import Iterable
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -12,19 +14,29 @@ QUOTA_NAME = "tenant-quota"
 LIMIT_RANGE_NAME = "tenant-container-limits"
 
 
-def quota_hard(tenant: TenantConfig) -> dict[str, str]:
-    """The `hard` map of every quota a tenant has: one source, so the Profile and ResourceQuota agree."""
-    return {key: str(value) for key, value in sorted(tenant.quota.items())}
+def quota_hard(tenant: TenantConfig, closed: Iterable[str] = ()) -> dict[str, str]:
+    """The `hard` map of every quota a tenant has: one source, so the Profile and ResourceQuota agree.
+
+    `closed`: keys the tenant gets at 0 unless its file names them. A ResourceQuota does not limit
+    an extended resource it does not list (GPUs, MIG slices), so every tenant lists them all.
+    """
+    hard = {key: "0" for key in closed}
+    hard.update({key: str(value) for key, value in tenant.quota.items()})
+    return dict(sorted(hard.items()))
 
 
 def tenant_quota(
-    tenant: TenantConfig, namespace: str, parent: pulumi.Resource, depends_on: list[pulumi.Resource]
+    tenant: TenantConfig,
+    namespace: str,
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource],
+    closed: Iterable[str] = (),
 ) -> k8s.core.v1.ResourceQuota:
     """The tenant's ResourceQuota: the same `hard` map as its Profile's resourceQuotaSpec."""
     return k8s.core.v1.ResourceQuota(
         f"{tenant.name}-quota",
         metadata=meta(QUOTA_NAME, namespace, component="tenant-quota"),
-        spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(tenant)),
+        spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=quota_hard(tenant, closed)),
         opts=child(parent, depends_on=depends_on),
     )
 

@@ -1,6 +1,8 @@
 """Tenant: everything one team gets, from one `tenants/<team>.yaml`."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -26,6 +28,7 @@ class Tenant(pulumi.ComponentResource):
         network: NetworkConfig,
         protect_namespace: bool,
         opts: pulumi.ResourceOptions | None = None,
+        closed_quota: tuple[str, ...] = (),
     ):
         super().__init__("kfplatform:tenancy:Tenant", name, None, opts)
         tenant = tenant_file.config
@@ -52,12 +55,12 @@ class Tenant(pulumi.ComponentResource):
             metadata=meta(tenant.name, component="tenant", extra_labels={TENANT_LABEL: tenant.name}),
             spec={
                 "owner": {"kind": "User", "name": tenant.owner},
-                "resourceQuotaSpec": {"hard": quota_hard(tenant)},
+                "resourceQuotaSpec": {"hard": quota_hard(tenant, closed_quota)},
             },
             opts=child(self, depends_on=[self.namespace]),
         )
         in_namespace = [self.namespace]
-        self.quota = tenant_quota(tenant, tenant.name, self, in_namespace)
+        self.quota = tenant_quota(tenant, tenant.name, self, in_namespace, closed_quota)
         self.limit_range = tenant_limit_range(tenant, tenancy.container_limits, tenant.name, self, in_namespace)
         self.contributors = tenant_contributors(tenant, tenancy, self, in_namespace)
         self.network = TenantNetworkPolicies(
@@ -77,10 +80,15 @@ class Tenants(pulumi.ComponentResource):
         network: NetworkConfig,
         protect_namespaces: bool,
         opts: pulumi.ResourceOptions | None = None,
+        closed_quota: Sequence[str] = (),
     ):
+        """`closed_quota`: quota keys every tenant gets at 0 unless it names them (GPU resources)."""
         super().__init__("kfplatform:tenancy:Tenants", name, None, opts)
         self.tenants = {
-            t.config.name: Tenant(t.config.name, t, tenancy, network, protect_namespaces, opts=pulumi.ResourceOptions(parent=self))
+            t.config.name: Tenant(
+                t.config.name, t, tenancy, network, protect_namespaces, opts=pulumi.ResourceOptions(parent=self),
+                closed_quota=tuple(closed_quota),
+            )
             for t in tenants
         }
         self.namespaces = {name: tenant.namespace for name, tenant in self.tenants.items()}

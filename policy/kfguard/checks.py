@@ -9,6 +9,7 @@ import re
 from typing import Any, Iterable, Mapping
 
 DIGEST_REF = re.compile(r"@sha256:[0-9a-f]{64}$")
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 TENANT_LABEL = "kfplatform.io/tenant"
 
 # Resources whose deletion loses data: protected on protected stacks (prod).
@@ -23,6 +24,10 @@ STATEFUL_TYPES = {
 def _walk_images(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
     """Every `image` field anywhere in a resource's inputs (pod specs, CR specs, Helm values)."""
     if isinstance(value, Mapping):
+        if isinstance(value.get("image"), str) and {"repository", "version", "tag", "digest"} & set(value):
+            # Charts that split a reference: {repository, image: <name>, version: <tag or digest>}.
+            yield path or "(root)", value
+            return
         for key, item in value.items():
             here = f"{path}.{key}" if path else key
             if key == "image" and isinstance(item, (str, Mapping)):
@@ -43,14 +48,27 @@ def _pinned(image: Any) -> bool:
 
 
 def unpinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Every image reference must carry a sha256 digest: a tag can be moved, a digest cannot."""
+    """Every image reference must carry a real sha256 digest: a tag can be moved, a digest cannot."""
     if not resource_type.startswith("kubernetes:"):
         return []
-    return [
-        f"{path}: image {image!r} is not pinned by digest (use repo:tag@sha256:...)"
-        for path, image in _walk_images(props)
-        if not _pinned(image) and not (isinstance(image, Mapping) and not image.get("repository") and not image.get("name"))
-    ]
+    problems = []
+    for path, image in _walk_images(props):
+        if isinstance(image, Mapping) and not (image.get("repository") or image.get("name") or image.get("image")):
+            continue  # only pull settings; the reference is elsewhere
+        if not _pinned(image):
+            problems.append(f"{path}: image {_show(image)} is not pinned by digest (use repo:tag@sha256:...)")
+        elif PLACEHOLDER_DIGEST in str(image):
+            problems.append(f"{path}: image {_show(image)} has a placeholder digest; mirror the image and pin its real digest")
+    return problems
+
+
+def _show(image: Any) -> str:
+    if isinstance(image, Mapping):
+        parts = [image.get("repository"), image.get("image") or image.get("name")]
+        ref = "/".join(str(p) for p in parts if p)
+        version = image.get("digest") or image.get("tag") or image.get("version")
+        return repr(f"{ref}:{version}" if version else ref)
+    return repr(image)
 
 
 def literal_secret_data(resource_type: str, props: Mapping[str, Any]) -> list[str]:

@@ -1,0 +1,106 @@
+"""TenantGpuAccess: what a GPU-using tenant's namespace gets so its GPU work can run, and stays in bounds.
+
+- PodDefault `gpu-pools`: tolerates the dedicated pools' `nvidia.com/gpu` taint. The
+  ExtendedResourceToleration admission plugin adds that toleration only to pods requesting
+  `nvidia.com/gpu` itself, never to `nvidia.com/mig-*` requests. Notebooks pick it in the
+  spawner ("configurations"); pipeline steps and Katib trial templates set the pod label
+  `kfplatform.io/gpu-pools: "true"`.
+- For a tenant that declares `katib:`, a ValidatingAdmissionPolicy (and its binding to the
+  tenant's namespace) refuses Experiments above the declared `maxParallelTrials`: the number
+  the capacity plan checked against the quota is the number that can run.
+"""
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.tenant import TenantConfig
+from ..k8s import child, custom_resource, meta
+from .operator import gpu_taint_toleration
+
+PODDEFAULT_NAME = "gpu-pools"
+PODDEFAULT_LABEL = "kfplatform.io/gpu-pools"
+KATIB_DEFAULT_PARALLEL_TRIALS = 3  # Katib's default when an Experiment sets no parallelTrialCount
+
+
+def uses_gpus(tenant: TenantConfig) -> bool:
+    return any(count > 0 for count in tenant.gpu_quota().values())
+
+
+def katib_policy_name(tenant: str) -> str:
+    return f"katib-max-parallel-trials-{tenant}"
+
+
+class TenantGpuAccess(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        tenant: TenantConfig,
+        tenant_file: str,
+        namespace: k8s.core.v1.Namespace,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:gpu:TenantGpuAccess", name, None, opts)
+        ns = tenant.name
+        in_namespace = child(self, depends_on=[namespace])
+        self.pod_default = custom_resource(
+            f"{name}-poddefault",
+            api_version="kubeflow.org/v1alpha1",
+            kind="PodDefault",
+            metadata=meta(PODDEFAULT_NAME, ns, component="tenant-gpu"),
+            spec={
+                "desc": "Run on the GPU pools (tolerate the nvidia.com/gpu taint)",
+                "selector": {"matchLabels": {PODDEFAULT_LABEL: "true"}},
+                "tolerations": [gpu_taint_toleration()],
+            },
+            opts=in_namespace,
+        )
+        self.katib_policy = None
+        if tenant.katib is not None:
+            limit = tenant.katib.max_parallel_trials
+            policy = katib_policy_name(ns)
+            self.katib_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                f"{name}-katib-policy",
+                metadata=meta(policy, component="tenant-gpu"),
+                spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs(
+                    failure_policy="Fail",
+                    match_constraints=k8s.admissionregistration.v1.MatchResourcesArgs(
+                        resource_rules=[
+                            k8s.admissionregistration.v1.NamedRuleWithOperationsArgs(
+                                api_groups=["kubeflow.org"],
+                                api_versions=["*"],
+                                operations=["CREATE", "UPDATE"],
+                                resources=["experiments"],
+                            )
+                        ]
+                    ),
+                    validations=[
+                        k8s.admissionregistration.v1.ValidationArgs(
+                            expression=(
+                                "(has(object.spec.parallelTrialCount) ? object.spec.parallelTrialCount : "
+                                f"{KATIB_DEFAULT_PARALLEL_TRIALS}) <= {limit}"
+                            ),
+                            message=(
+                                f"{ns} runs at most {limit} Katib trials in parallel ({tenant_file}: "
+                                "katib.maxParallelTrials, which the GPU capacity plan checks against the quota)"
+                            ),
+                        )
+                    ],
+                ),
+                opts=child(self),
+            )
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                f"{name}-katib-policy-binding",
+                metadata=meta(policy, component="tenant-gpu"),
+                spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
+                    policy_name=policy,
+                    validation_actions=["Deny"],
+                    match_resources=k8s.admissionregistration.v1.MatchResourcesArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": ns}
+                        )
+                    ),
+                ),
+                opts=child(self, depends_on=[self.katib_policy]),
+            )
+        self.register_outputs({"namespace": ns, "podDefault": PODDEFAULT_NAME})

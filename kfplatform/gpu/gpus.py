@@ -1,0 +1,42 @@
+"""Gpus: the GPU box of the platform: operator, pools, tenant access, and the capacity plan."""
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config import PlatformConfig
+from .access import TenantGpuAccess, uses_gpus
+from .capacity import plan
+from .operator import GpuOperator
+from .pools import GpuPools
+
+
+class Gpus(pulumi.ComponentResource):
+    """`capacity` is the capacity plan as data (the `gpuCapacity` output, capacity.json in a render)."""
+
+    def __init__(
+        self,
+        name: str,
+        config: PlatformConfig,
+        operator_namespace: k8s.core.v1.Namespace,
+        tenant_namespaces: dict[str, k8s.core.v1.Namespace],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:gpu:Gpus", name, None, opts)
+        stack = config.stack
+        here = pulumi.ResourceOptions(parent=self)
+        self.operator = GpuOperator(
+            "gpu-operator", stack.gpu, stack.images, operator_namespace,
+            stack.cluster.namespaces.gpu_operator, opts=here,
+        )
+        self.pools = GpuPools("gpu-pools", stack.gpu, depends_on=[self.operator.mig_config], opts=here)
+        self.tenant_access = {
+            t.config.name: TenantGpuAccess(
+                f"{t.config.name}-gpu", t.config, t.path, tenant_namespaces[t.config.name], opts=here
+            )
+            for t in config.tenants
+            if uses_gpus(t.config)
+        }
+        self.capacity = plan(stack.gpu, config.tenant_configs).to_json()
+        self.pool_summary = self.pools.summary
+        self.register_outputs({"pools": self.pool_summary, "capacity": self.capacity})
