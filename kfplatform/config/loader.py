@@ -134,3 +134,7 @@ def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
     from pulumi.runtime.config import CONFIG
 
     return load_platform_config(pulumi.get_stack(), dict(CONFIG.get()), project_dir)
+
+
+# Areas register their cross-checks on import (kept last: they import this module).
+from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
