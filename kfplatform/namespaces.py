@@ -9,6 +9,9 @@ from .k8s import child, meta
 
 # Namespaces whose pods need host access: Istio's CNI node agent.
 PRIVILEGED = {"istio"}  # keys as in config (camelCase)
+# Namespaces whose pods get Istio sidecars: Kubeflow's services sit behind AuthorizationPolicies
+# (upstream's common/kubeflow-namespace sets this label; the platform owns the namespace instead).
+ISTIO_INJECTED = {"kubeflow"}
 
 
 class PlatformNamespaces(pulumi.ComponentResource):
@@ -27,6 +30,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
                         "pod-security.kubernetes.io/enforce": enforce,
                         "pod-security.kubernetes.io/warn": "restricted",
                         "kfplatform.io/platform-namespace": role,
+                        **({"istio-injection": "enabled"} if role in ISTIO_INJECTED else {}),
                     },
                 ),
                 opts=child(self, protect=protect),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pulumi
 
 from .config import PlatformConfig
+from .kubeflow.component import Kubeflow
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane
@@ -32,6 +33,9 @@ class Platform(pulumi.ComponentResource):
             vault_provider=providers.vault,
             opts=here,
         )
+        self.kubeflow = Kubeflow(
+            "kubeflow", stack, config.tenants, self.secrets, self.tenants.namespaces, opts=here
+        )
 
         self.outputs = {
             "environment": stack.environment.value,
@@ -39,5 +43,6 @@ class Platform(pulumi.ComponentResource):
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
             "tenantNamespaces": sorted(self.tenants.namespaces),
             "vaultKvMount": stack.secrets.vault.kv_mount,
+            **self.kubeflow.outputs,
         }
         self.register_outputs(self.outputs)
