@@ -10,6 +10,9 @@ from .k8s import child, meta
 # Namespaces whose pods need host access: Istio's CNI node agent; the GPU operator's daemonsets
 # (driver, container toolkit, device plugin, MIG manager).
 PRIVILEGED = {"istio", "gpuOperator"}  # keys as in config (camelCase)
+# Namespaces whose pods get Istio sidecars: Kubeflow's services sit behind AuthorizationPolicies
+# (upstream's common/kubeflow-namespace sets this label; the platform owns the namespace instead).
+ISTIO_INJECTED = {"kubeflow"}
 
 
 class PlatformNamespaces(pulumi.ComponentResource):
@@ -28,6 +31,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
                         "pod-security.kubernetes.io/enforce": enforce,
                         "pod-security.kubernetes.io/warn": "restricted",
                         "kfplatform.io/platform-namespace": role,
+                        **({"istio-injection": "enabled"} if role in ISTIO_INJECTED else {}),
                     },
                 ),
                 opts=child(self, protect=protect),

@@ -6,6 +6,7 @@ import pulumi
 from .config import PlatformConfig
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
+from .kubeflow.component import Kubeflow
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane
@@ -36,6 +37,9 @@ class Platform(pulumi.ComponentResource):
             opts=here,
         )
         self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], self.tenants.namespaces, opts=here)
+        self.kubeflow = Kubeflow(
+            "kubeflow", stack, config.tenants, self.secrets, self.tenants.namespaces, opts=here
+        )
 
         self.outputs = {
             "environment": stack.environment.value,
@@ -45,5 +49,6 @@ class Platform(pulumi.ComponentResource):
             "vaultKvMount": stack.secrets.vault.kv_mount,
             "gpuPools": self.gpus.pool_summary,
             "gpuCapacity": self.gpus.capacity,
+            **self.kubeflow.outputs,
         }
         self.register_outputs(self.outputs)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..gpu.config import GpuConfig
+from ..kubeflow.config import KubeflowConfig
 from ..secrets.config import SecretsConfig
 from .base import DnsLabel, Model, Quantity, is_prod
 from .network import NetworkConfig
@@ -26,6 +27,8 @@ class PlatformNamespaces(Model):
     kubeflow: DnsLabel = "kubeflow"
     istio: DnsLabel = "istio-system"
     auth: DnsLabel = "auth"
+    # Kubeflow's oauth2-proxy (the gateway's ext-authz) runs in upstream's own namespace.
+    oauth2_proxy: DnsLabel = "oauth2-proxy"
     database: DnsLabel = "kubeflow-db"
     object_store: DnsLabel = "kubeflow-minio"
     monitoring: DnsLabel = "monitoring"
@@ -106,6 +109,7 @@ class StackConfig(Model):
     tenancy: TenancyConfig = TenancyConfig()
     secrets: SecretsConfig
     gpu: GpuConfig
+    kubeflow: KubeflowConfig
 
     @property
     def is_prod(self) -> bool:

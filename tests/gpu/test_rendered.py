@@ -180,7 +180,9 @@ def test_gpu_quotas_flow_into_resource_quota_and_profile_and_are_closed_for_ever
 
 
 def test_gpu_tenants_get_a_poddefault_tolerating_the_pool_taint(each_stack):
-    defaults = [o for o in each_stack.kubernetes_objects() if o["kind"] == "PodDefault"]
+    defaults = [
+        o for o in each_stack.kubernetes_objects() if o["kind"] == "PodDefault" and o["metadata"]["name"] == "gpu-pools"
+    ]
     assert {d["metadata"]["namespace"] for d in defaults} == GPU_TENANTS
     for d in defaults:
         assert d["metadata"]["name"] == "gpu-pools"

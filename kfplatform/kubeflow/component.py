@@ -1,0 +1,81 @@
+"""Kubeflow: the root of the area, wired into the Platform after the secrets plane."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.loader import TenantFile
+from ..config.stack import StackConfig
+from ..data.endpoints import data_endpoints
+from .config import KubeflowConfig
+from .gitops import WorkloadsGitOps
+from .ha import ControlPlaneHA, install_wiring
+from .identity import Identity, allowed_groups, dex_patches, oauth2_proxy_patches
+from .install import KubeflowInstall
+from .pipelines import TenantPipelineDefaults, katib_patches, kfp_patches
+from .release import COMPONENTS
+
+
+def tenant_groups(tenants: Sequence[TenantFile]) -> list[str]:
+    return sorted({g.group for t in tenants for g in t.config.groups})
+
+
+def component_patches(stack: StackConfig, tenants: Sequence[TenantFile]) -> tuple[dict, dict, dict]:
+    """(patches, replicas, ignoreDifferences) per install component, from typed inputs only."""
+    config: KubeflowConfig = stack.kubeflow
+    names = stack.cluster.namespaces
+    data = data_endpoints(stack)
+    groups = allowed_groups(config.identity, tenant_groups(tenants))
+    by_component: dict[str, list[dict]] = {
+        "pipelines": kfp_patches(data, config.pipelines),
+        "katib": katib_patches(data),
+        "dex": dex_patches(config.identity, stack.cluster.domain, names.auth, groups),
+        "oauth2-proxy": oauth2_proxy_patches(config.identity, stack.cluster.domain, names.auth, groups),
+    }
+    replicas: dict[str, list[dict]] = {}
+    ignore: dict[str, list[dict]] = {}
+    for component, wiring in install_wiring(config.control_plane, stack.cluster.topology_key).items():
+        by_component.setdefault(component, []).extend(wiring["patches"])
+        replicas[component] = wiring["replicas"]
+        ignore[component] = wiring["ignore"]
+    return by_component, replicas, ignore
+
+
+class Kubeflow(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        stack: StackConfig,
+        tenants: Sequence[TenantFile],
+        secrets,  # kfplatform.secrets.plane.SecretsPlane
+        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:kubeflow:Kubeflow", name, None, opts)
+        config = stack.kubeflow
+        names = stack.cluster.namespaces
+        here = pulumi.ResourceOptions(parent=self)
+
+        self.identity = Identity("identity", config.identity, secrets, names.auth, names.oauth2_proxy, opts=here)
+        self.ha = ControlPlaneHA("ha", config.control_plane, names, opts=here)
+        patches_, replicas, ignore = component_patches(stack, tenants)
+        components = [c for c in COMPONENTS if c not in config.skip_components]
+        self.install = KubeflowInstall(
+            "install", config.release, config.argocd, names, components, patches_, replicas, ignore,
+            depends_on=self.identity.external_secrets, opts=here,
+        )
+        self.pipelines = TenantPipelineDefaults(
+            "pipelines", config.pipelines, data_endpoints(stack), stack.images.mirror, tenant_namespaces, opts=here
+        )
+        self.gitops = WorkloadsGitOps(
+            "gitops", config.workloads, config.argocd, [t.config for t in tenants], tenant_namespaces, opts=here
+        )
+        self.outputs = {
+            "kubeflowRelease": {"tag": config.release.tag, "commit": config.release.commit, "repo": config.release.repo_url},
+            "kubeflowControlPlaneFloors": {k: getattr(config.control_plane, k).min_replicas for k in self.ha.hpas},
+            "kubeflowIdentity": {"issuer": config.identity.issuer_url, "clientId": config.identity.client_id},
+            "kubeflowWorkloads": {"applicationSet": "tenant-workloads", "repo": config.workloads.repo_url},
+        }
+        self.register_outputs(self.outputs)

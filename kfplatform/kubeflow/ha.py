@@ -1,0 +1,166 @@
+"""ControlPlaneHA: the floor under Kubeflow's control plane, as objects this program owns.
+
+For each Deployment of the HA set (release.HA_WORKLOADS):
+- an HPA whose `minReplicas` is the floor. The HPA controller raises a Deployment below
+  `minReplicas` before it looks at any metric, so the floor holds even without metrics, and
+  even if a kustomize patch upstream stops matching after an upgrade;
+- a PodDisruptionBudget (`maxUnavailable: 1`): a drain evicts one replica at a time and never
+  blocks on a crash-looping pod (`unhealthyPodEvictionPolicy: AlwaysAllow`);
+- patches on the upstream Deployment (in the install Application): replicas = the floor at
+  creation, topology spread over nodes and zones, surge-only rolling updates, CPU requests
+  the HPA can compute utilisation from;
+- an alert when fewer than `minReplicas` replicas are available.
+"""
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.stack import PlatformNamespaces
+from ..k8s import child, custom_resource, meta
+from . import patches
+from .config import ControlPlaneConfig, Scaling
+from .release import HA_WORKLOADS, Workload
+
+COMPONENT = "kubeflow-ha"
+
+
+def namespace_of(names: PlatformNamespaces, role: str) -> str:
+    return names.model_dump(by_alias=True)[role]
+
+
+def scaling_of(config: ControlPlaneConfig, key: str) -> Scaling:
+    return getattr(config, key)
+
+
+def spread_and_rollout_patch(workload: Workload, scaling: Scaling, zone_key: str) -> dict:
+    """Topology spread (nodes: hard, zones: soft), surge-only rollouts, requests for the HPA."""
+    selector = {"matchLabels": dict(workload.selector)}
+    constraints = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": selector,
+            "matchLabelKeys": ["pod-template-hash"],
+        },
+        {
+            "maxSkew": 1,
+            "topologyKey": zone_key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": selector,
+            "matchLabelKeys": ["pod-template-hash"],
+        },
+    ]
+    return patches.deployment(
+        workload.deployment,
+        spec={"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}},
+        template_spec={
+            "topologySpreadConstraints": constraints,
+            "containers": [
+                patches.container(
+                    workload.container,
+                    resources={"requests": {"cpu": str(scaling.cpu_request), "memory": str(scaling.memory_request)}},
+                )
+            ],
+        },
+    )
+
+
+def install_wiring(config: ControlPlaneConfig, zone_key: str) -> dict[str, dict]:
+    """Per install Application: `patches`, `replicas` and `ignoreDifferences` of the HA set."""
+    out: dict[str, dict] = {}
+    for key, workload in HA_WORKLOADS.items():
+        scaling = scaling_of(config, key)
+        entry = out.setdefault(workload.component, {"patches": [], "replicas": [], "ignore": []})
+        entry["patches"].append(spread_and_rollout_patch(workload, scaling, zone_key))
+        entry["replicas"].append({"name": workload.deployment, "count": scaling.min_replicas})
+        # The HPA owns spec.replicas once the Deployment exists; Argo CD must not reset it.
+        entry["ignore"].append({"group": "apps", "kind": "Deployment", "name": workload.deployment, "jsonPointers": ["/spec/replicas"]})
+    return out
+
+
+class ControlPlaneHA(pulumi.ComponentResource):
+    """HPAs, PDBs and alerts for the HA set."""
+
+    def __init__(
+        self,
+        name: str,
+        config: ControlPlaneConfig,
+        namespaces: PlatformNamespaces,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:kubeflow:ControlPlaneHA", name, None, opts)
+        self.hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = {}
+        self.pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget] = {}
+        rules = []
+        for key, workload in HA_WORKLOADS.items():
+            scaling = scaling_of(config, key)
+            ns = namespace_of(namespaces, workload.namespace_role)
+            labels = {"kfplatform.io/ha-target": workload.deployment}
+            self.hpas[key] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-{workload.deployment}-hpa",
+                metadata=meta(workload.deployment, ns, component=COMPONENT, extra_labels=labels),
+                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                        api_version="apps/v1", kind="Deployment", name=workload.deployment
+                    ),
+                    min_replicas=scaling.min_replicas,
+                    max_replicas=scaling.max_replicas,
+                    metrics=[
+                        k8s.autoscaling.v2.MetricSpecArgs(
+                            type="Resource",
+                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                                name="cpu",
+                                target=k8s.autoscaling.v2.MetricTargetArgs(
+                                    type="Utilization", average_utilization=scaling.target_cpu_utilization
+                                ),
+                            ),
+                        )
+                    ],
+                    behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
+                        # Scale down slowly: a burst of logins or runs should not flap the floor.
+                        scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
+                            stabilization_window_seconds=300,
+                            policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)],
+                        ),
+                    ),
+                ),
+                opts=child(self),
+            )
+            self.pdbs[key] = k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-{workload.deployment}-pdb",
+                metadata=meta(workload.deployment, ns, component=COMPONENT, extra_labels=labels),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(workload.selector)),
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=child(self),
+            )
+            rules.append(
+                {
+                    "alert": "KubeflowControlPlaneBelowFloor",
+                    "expr": (
+                        f'kube_deployment_status_replicas_available{{namespace="{ns}",deployment="{workload.deployment}"}}'
+                        f" < {scaling.min_replicas}"
+                    ),
+                    "for": config.alert_after,
+                    "labels": {"severity": "critical" if scaling.min_replicas >= 2 else "warning"},
+                    "annotations": {
+                        "summary": f"{ns}/{workload.deployment} has fewer than {scaling.min_replicas} available replicas",
+                        "runbook": "docs/kubeflow-ha.md#when-the-floor-alert-fires",
+                    },
+                }
+            )
+        self.alerts = None
+        if config.alerts:
+            self.alerts = custom_resource(
+                f"{name}-alerts",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=meta("kubeflow-control-plane-ha", namespaces.monitoring, component=COMPONENT),
+                spec={"groups": [{"name": "kubeflow-control-plane-ha", "rules": rules}]},
+                opts=child(self),
+            )
+        self.register_outputs({"floors": {k: scaling_of(config, k).min_replicas for k in HA_WORKLOADS}})

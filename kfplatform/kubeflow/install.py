@@ -1,0 +1,135 @@
+"""KubeflowInstall: the upstream manifests at the pinned commit, one Argo CD Application per component.
+
+Argo CD (an existing service) builds each component with kustomize from kubeflow/manifests at
+the release's commit, plus the patches this program generates (`spec.source.kustomize`): the
+offline render shows every patch, and the Application schema validates them. Every Application:
+- targets the full commit, never a branch; the tag is shown in `spec.info`;
+- drops upstream Namespace objects of the platform's namespaces (PlatformNamespaces owns them)
+  and protects CRDs from pruning and deletion (a pruned CRD deletes every object of its kind);
+- syncs automatically with self-heal, server-side apply, and `RespectIgnoreDifferences` for the
+  HPA-owned `spec.replicas`;
+- has no deletion finalizer: deleting an Application never cascades into Kubeflow itself.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pulumi
+
+from ..config.stack import PlatformNamespaces
+from ..k8s import child, custom_resource, meta
+from . import patches
+from .config import ArgoCdConfig, ReleaseConfig
+from .release import BUNDLED_STORES_BY_LABEL, BUNDLED_STORES_BY_NAME, COMPONENTS, PROFILE_CONTROLLER, UPSTREAM_HA_OBJECTS
+
+COMPONENT = "kubeflow-install"
+APP_PREFIX = "kubeflow-"
+
+
+def application_name(component: str) -> str:
+    return APP_PREFIX + component
+
+
+def common_patches(platform_namespaces: Sequence[str]) -> list[dict]:
+    names = "|".join(sorted(platform_namespaces))  # DNS labels: nothing to escape
+    return [
+        patches.delete("Namespace", name=f"^({names})$"),
+        patches.annotate(
+            "CustomResourceDefinition", {patches.PRUNE_PROTECT: patches.NO_PRUNE_NO_DELETE}, group="apiextensions.k8s.io"
+        ),
+    ]
+
+
+def store_patches(component: str) -> list[dict]:
+    """Drop the bundled databases/object stores (the data tier replaces them)."""
+    out = []
+    if component in BUNDLED_STORES_BY_LABEL:
+        out.append(patches.delete_everything_labelled(BUNDLED_STORES_BY_LABEL[component]))
+    for group, kind, name in BUNDLED_STORES_BY_NAME.get(component, []):
+        out.append(patches.delete(kind, name=name, group=group))
+    for group, kind, name in UPSTREAM_HA_OBJECTS.get(component, []):
+        out.append(patches.delete(kind, name=name, group=group))
+    return out
+
+
+class KubeflowInstall(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        release: ReleaseConfig,
+        argocd: ArgoCdConfig,
+        namespaces: PlatformNamespaces,
+        components: Sequence[str],
+        component_patches: Mapping[str, list[dict]],
+        replicas: Mapping[str, list[dict]],
+        ignore_differences: Mapping[str, list[dict]],
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:kubeflow:KubeflowInstall", name, None, opts)
+        ns_by_role = namespaces.model_dump(by_alias=True)
+        if release.commit_is_placeholder:
+            pulumi.log.warn(
+                f"kubeflow release {release.tag}: commit is a placeholder; Argo CD will not sync until the "
+                f"tag's real commit is set (docs/kubeflow-ha.md#upgrading-kubeflow-to-a-new-pinned-tag)",
+                resource=self,
+            )
+        self.project = custom_resource(
+            f"{name}-project",
+            api_version="argoproj.io/v1alpha1",
+            kind="AppProject",
+            metadata=meta(argocd.install_project, argocd.namespace, component=COMPONENT),
+            spec={
+                "description": f"Kubeflow {release.tag}: the install path, changed by the platform program only",
+                "sourceRepos": [release.repo_url],
+                "destinations": [{"server": argocd.destination_server, "namespace": "*"}],
+                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+            },
+            opts=child(self),
+        )
+        common = common_patches(list(ns_by_role.values()))
+        self.applications = {}
+        for component in components:
+            upstream = COMPONENTS[component]
+            kustomize: dict = {
+                "patches": [*common, *store_patches(component), *component_patches.get(component, [])],
+            }
+            if replicas.get(component):
+                kustomize["replicas"] = list(replicas[component])
+            if component == PROFILE_CONTROLLER[0]:
+                # Single replica by design (docs/kubeflow-ha.md): say so, so nobody scales it by accident.
+                kustomize.setdefault("replicas", []).append({"name": PROFILE_CONTROLLER[1], "count": 1})
+            spec: dict = {
+                "project": argocd.install_project,
+                "info": [
+                    {"name": "kubeflow release", "value": release.tag},
+                    {"name": "upstream", "value": f"{release.repo_url} {upstream.path}"},
+                    {"name": "managed by", "value": "kubeflow-platform (Pulumi); edit the program, not this Application"},
+                ],
+                "source": {
+                    "repoURL": release.repo_url,
+                    "targetRevision": release.commit,
+                    "path": upstream.path,
+                    "kustomize": kustomize,
+                },
+                "destination": {"server": argocd.destination_server, "namespace": ns_by_role[upstream.namespace_role]},
+                "syncPolicy": {
+                    "automated": {"prune": True, "selfHeal": True},
+                    "syncOptions": ["ServerSideApply=true", "RespectIgnoreDifferences=true", "PruneLast=true", "CreateNamespace=false"],
+                    "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+                },
+            }
+            if ignore_differences.get(component):
+                spec["ignoreDifferences"] = list(ignore_differences[component])
+            self.applications[component] = custom_resource(
+                f"{name}-{component}",
+                api_version="argoproj.io/v1alpha1",
+                kind="Application",
+                metadata=meta(
+                    application_name(component), argocd.namespace, component=COMPONENT,
+                    extra_labels={"kfplatform.io/kubeflow-component": component},
+                ),
+                spec=spec,
+                opts=child(self, depends_on=[self.project, *depends_on]),
+            )
+        self.register_outputs({"release": release.tag, "commit": release.commit, "applications": sorted(self.applications)})

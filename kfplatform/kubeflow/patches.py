@@ -1,0 +1,83 @@
+"""Kustomize patches as Argo CD's `spec.source.kustomize.patches` entries.
+
+A patch is plain data made from typed inputs, rendered to YAML text here, so the offline
+render shows exactly what Argo CD will apply on top of the pinned upstream manifests.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import yaml
+
+PRUNE_PROTECT = "argocd.argoproj.io/sync-options"
+NO_PRUNE_NO_DELETE = "Prune=false,Delete=false"
+
+
+def _text(body: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(body), sort_keys=False, width=1000)
+
+
+def target(kind: str, name: str | None = None, group: str | None = None, label_selector: str | None = None) -> dict:
+    out: dict[str, str] = {"kind": kind}
+    if group:
+        out["group"] = group
+    if name:
+        out["name"] = name
+    if label_selector:
+        out["labelSelector"] = label_selector
+    return out
+
+
+def strategic(body: Mapping[str, Any], tgt: Mapping[str, str]) -> dict:
+    """A strategic-merge patch of the objects `tgt` selects."""
+    return {"patch": _text(body), "target": dict(tgt)}
+
+
+def delete(kind: str, *, name: str | None = None, group: str = "", label_selector: str | None = None) -> dict:
+    """Drop upstream objects from the build (by name, or every object matching a label selector)."""
+    api_version = f"{group}/v1" if group else "v1"
+    body = {"$patch": "delete", "apiVersion": api_version, "kind": kind, "metadata": {"name": name or "any"}}
+    return strategic(body, target(kind, name=name, group=group or None, label_selector=label_selector))
+
+
+def delete_everything_labelled(label_selector: str) -> dict:
+    """Drop every object (any kind) carrying the labels: bundled stores, whatever upstream calls them."""
+    body = {"$patch": "delete", "apiVersion": "v1", "kind": "Any", "metadata": {"name": "any"}}
+    return {"patch": _text(body), "target": {"labelSelector": label_selector}}
+
+
+def annotate(kind: str, annotations: Mapping[str, str], *, group: str | None = None) -> dict:
+    """Add annotations to every object of `kind` (e.g. protect CRDs or InferenceServices from pruning)."""
+    body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "any", "annotations": dict(annotations)}}
+    return strategic(body, target(kind, group=group))
+
+
+def configmap_data(name: str, data: Mapping[str, str]) -> dict:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": dict(data)}
+    return strategic(body, target("ConfigMap", name=name))
+
+
+def env_value(name: str, value: str) -> dict:
+    """An env var with a literal value, replacing whatever `valueFrom` upstream had."""
+    return {"name": name, "value": value, "valueFrom": None}
+
+
+def env_secret(name: str, secret: str, key: str) -> dict:
+    return {"name": name, "value": None, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def deployment(name: str, *, template_spec: Mapping[str, Any] | None = None, spec: Mapping[str, Any] | None = None) -> dict:
+    body_spec = dict(spec or {})
+    if template_spec:
+        body_spec["template"] = {"spec": dict(template_spec)}
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": body_spec}
+    return strategic(body, target("Deployment", name=name, group="apps"))
+
+
+def container(name: str, **fields: Any) -> dict:
+    return {"name": name, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def parse(patch: Mapping[str, Any]) -> dict:
+    """The patch body back as data (tests and docs read patches through this)."""
+    return yaml.safe_load(patch["patch"])

@@ -1,0 +1,233 @@
+"""KFP, ML Metadata and Katib wired to the data tier, and the supply chain of pipeline components.
+
+Data tier (kfplatform/data/endpoints.py is the contract): every database client goes through
+ProxySQL with its own account (Secrets `kfp-db-credentials`, `mlmd-db-credentials`,
+`katib-db-credentials`, delivered into the kubeflow namespace by the data tier), and KFP stores
+artifacts in the distributed MinIO over TLS. The bundled MySQL, MinIO and SeaweedFS of the
+upstream install are dropped from the build (install.py), so they cannot come back unnoticed.
+
+Supply chain: pip in every pipeline pod reads the internal PyPI mirror (`PIP_INDEX_URL`, set on the
+API server's compiled workflows, all tenants at once); the mirrored, digest-pinned base image is
+published to every tenant (ConfigMap + PodDefault for notebooks). The SDK's built-in default base
+image is a client-side constant: docs/kubeflow-ha.md#supply-chain says what enforces it.
+"""
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from ..data.endpoints import DataEndpoints
+from ..images import Image
+from ..k8s import child, custom_resource, meta
+from . import patches
+from .config import PipelinesConfig
+from .release import KATIB_DB_MANAGER, KFP_CACHE_SERVER, KFP_INSTALL_CONFIGMAP, KFP_WORKFLOW_CONTROLLER_CONFIGMAP
+
+COMPONENT = "kubeflow-pipelines"
+LAUNCHER_CONFIGMAP = "kfp-launcher"
+DEFAULTS_CONFIGMAP = "kfp-platform-defaults"
+PODDEFAULT = "kfp-platform-defaults"
+PODDEFAULT_LABEL = "kfplatform.io/kfp-defaults"
+PIPELINE_PODDEFAULT = "kfp-pipeline-pip-mirror"
+V2_COMPONENT_LABEL = "pipelines.kubeflow.org/v2_component"  # KFP puts it on every v2 pipeline pod
+
+
+def base_image_ref(config: PipelinesConfig, mirror: str) -> str:
+    image = config.base_image
+    return Image(image.path, image.tag, image.digest).ref(mirror)
+
+
+def object_store_endpoint(data: DataEndpoints) -> str:
+    return f"{data.object_store_host}:{data.object_store_port}"
+
+
+def compiled_spec_patch(config: PipelinesConfig) -> str:
+    """KFP's COMPILED_PIPELINE_SPEC_PATCH: a strategic-merge patch on every compiled Argo Workflow.
+
+    Argo applies the workflow-level `podSpecPatch` to every pod of the run, so pip in each step
+    (the SDK's `pip install kfp ...` and `packages_to_install`) reads the internal mirror.
+    """
+    pod_patch = {"containers": [{"name": "main", "env": [{"name": "PIP_INDEX_URL", "value": config.pip_index_url}]}]}
+    return json.dumps({"podSpecPatch": json.dumps(pod_patch, sort_keys=True)}, sort_keys=True)
+
+
+def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
+    kfp, mlmd = data.accounts["kfp"], data.accounts["mlmd"]
+    host, port = data.database_host, str(data.database_port)
+    secure = "true" if data.object_store_secure else "false"
+    artifacts = data.platform_artifact_secret
+    api_env = [
+        patches.env_secret("DBCONFIG_USER", kfp.secret_name, "username"),
+        patches.env_secret("DBCONFIG_PASSWORD", kfp.secret_name, "password"),
+        patches.env_secret("DBCONFIG_MYSQLCONFIG_USER", kfp.secret_name, "username"),
+        patches.env_secret("DBCONFIG_MYSQLCONFIG_PASSWORD", kfp.secret_name, "password"),
+        patches.env_value("DBCONFIG_HOST", host),
+        patches.env_value("DBCONFIG_PORT", port),
+        patches.env_value("DBCONFIG_MYSQLCONFIG_HOST", host),
+        patches.env_value("DBCONFIG_MYSQLCONFIG_PORT", port),
+        patches.env_value("DBCONFIG_DBNAME", kfp.databases[0]),
+        patches.env_value("DBCONFIG_MYSQLCONFIG_DBNAME", kfp.databases[0]),
+        patches.env_value("OBJECTSTORECONFIG_HOST", data.object_store_host),
+        patches.env_value("OBJECTSTORECONFIG_PORT", str(data.object_store_port)),
+        patches.env_value("OBJECTSTORECONFIG_SECURE", secure),
+        patches.env_value("OBJECTSTORECONFIG_BUCKETNAME", data.artifact_bucket),
+        patches.env_secret("OBJECTSTORECONFIG_ACCESSKEY", artifacts, "accesskey"),
+        patches.env_secret("OBJECTSTORECONFIG_SECRETACCESSKEY", artifacts, "secretkey"),
+        patches.env_value("COMPILED_PIPELINE_SPEC_PATCH", compiled_spec_patch(config)),
+    ]
+    cache_env = [
+        patches.env_secret("DBCONFIG_USER", kfp.secret_name, "username"),
+        patches.env_secret("DBCONFIG_PASSWORD", kfp.secret_name, "password"),
+        patches.env_value("DBCONFIG_HOST_NAME", host),
+        patches.env_value("DBCONFIG_PORT", port),
+        patches.env_value("DBCONFIG_DB_NAME", kfp.databases[1]),
+    ]
+    mlmd_env = [
+        patches.env_secret("DBCONFIG_USER", mlmd.secret_name, "username"),
+        patches.env_secret("DBCONFIG_PASSWORD", mlmd.secret_name, "password"),
+        patches.env_value("MYSQL_HOST", host),
+        patches.env_value("MYSQL_PORT", port),
+        patches.env_value("MYSQL_DATABASE", mlmd.databases[0]),
+    ]
+    ui_env = [
+        patches.env_value("MINIO_HOST", data.object_store_host),
+        patches.env_value("MINIO_PORT", str(data.object_store_port)),
+        patches.env_value("MINIO_SSL", secure),
+        patches.env_value("MINIO_NAMESPACE", ""),
+        patches.env_secret("MINIO_ACCESS_KEY", artifacts, "accesskey"),
+        patches.env_secret("MINIO_SECRET_KEY", artifacts, "secretkey"),
+    ]
+    artifact_repository = {
+        "archiveLogs": True,
+        "s3": {
+            "endpoint": object_store_endpoint(data),
+            "bucket": data.artifact_bucket,
+            "insecure": not data.object_store_secure,
+            "keyFormat": "artifacts/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}",
+            "accessKeySecret": {"name": artifacts, "key": "accesskey"},
+            "secretKeySecret": {"name": artifacts, "key": "secretkey"},
+        },
+    }
+    return [
+        patches.configmap_data(
+            KFP_INSTALL_CONFIGMAP,
+            {
+                "dbType": "mysql",
+                "dbHost": host,
+                "dbPort": port,
+                "mysqlHost": host,
+                "mysqlPort": port,
+                "pipelineDb": kfp.databases[0],
+                "cacheDb": kfp.databases[1],
+                "mlmdDb": mlmd.databases[0],
+                "bucketName": data.artifact_bucket,
+            },
+        ),
+        patches.configmap_data(
+            KFP_WORKFLOW_CONTROLLER_CONFIGMAP, {"artifactRepository": yaml.safe_dump(artifact_repository, sort_keys=False)}
+        ),
+        patches.deployment("ml-pipeline", template_spec={"containers": [patches.container("ml-pipeline-api-server", env=api_env)]}),
+        patches.deployment(KFP_CACHE_SERVER[0], template_spec={"containers": [patches.container(KFP_CACHE_SERVER[1], env=cache_env)]}),
+        patches.deployment("metadata-grpc-deployment", template_spec={"containers": [patches.container("container", env=mlmd_env)]}),
+        patches.deployment("ml-pipeline-ui", template_spec={"containers": [patches.container("ml-pipeline-ui", env=ui_env)]}),
+    ]
+
+
+def katib_patches(data: DataEndpoints) -> list[dict]:
+    katib = data.accounts["katib"]
+    env = [
+        patches.env_value("DB_NAME", "mysql"),
+        patches.env_secret("DB_USER", katib.secret_name, "username"),
+        patches.env_secret("DB_PASSWORD", katib.secret_name, "password"),
+        patches.env_value("KATIB_MYSQL_DB_HOST", data.database_host),
+        patches.env_value("KATIB_MYSQL_DB_PORT", str(data.database_port)),
+        patches.env_value("KATIB_MYSQL_DB_DATABASE", katib.databases[0]),
+    ]
+    name, container = KATIB_DB_MANAGER
+    return [patches.deployment(name, template_spec={"containers": [patches.container(container, env=env)]})]
+
+
+def launcher_config(data: DataEndpoints, tenant: str) -> dict[str, str]:
+    """The tenant's `kfp-launcher` ConfigMap: pipeline root under its prefix, MinIO over TLS."""
+    providers = {
+        "minio": {
+            "default": {
+                "endpoint": object_store_endpoint(data),
+                "disableSSL": not data.object_store_secure,
+                "region": "minio",
+                "credentials": {
+                    "fromEnv": False,
+                    "secretRef": {"secretName": data.tenant_artifact_secret, "accessKeyKey": "accesskey", "secretKeyKey": "secretkey"},
+                },
+            }
+        }
+    }
+    return {
+        "defaultPipelineRoot": f"minio://{data.artifact_bucket}/private-artifacts/{tenant}/v2/artifacts",
+        "providers": yaml.safe_dump(providers, sort_keys=False),
+    }
+
+
+class TenantPipelineDefaults(pulumi.ComponentResource):
+    """Per tenant: KFP launcher config (artifact store) and the supply-chain defaults for notebooks."""
+
+    def __init__(
+        self,
+        name: str,
+        config: PipelinesConfig,
+        data: DataEndpoints,
+        mirror: str,
+        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:kubeflow:TenantPipelineDefaults", name, None, opts)
+        base_image = base_image_ref(config, mirror)
+        defaults = {"baseImage": base_image, "pipIndexUrl": config.pip_index_url}
+        for tenant, namespace in sorted(tenant_namespaces.items()):
+            deps = [namespace]
+            k8s.core.v1.ConfigMap(
+                f"{tenant}-kfp-launcher",
+                metadata=meta(LAUNCHER_CONFIGMAP, tenant, component=COMPONENT),
+                data=launcher_config(data, tenant),
+                opts=child(self, depends_on=deps),
+            )
+            k8s.core.v1.ConfigMap(
+                f"{tenant}-kfp-defaults",
+                metadata=meta(DEFAULTS_CONFIGMAP, tenant, component=COMPONENT),
+                data=defaults,
+                opts=child(self, depends_on=deps),
+            )
+            custom_resource(
+                f"{tenant}-kfp-poddefault",
+                api_version="kubeflow.org/v1alpha1",
+                kind="PodDefault",
+                metadata=meta(PODDEFAULT, tenant, component=COMPONENT),
+                spec={
+                    "desc": "Internal PyPI mirror and KFP base image",
+                    "selector": {"matchLabels": {PODDEFAULT_LABEL: "true"}},
+                    "env": [
+                        {"name": "PIP_INDEX_URL", "value": config.pip_index_url},
+                        {"name": "KFP_BASE_IMAGE", "value": base_image},
+                    ],
+                },
+                opts=child(self, depends_on=deps),
+            )
+            # Belt and braces for the API server's spec patch: the PodDefault webhook also sets
+            # the mirror on every v2 pipeline pod of the tenant (works with any KFP 2.x server).
+            custom_resource(
+                f"{tenant}-kfp-pipeline-poddefault",
+                api_version="kubeflow.org/v1alpha1",
+                kind="PodDefault",
+                metadata=meta(PIPELINE_PODDEFAULT, tenant, component=COMPONENT),
+                spec={
+                    "desc": "Internal PyPI mirror for pipeline steps",
+                    "selector": {"matchLabels": {V2_COMPONENT_LABEL: "true"}},
+                    "env": [{"name": "PIP_INDEX_URL", "value": config.pip_index_url}],
+                },
+                opts=child(self, depends_on=deps),
+            )
+        self.register_outputs({"baseImage": base_image, "pipIndexUrl": config.pip_index_url})

@@ -1,0 +1,133 @@
+"""What upstream fixed at the pinned release: component paths, Deployment names, labels, objects to drop.
+
+These are facts about kubeflow/manifests, not choices; they change only when the pinned tag
+changes (docs/kubeflow-ha.md, "Upgrading Kubeflow"). Paths and names were read from the
+kubeflow/manifests and kubeflow/pipelines sources; re-check each of them at every new pin.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Component:
+    """One upstream kustomization, installed as one Argo CD Application."""
+
+    path: str
+    namespace_role: str  # platform namespace (config key) namespaced objects default to
+    description: str
+
+
+# Order is install order (Argo CD sync waves are set from it): CRDs and mesh first.
+COMPONENTS: dict[str, Component] = {
+    "cert-manager": Component("common/cert-manager/base", "kubeflow", "cert-manager (webhook certificates)"),
+    "cert-manager-issuer": Component("common/cert-manager/kubeflow-issuer/base", "kubeflow", "the kubeflow ClusterIssuer"),
+    "istio-crds": Component("common/istio/istio-crds/base", "istio", "Istio CRDs"),
+    "istio-install": Component("common/istio/istio-install/overlays/oauth2-proxy", "istio", "istiod and the ingress gateway, ext-authz to oauth2-proxy"),
+    "dex": Component("common/dex/overlays/oauth2-proxy", "auth", "Dex, brokering the organisation's IdP"),
+    "oauth2-proxy": Component("common/oauth2-proxy/overlays/m2m-dex-only", "oauth2Proxy", "oauth2-proxy, the gateway's ext-authz"),
+    "kubeflow-roles": Component("common/kubeflow-roles/base", "kubeflow", "kubeflow-admin/edit/view ClusterRoles"),
+    "kubeflow-istio-resources": Component("common/istio/kubeflow-istio-resources/base", "kubeflow", "the kubeflow-gateway"),
+    "knative-serving": Component("common/knative/knative-serving/overlays/gateways", "kubeflow", "Knative Serving (KServe)"),
+    "cluster-local-gateway": Component("common/istio/cluster-local-gateway/base", "istio", "cluster-local gateway (Knative)"),
+    "pipelines": Component(
+        "applications/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user", "kubeflow", "Kubeflow Pipelines, multi-user"
+    ),
+    "katib": Component("applications/katib/upstream/installs/katib-with-kubeflow", "kubeflow", "Katib"),
+    "profiles": Component("applications/profiles/upstream/overlays/kubeflow", "kubeflow", "Profile controller and KFAM"),
+    "central-dashboard": Component("applications/centraldashboard/overlays/oauth2-proxy", "kubeflow", "central dashboard"),
+    "admission-webhook": Component(
+        "applications/admission-webhook/upstream/overlays/cert-manager", "kubeflow", "PodDefault admission webhook"
+    ),
+    "notebook-controller": Component(
+        "applications/jupyter/notebook-controller/upstream/overlays/kubeflow", "kubeflow", "notebook controller"
+    ),
+    "jupyter-web-app": Component("applications/jupyter/jupyter-web-app/upstream/overlays/istio", "kubeflow", "notebooks UI"),
+    "volumes-web-app": Component("applications/volumes-web-app/upstream/overlays/istio", "kubeflow", "volumes UI"),
+    "tensorboard-controller": Component(
+        "applications/tensorboard/tensorboard-controller/upstream/overlays/kubeflow", "kubeflow", "tensorboard controller"
+    ),
+    "tensorboards-web-app": Component(
+        "applications/tensorboard/tensorboards-web-app/upstream/overlays/istio", "kubeflow", "tensorboards UI"
+    ),
+    "training-operator": Component("applications/training-operator/upstream/overlays/kubeflow", "kubeflow", "training operator"),
+    "kserve": Component("applications/kserve/kserve", "kubeflow", "KServe"),
+    "kserve-models-web-app": Component("applications/kserve/models-web-app/overlays/kubeflow", "kubeflow", "KServe models UI"),
+}
+
+# Components that carry this program's HA, identity or data-tier wiring.
+REQUIRED_COMPONENTS = frozenset({"istio-install", "dex", "oauth2-proxy", "pipelines", "katib", "profiles"})
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An upstream Deployment of the HA set, as upstream names and labels it."""
+
+    component: str  # COMPONENTS key of the Application that installs it
+    deployment: str
+    namespace_role: str
+    container: str
+    selector: dict[str, str] = field(default_factory=dict)
+
+
+# Keys are the ControlPlaneConfig field names.
+HA_WORKLOADS: dict[str, Workload] = {
+    "ml_pipeline": Workload("pipelines", "ml-pipeline", "kubeflow", "ml-pipeline-api-server", {"app": "ml-pipeline"}),
+    "metadata_grpc": Workload(
+        "pipelines", "metadata-grpc-deployment", "kubeflow", "container", {"component": "metadata-grpc-server"}
+    ),
+    "ml_pipeline_ui": Workload("pipelines", "ml-pipeline-ui", "kubeflow", "ml-pipeline-ui", {"app": "ml-pipeline-ui"}),
+    "istio_ingress_gateway": Workload(
+        "istio-install", "istio-ingressgateway", "istio", "istio-proxy", {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+    ),
+    "dex": Workload("dex", "dex", "auth", "dex", {"app": "dex"}),
+    "oauth2_proxy": Workload("oauth2-proxy", "oauth2-proxy", "oauth2Proxy", "oauth2-proxy", {"app.kubernetes.io/name": "oauth2-proxy"}),
+}
+
+# The Profile controller (with KFAM) stays single-replica: its state is the Profile objects
+# in the API server, which it reconciles idempotently after any restart (docs/kubeflow-ha.md).
+PROFILE_CONTROLLER = ("profiles", "profiles-deployment")
+
+# Upstream HA objects this program replaces with its own (an HPA per target, never two).
+UPSTREAM_HA_OBJECTS: dict[str, list[tuple[str, str, str]]] = {
+    "istio-install": [
+        ("autoscaling", "HorizontalPodAutoscaler", "istio-ingressgateway"),
+        ("policy", "PodDisruptionBudget", "istio-ingressgateway"),
+    ],
+}
+
+# Bundled databases and object stores: the data tier replaces them (ProxySQL + Galera, MinIO).
+# Workloads by label (whatever upstream names them), plus unlabelled objects by name.
+BUNDLED_STORES_BY_LABEL: dict[str, str] = {
+    "pipelines": "app in (mysql,minio,seaweedfs)",
+    "katib": "katib.kubeflow.org/component in (mysql,postgres)",
+}
+BUNDLED_STORES_BY_NAME: dict[str, list[tuple[str, str, str]]] = {
+    "pipelines": [
+        ("", "PersistentVolumeClaim", "mysql-pv-claim"),
+        ("", "PersistentVolumeClaim", "minio-pvc"),
+        ("", "PersistentVolumeClaim", "seaweedfs-pvc"),
+        # Credentials of the bundled stores; the data tier delivers ours (kfp-db-credentials,
+        # and mlpipeline-minio-artifact, which upstream would otherwise overwrite with defaults).
+        ("", "Secret", "mysql-secret"),
+        ("", "Secret", "mlpipeline-minio-artifact"),
+    ],
+    "katib": [
+        ("", "PersistentVolumeClaim", "katib-mysql"),
+        ("", "Secret", "katib-mysql-secrets"),
+    ],
+}
+
+# Secrets upstream ships with example values; this program delivers real ones from Vault.
+UPSTREAM_EXAMPLE_SECRETS: dict[str, list[str]] = {
+    "dex": ["dex-oidc-client", "dex-passwords"],
+    "oauth2-proxy": ["oauth2-proxy"],
+}
+
+# KFP: where the API server, cache server, MLMD and the UI read their stores.
+KFP_INSTALL_CONFIGMAP = "pipeline-install-config"
+KFP_WORKFLOW_CONTROLLER_CONFIGMAP = "workflow-controller-configmap"
+KFP_CACHE_SERVER = ("cache-server", "server")
+KATIB_DB_MANAGER = ("katib-db-manager", "katib-db-manager")
+DEX_CONFIGMAP = "dex"
+OAUTH2_PROXY_CONFIGMAP = "oauth2-proxy"

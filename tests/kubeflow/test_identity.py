@@ -1,0 +1,85 @@
+"""Identity: Dex on the organisation's IdP, secrets from Vault, groups consistent with tenancy."""
+import yaml
+
+from .conftest import patch_for, patches_for
+
+
+def dex_config(result) -> dict:
+    return yaml.safe_load(patch_for(result, "dex", "ConfigMap", "dex")["data"]["config.yaml"])
+
+
+def test_prod_dex_has_only_the_organisations_idp(prod):
+    config = dex_config(prod)
+    (connector,) = config["connectors"]
+    assert connector["type"] == "oidc"
+    assert connector["config"]["issuer"] == "https://login.example.com/oauth2/ml-prod"
+    assert connector["config"]["clientID"] == "kubeflow-ml-prod"
+    assert connector["config"]["clientSecret"] == "$UPSTREAM_OIDC_CLIENT_SECRET"  # from the environment, never YAML
+    assert connector["config"]["redirectURI"] == "https://kubeflow.ml.example.com/dex/callback"
+    assert config["enablePasswordDB"] is False and "staticPasswords" not in config
+
+
+def test_idp_client_secret_comes_from_vault_through_eso(prod):
+    es = prod.find("ExternalSecret", "dex-upstream-idp", "auth")
+    assert es["spec"]["data"] == [{"secretKey": "client_secret", "remoteRef": {"key": "platform/identity/oidc-client", "property": "client_secret"}}]
+    assert es["spec"]["target"]["template"]["data"] == {"UPSTREAM_OIDC_CLIENT_SECRET": "{{ .client_secret }}"}
+    (dex,) = [p for p in patches_for(prod, "dex", "Deployment", "dex")
+              if any("envFrom" in c for c in p["spec"]["template"]["spec"]["containers"])]
+    env_from = [e["secretRef"]["name"] for e in dex["spec"]["template"]["spec"]["containers"][0]["envFrom"]]
+    assert env_from == ["dex-oidc-client", "dex-upstream-idp"]  # upstream's dex-passwords is gone
+
+
+def test_oauth2_proxy_secrets_are_generated_in_vault_not_upstream_examples(prod):
+    es = prod.find("ExternalSecret", "oauth2-proxy", "oauth2-proxy")
+    assert {d["remoteRef"]["key"] for d in es["spec"]["data"]} == {"platform/identity/oauth2-proxy"}
+    assert set(es["spec"]["target"]["template"]["data"]) == {"client-id", "client-secret", "cookie-secret"}
+    kv = next(r for r in prod.resources if r.type == "vault:kv/secretV2:SecretV2" and r.inputs["name"] == "platform/identity/oauth2-proxy")
+    assert kv.inputs["dataJson"] == "[secret]"
+    deleted = {p["target"].get("name") for p in __import__("tests.kubeflow.conftest", fromlist=["app_patches"]).app_patches(prod, "oauth2-proxy") if "$patch: delete" in p["patch"]}
+    assert "oauth2-proxy" in deleted
+
+
+def test_groups_claim_matches_the_tenants_authorization_policies(prod):
+    """Dex republishes the IdP's group claim as `groups`; tenancy matches request.auth.claims[groups]."""
+    config = dex_config(prod)
+    assert config["connectors"][0]["config"]["claimMapping"] == {"groups": "groups"}
+    assert config["connectors"][0]["config"]["insecureEnableGroups"] is True
+    policy_keys = {
+        w["key"] for o in prod.kubernetes_objects() if o["kind"] == "AuthorizationPolicy"
+        for r in o["spec"]["rules"] for w in r.get("when", [])
+    }
+    assert "request.auth.claims[groups]" in policy_keys
+    cfg = patch_for(prod, "oauth2-proxy", "ConfigMap", "oauth2-proxy")["data"]["oauth2_proxy.cfg"]
+    assert 'oidc_groups_claim = "groups"' in cfg
+
+
+def test_only_tenant_and_admin_groups_may_log_in(prod):
+    allowed = dex_config(prod)["connectors"][0]["config"]["allowedGroups"]
+    assert allowed == sorted(["ml-forecasting", "finance-analysts", "ml-nlp-engineers", "ml-vision-engineers",
+                              "ml-vision-analysts", "ml-platform-admins"])
+    cfg = patch_for(prod, "oauth2-proxy", "ConfigMap", "oauth2-proxy")["data"]["oauth2_proxy.cfg"]
+    assert '"ml-vision-analysts"' in cfg and "cookie_secure = true" in cfg
+
+
+def test_sandbox_keeps_a_test_connector(sandbox):
+    assert [c["type"] for c in dex_config(sandbox)["connectors"]] == ["oidc", "mockCallback"]
+
+
+def test_prod_refuses_test_connector_and_static_users(issues):
+    assert issues("prod", lambda kf: kf["identity"].update(testConnector=True)) == [
+        "kubeflow-platform:kubeflow.identity.testConnector: prod logs in through the organisation's IdP only; remove the test connector"
+    ]
+    assert issues("prod", lambda kf: kf["identity"].update(staticUsers=["admin@example.com"])) == [
+        "kubeflow-platform:kubeflow.identity.staticUsers: prod has no static users; people log in through the organisation's IdP"
+    ]
+
+
+def test_sandbox_static_users_get_a_hash_from_vault(issues):
+    assert issues("sandbox", lambda kf: kf["identity"].update(staticUsers=["drill@example.com"])) == []
+
+
+def test_issuer_must_be_https_and_admin_groups_distinct_from_tenant_groups(issues):
+    (found,) = issues("prod", lambda kf: kf["identity"].update(issuerUrl="http://login.example.com"))
+    assert "must be an https:// URL" in found
+    (found,) = issues("prod", lambda kf: kf["identity"].update(adminGroups=["ml-nlp-engineers"]))
+    assert found.startswith("kubeflow-platform:kubeflow.identity.adminGroups[0]:")

