@@ -105,7 +105,7 @@ class SecretsPlane(pulumi.ComponentResource):
         tenants = sorted(self.tenant_namespaces)
         here = pulumi.ResourceOptions(parent=self)
         operators = self.namespaces.operators
-        operators_deps = [ns for n, ns in args.platform_namespaces.items() if n == operators]
+        operators_deps = [args.platform_namespaces[operators]] if operators in args.platform_namespaces else []
 
         self.layout = VaultLayout("vault-layout", kv_mount, tenants, vault_provider, protect=args.prod, opts=here)
         self.auth = VaultKubernetesAuth(

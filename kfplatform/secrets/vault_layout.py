@@ -40,11 +40,14 @@ def tenant_of(path: str) -> str | None:
 class SecretHome:
     name: str  # path below platform/ (`<area>/<name>`) or below tenants/<team>/
     keys: tuple[str, ...]  # KV properties
-    written_by: str  # "program" or who writes it
+    written_by: str  # "program" (generated, rotated) or who writes it outside the program
+
+    @property
+    def generated(self) -> bool:
+        return self.written_by == "program"
 
 
-# Platform homes (area, name).
-DATABASE_AREA = "database"
+# Platform homes (`<area>/<name>`; database accounts are in secrets/database.py).
 IDP_CLIENT = SecretHome("identity/oidc-client", ("client-id", "client-secret"), "identity team (IdP registration)")
 OAUTH2_PROXY = SecretHome("identity/oauth2-proxy", ("cookie-secret",), "program")
 PLATFORM_REGISTRY = SecretHome("registry/pull", ("username", "password"), "registry admins (pull-only robot)")
@@ -52,6 +55,8 @@ PLATFORM_REGISTRY = SecretHome("registry/pull", ("username", "password"), "regis
 TENANT_OBJECT_STORE = SecretHome("object-store", ("accesskey", "secretkey"), "program")
 TENANT_REGISTRY = SecretHome("registry", ("username", "password"), "registry admins (pull-only robot per team)")
 TENANT_GIT = SecretHome("git", ("username", "password"), "the team, through platform on-call")
+PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY)
+TENANT_HOMES = (TENANT_OBJECT_STORE, TENANT_REGISTRY, TENANT_GIT)
 
 
 def platform_home(home: SecretHome) -> str:

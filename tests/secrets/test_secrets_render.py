@@ -1,8 +1,6 @@
 """The secrets plane as rendered from the committed stacks: no secret in YAML, stores isolated."""
 import re
 
-import pytest
-
 from kfplatform.config import load_platform_config
 from kfplatform.data.endpoints import data_endpoints
 from kfplatform.images import is_digest_pinned
@@ -10,6 +8,7 @@ from kfplatform.render.run import read_stack_config
 from kfplatform.secrets import eso
 from kfplatform.secrets.config import PROD_MAX_TOKEN_MAX_TTL, PROD_MAX_TOKEN_TTL
 from kfplatform.secrets.vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA
+from kfplatform.secrets.vault_layout import PLATFORM_HOMES, TENANT_HOMES, platform_home, tenant_home
 from tests.conftest import PROJECT_DIR
 
 PLATFORM_NAMESPACES = {"kubeflow", "istio-system", "auth", "kubeflow-db", "kubeflow-minio", "monitoring", "platform-operators"}
@@ -41,10 +40,13 @@ def test_every_external_secret_reads_through_a_store_its_namespace_may_use(each_
     cluster_store = each_stack.find("ClusterSecretStore", "vault-platform")
     allowed = set(cluster_store["spec"]["conditions"][0]["namespaces"])
     assert allowed == PLATFORM_NAMESPACES
-    external_secrets = objects(each_stack, "ExternalSecret")
+    namespace_urns = {r.inputs["metadata"]["name"]: r.urn for r in each_stack.by_type("kubernetes:core/v1:Namespace")}
+    external_secrets = [r for r in each_stack.resources if r.type == "kubernetes:external-secrets.io/v1:ExternalSecret"]
     assert external_secrets
-    for es in external_secrets:
+    for resource in external_secrets:
+        es = resource.inputs
         namespace = es["metadata"]["namespace"]
+        assert namespace_urns[namespace] in resource.dependencies  # created after its namespace
         ref = es["spec"]["secretStoreRef"]
         keys = {d["remoteRef"]["key"] for d in es["spec"]["data"]}
         assert es["spec"]["refreshInterval"]
@@ -192,7 +194,11 @@ def data_endpoints_accounts():
     return data_endpoints(load_platform_config("prod", raw, PROJECT_DIR).stack).accounts.values()
 
 
-@pytest.mark.parametrize("path", ["platform/database/kfp", "tenants/team-nlp/object-store", "platform/identity/oauth2-proxy"])
-def test_generated_values_are_written_where_the_deliveries_read(prod, path):
-    written = {r.inputs["name"] for r in prod.by_type("vault:kv/secretV2:SecretV2")}
-    assert path in written
+def test_every_path_an_external_secret_reads_is_generated_or_a_home_written_outside(each_stack):
+    tenants = each_stack.exports["tenantNamespaces"]
+    written = {r.inputs["name"] for r in each_stack.by_type("vault:kv/secretV2:SecretV2")}
+    read = {d["remoteRef"]["key"] for es in objects(each_stack, "ExternalSecret") for d in es["spec"]["data"]}
+    outside = {platform_home(h) for h in PLATFORM_HOMES if not h.generated}
+    outside |= {tenant_home(t, h) for t in tenants for h in TENANT_HOMES if not h.generated}
+    assert read - written == outside
+    assert written <= read  # nothing generated that no one receives
