@@ -29,8 +29,8 @@ from kfplatform.secrets.vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA
 from kfplatform.secrets.vault_layout import policy_documents
 from tests.secrets.test_plane import TEST_CA
 
-hvac = pytest.importorskip("hvac", reason="hvac is in requirements-dev.txt")
-from hvac.exceptions import Forbidden  # noqa: E402
+import hvac
+from hvac.exceptions import Forbidden
 
 STARTUP_TIMEOUT = 15.0
 
@@ -64,36 +64,36 @@ def bao():
         pytest.skip(reason)
     root_token = secrets.token_urlsafe(24)
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bao-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [binary, "server", "-dev", f"-dev-root-token-id={root_token}", f"-dev-listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env={**os.environ, "BAO_ADDR": "", "VAULT_ADDR": "", "HOME": tempfile.gettempdir()},
-    )
-    client = hvac.Client(url=f"http://127.0.0.1:{port}", token=root_token, timeout=5)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"bao server exited with {process.returncode}: {pathlib.Path(log.name).read_text()[-2000:]}")
-            try:
-                if client.sys.is_initialized() and not client.sys.is_sealed():
-                    break
-            except Exception:  # not listening yet
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"bao server not ready after {STARTUP_TIMEOUT}s: {pathlib.Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield client
-    finally:
-        process.terminate()
+    with tempfile.TemporaryDirectory(prefix="bao-") as home:  # the dev server writes ~/.vault-token
+        log_path = pathlib.Path(home) / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [binary, "server", "-dev", f"-dev-root-token-id={root_token}", f"-dev-listen-address=127.0.0.1:{port}"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home,
+                env={**os.environ, "HOME": home, "BAO_ADDR": "", "VAULT_ADDR": ""},
+            )
+        client = hvac.Client(url=f"http://127.0.0.1:{port}", token=root_token, timeout=5)
         try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
-        os.unlink(log.name)
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"bao server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+                try:
+                    if client.sys.is_initialized() and not client.sys.is_sealed():
+                        break
+                except Exception:  # not listening yet
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"bao server not ready after {STARTUP_TIMEOUT}s: {log_path.read_text()[-2000:]}")
+                time.sleep(0.05)
+            yield client
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
 
 
 # -- the world as the prod render declares it --------------------------------------------------
