@@ -38,5 +38,11 @@ class PlatformNamespaces(pulumi.ComponentResource):
             )
         self.register_outputs({"namespaces": names.model_dump(by_alias=True)})
 
+    @property
+    def by_name(self) -> dict[str, k8s.core.v1.Namespace]:
+        """Namespace resources by namespace name (`kubeflow-db`), for objects to depend on."""
+        roles = self.names.model_dump(by_alias=True)
+        return {roles[role]: ns for role, ns in self.by_role.items()}
+
     def __getitem__(self, role: str) -> k8s.core.v1.Namespace:
         return self.by_role[role]

@@ -7,9 +7,10 @@ from .config import PlatformConfig
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
+from .data.endpoints import data_endpoints
 from .namespaces import PlatformNamespaces
 from .providers import Providers
-from .secrets.plane import SecretsPlane
+from .secrets.plane import SecretsPlane, SecretsPlaneArgs
 from .tenancy.tenant import Tenants
 
 
@@ -29,16 +30,23 @@ class Platform(pulumi.ComponentResource):
         )
         self.secrets = SecretsPlane(
             "secrets",
-            stack.secrets,
-            platform_namespaces=sorted(stack.cluster.namespaces.names()),
-            eso_service_account=(stack.cluster.namespaces.operators, "external-secrets"),
-            tenant_namespaces=self.tenants.namespaces,
-            vault_provider=providers.vault,
+            SecretsPlaneArgs(
+                config=stack.secrets,
+                cluster=stack.cluster,
+                images=stack.images,
+                platform_namespaces={
+                    ns: self.namespaces[role] for role, ns in stack.cluster.namespaces.model_dump(by_alias=True).items()
+                },
+                tenant_namespaces=self.tenants.namespaces,
+                database_accounts=data_endpoints(stack).accounts,
+                prod=prod,
+            ),
+            providers.vault,
             opts=here,
         )
         self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], self.tenants.namespaces, opts=here)
         self.kubeflow = Kubeflow(
-            "kubeflow", stack, config.tenants, self.secrets, self.tenants.namespaces, opts=here
+            "kubeflow", stack, config.tenants, self.secrets, self.tenants.namespaces, self.namespaces.by_name, opts=here
         )
 
         self.outputs = {

@@ -51,15 +51,17 @@ class Kubeflow(pulumi.ComponentResource):
         tenants: Sequence[TenantFile],
         secrets,  # kfplatform.secrets.plane.SecretsPlane
         tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        platform_namespaces: Mapping[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`platform_namespaces`: the platform's Namespace resources by name."""
         super().__init__("kfplatform:kubeflow:Kubeflow", name, None, opts)
         config = stack.kubeflow
         names = stack.cluster.namespaces
         here = pulumi.ResourceOptions(parent=self)
 
         self.identity = Identity("identity", config.identity, secrets, names.auth, names.oauth2_proxy, opts=here)
-        self.ha = ControlPlaneHA("ha", config.control_plane, names, opts=here)
+        self.ha = ControlPlaneHA("ha", config.control_plane, names, platform_namespaces, opts=here)
         patches_, replicas, ignore = component_patches(stack, tenants)
         components = [c for c in COMPONENTS if c not in config.skip_components]
         self.install = KubeflowInstall(

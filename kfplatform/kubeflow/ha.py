@@ -13,6 +13,8 @@ For each Deployment of the HA set (release.HA_WORKLOADS):
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -88,8 +90,10 @@ class ControlPlaneHA(pulumi.ComponentResource):
         name: str,
         config: ControlPlaneConfig,
         namespaces: PlatformNamespaces,
+        namespace_resources: Mapping[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`namespace_resources`: platform Namespace resources by name, so each object waits for its own."""
         super().__init__("kfplatform:kubeflow:ControlPlaneHA", name, None, opts)
         self.hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = {}
         self.pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget] = {}
@@ -126,7 +130,7 @@ class ControlPlaneHA(pulumi.ComponentResource):
                         ),
                     ),
                 ),
-                opts=child(self),
+                opts=child(self, depends_on=[namespace_resources[ns]]),
             )
             self.pdbs[key] = k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{workload.deployment}-pdb",
@@ -136,7 +140,7 @@ class ControlPlaneHA(pulumi.ComponentResource):
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(workload.selector)),
                     unhealthy_pod_eviction_policy="AlwaysAllow",
                 ),
-                opts=child(self),
+                opts=child(self, depends_on=[namespace_resources[ns]]),
             )
             rules.append(
                 {
@@ -161,6 +165,6 @@ class ControlPlaneHA(pulumi.ComponentResource):
                 kind="PrometheusRule",
                 metadata=meta("kubeflow-control-plane-ha", namespaces.monitoring, component=COMPONENT),
                 spec={"groups": [{"name": "kubeflow-control-plane-ha", "rules": rules}]},
-                opts=child(self),
+                opts=child(self, depends_on=[namespace_resources[namespaces.monitoring]]),
             )
         self.register_outputs({"floors": {k: scaling_of(config, k).min_replicas for k in HA_WORKLOADS}})

@@ -22,10 +22,11 @@ import yaml
 
 from . import patches
 from .config import IdentityConfig
+from ..secrets.vault_layout import IDP_CLIENT, OAUTH2_PROXY, platform_home
 from .release import DEX_CONFIGMAP, OAUTH2_PROXY_CONFIGMAP
 
-IDP_CLIENT_VAULT_PATH = "platform/identity/oidc-client"
-OAUTH2_PROXY_VAULT_PATH = "platform/identity/oauth2-proxy"
+IDP_CLIENT_VAULT_PATH = platform_home(IDP_CLIENT)
+OAUTH2_PROXY_VAULT_PATH = platform_home(OAUTH2_PROXY)
 STATIC_USERS_VAULT_PATH = "platform/identity/dex-static-users"
 DEX_INTERNAL = "http://dex.{auth}.svc.cluster.local:5556/dex"
 OAUTH2_PROXY_CLIENT_ID = "kubeflow-oauth2-proxy"
@@ -168,7 +169,7 @@ class Identity(pulumi.ComponentResource):
     ):
         super().__init__("kfplatform:kubeflow:Identity", name, None, opts)
         # The plane's resources are its own children; this component orders them for the install.
-        secrets.generated(OAUTH2_PROXY_VAULT_PATH, ["client_secret", "cookie_secret"], rotate=False)
+        secrets.generated(OAUTH2_PROXY_VAULT_PATH, list(OAUTH2_PROXY.keys), rotate=False)
         self.external_secrets = [
             secrets.deliver(
                 auth_namespace, DEX_IDP_SECRET, IDP_CLIENT_VAULT_PATH, {"client_secret": "client_secret"},

@@ -27,6 +27,12 @@ class RenderResult:
     def by_type(self, type_: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_]
 
+    def helm_release(self, chart: str) -> RegisteredResource:
+        """The one Helm release of `chart`; AssertionError if there is none or more than one."""
+        found = [r for r in self.by_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == chart]
+        assert len(found) == 1, f"{len(found)} Helm releases of chart {chart!r}"
+        return found[0]
+
     def find(self, kind: str, name: str, namespace: str | None = None) -> dict:
         """The rendered object of `kind` named `name` (in `namespace`); KeyError if absent."""
         for obj in self.kubernetes_objects():

@@ -1,13 +1,77 @@
-"""Configuration of the secrets plane: the existing Vault service and External Secrets Operator."""
+"""Configuration of the secrets plane: the existing Vault service and External Secrets Operator.
+
+Nothing here is secret. Vault's address, its CA certificate and the Kubernetes API's CA are
+public material; the token the runner uses comes from its environment (`VAULT_TOKEN`).
+"""
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..config.base import Model
+from ..config.base import Model, is_prod
 
 VAULT_PATH = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
+DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----")
+
+# Prod ceilings for the tokens ESO gets from Vault: a stolen token is useful for minutes, not days.
+PROD_MAX_TOKEN_TTL = 15 * 60
+PROD_MAX_TOKEN_MAX_TTL = 60 * 60
+
+
+def duration_seconds(value: str) -> int:
+    """`1h30m` -> 5400. Units h, m, s in that order (Go's time.ParseDuration subset)."""
+    match = DURATION.match(value)
+    if not value or not match:
+        raise ValueError(f"{value!r} is not a duration like 10m, 1h or 1h30m")
+    hours, minutes, seconds = (int(part[:-1]) if part else 0 for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _pem_certificates(value: str | None) -> str | None:
+    """A PEM bundle of one or more certificates (public material), checked for shape only."""
+    if value is None:
+        return None
+    bodies = PEM_CERTIFICATE.findall(value)
+    if not bodies:
+        raise ValueError("expected a PEM certificate (-----BEGIN CERTIFICATE----- ...)")
+    for body in bodies:
+        try:
+            base64.b64decode("".join(body.split()), validate=True)
+        except binascii.Error:
+            raise ValueError("a PEM certificate's body is not base64") from None
+    if "PRIVATE KEY" in value:
+        raise ValueError("this holds a private key; give the CA certificate only")
+    return value.strip() + "\n"
+
+
+class KubernetesAuthConfig(Model):
+    """How Vault checks the cluster's ServiceAccount tokens (`auth/<authMount>/config`).
+
+    Vault runs outside the cluster, so it reviews each login's token with the API server,
+    using that same token as the reviewer JWT: no long-lived reviewer token exists anywhere.
+    """
+
+    # The API server as Vault reaches it (not the in-cluster Service address).
+    host: str
+    # PEM of the CA that signed the API server's certificate at `host`. Default: the cluster's
+    # own CA, read at deploy time from the `kube-root-ca.crt` ConfigMap in kube-system.
+    ca_cert: str | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"{value!r}: Vault must reach the Kubernetes API over https://")
+        return value.rstrip("/")
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        return _pem_certificates(value)
 
 
 class VaultConfig(Model):
@@ -18,6 +82,13 @@ class VaultConfig(Model):
     auth_mount: str = "kubernetes"
     # Enterprise/HCP namespace, if any.
     namespace: str | None = None
+    # PEM of the CA that signed Vault's certificate, for ESO. Omit when it chains to a public root.
+    # (The runner trusts it through VAULT_CACERT.)
+    ca_cert: str | None = None
+    kubernetes: KubernetesAuthConfig
+    # Lifetime of the Vault token a SecretStore's login yields; ESO logs in again when needed.
+    token_ttl: str = "10m"
+    token_max_ttl: str = "30m"
 
     @field_validator("address")
     @classmethod
@@ -26,16 +97,62 @@ class VaultConfig(Model):
             raise ValueError(f"{value!r}: Vault must be reached over https://")
         return value.rstrip("/")
 
+    @field_validator("kv_mount", "auth_mount")
+    @classmethod
+    def _mount(cls, value: str) -> str:
+        if not VAULT_PATH.match(value) or "/" in value:
+            raise ValueError(f"{value!r} is not a mount name (lower-case letters, digits, '-', '_')")
+        return value
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        return _pem_certificates(value)
+
+    @field_validator("token_ttl", "token_max_ttl")
+    @classmethod
+    def _duration(cls, value: str, info: ValidationInfo) -> str:
+        seconds = duration_seconds(value)
+        if seconds < 60:
+            raise ValueError(f"{value!r}: at least 1m, or ESO's logins expire mid-sync")
+        ceiling = PROD_MAX_TOKEN_TTL if info.field_name == "token_ttl" else PROD_MAX_TOKEN_MAX_TTL
+        if is_prod(info) and seconds > ceiling:
+            raise ValueError(f"{value!r}: prod tokens live at most {ceiling // 60}m")
+        return value
+
+    @model_validator(mode="after")
+    def _ttl_order(self) -> "VaultConfig":
+        if self.token_ttl_seconds > self.token_max_ttl_seconds:
+            raise ValueError(f"tokenTtl {self.token_ttl} exceeds tokenMaxTtl {self.token_max_ttl}")
+        return self
+
+    @property
+    def token_ttl_seconds(self) -> int:
+        return duration_seconds(self.token_ttl)
+
+    @property
+    def token_max_ttl_seconds(self) -> int:
+        return duration_seconds(self.token_max_ttl)
+
 
 class EsoConfig(Model):
     refresh_interval: str = "1h"
+    # Helm repository of the pinned chart; point it at an internal mirror on an egress-restricted runner.
+    chart_repository: str = "https://charts.external-secrets.io"
 
     @field_validator("refresh_interval")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not re.fullmatch(r"(\d+(s|m|h))+", value):
-            raise ValueError(f"{value!r} is not a duration like 15m or 1h")
+        if duration_seconds(value) < 60:
+            raise ValueError(f"{value!r}: refresh at most once a minute (30 tenants hit one Vault)")
         return value
+
+    @field_validator("chart_repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not value.startswith(("https://", "oci://")):
+            raise ValueError(f"{value!r}: give an https:// or oci:// chart repository")
+        return value.rstrip("/")
 
 
 class SecretsConfig(Model):

@@ -7,11 +7,15 @@ Components never hold secret values in YAML. A component that needs a credential
 - `deliver(namespace, secret_name, path, keys)` declares an ExternalSecret that materialises a
   Kubernetes Secret from Vault, through the platform's ClusterSecretStore (platform namespaces) or
   the tenant's own namespaced SecretStore (tenant namespaces).
-Vault paths: `platform/<area>/<name>` for the platform, `tenants/<team>/<name>` for a team.
+Vault paths: `platform/<area>/<name>` for the platform, `tenants/<team>/<name>` for a team
+(vault_layout.py). The plane itself puts every secret category's home in place (`_platform_homes`,
+`_tenant_homes`); docs/secrets.md is the table of them.
 """
 from __future__ import annotations
 
+import base64
 import json
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import pulumi
@@ -20,52 +24,123 @@ import pulumi_random as random
 import pulumi_vault as vault
 import pulumiverse_time as time
 
+from ..config.stack import ClusterConfig, ImagesConfig
+from ..data.endpoints import TENANT_ARTIFACT_SECRET, DatabaseAccount
 from ..k8s import child, custom_resource, meta
 from .config import VAULT_PATH, SecretsConfig
+from .database import deliver_database_credentials
+from .eso import ExternalSecretsOperator
+from .vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA, VaultKubernetesAuth
+from .vault_layout import (
+    PLATFORM_REGISTRY,
+    PLATFORM_ROLE,
+    PLATFORM_TREE,
+    TENANT_GIT,
+    TENANT_OBJECT_STORE,
+    TENANT_REGISTRY,
+    VaultLayout,
+    platform_home,
+    platform_path,
+    platform_policy_name,
+    tenant_home,
+    tenant_of,
+    tenant_path,
+    tenant_policy_name,
+    tenant_role,
+)
+
+__all__ = [
+    "PLATFORM_STORE", "TENANT_STORE", "TENANT_STORE_SA", "PLATFORM_STORE_SA",
+    "GIT_CREDENTIALS_SECRET", "SecretsPlane", "SecretsPlaneArgs", "platform_path", "tenant_path",
+]
 
 PLATFORM_STORE = "vault-platform"  # ClusterSecretStore, platform namespaces only
 TENANT_STORE = "vault-tenant"  # SecretStore in each tenant namespace
-TENANT_STORE_SA = "eso-vault"  # the ServiceAccount a tenant's SecretStore logs in to Vault as
+GIT_CREDENTIALS_SECRET = "git-credentials"  # each tenant namespace: kubernetes.io/basic-auth
+OBJECT_STORE_KEY_LENGTH = 20  # MinIO access keys are at most 20 characters
 
 
-def tenant_path(tenant: str, name: str) -> str:
-    return f"tenants/{tenant}/{name}"
+def dockerconfigjson_template(registry_host: str) -> str:
+    """ESO template for `.dockerconfigjson` from properties `username` and `password` (JSON-escaped)."""
+    return (
+        '{{ dict "auths" (dict "' + registry_host + '" (dict "username" .username "password" .password '
+        '"auth" (printf "%s:%s" .username .password | b64enc))) | toJson }}'
+    )
 
 
-def platform_path(area: str, name: str) -> str:
-    return f"platform/{area}/{name}"
+@dataclass(frozen=True)
+class SecretsPlaneArgs:
+    config: SecretsConfig
+    cluster: ClusterConfig  # platform namespace names, cluster name, topology key
+    images: ImagesConfig  # the mirror (ESO's images, the registry host) and the pull Secret's name
+    # Platform namespaces by name; ExternalSecrets there wait for their Namespace.
+    platform_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    database_accounts: Mapping[str, DatabaseAccount] = field(default_factory=dict)
+    prod: bool = False  # protect the KV mount and auth backend; run ESO highly available
 
 
 class SecretsPlane(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: SecretsConfig,
-        platform_namespaces: Sequence[str],
-        eso_service_account: tuple[str, str],
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        args: SecretsPlaneArgs,
         vault_provider: pulumi.ProviderResource,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """`eso_service_account`: (namespace, name) of ESO's controller, which logs in as `platform`."""
         super().__init__("kfplatform:secrets:SecretsPlane", name, None, opts)
-        self.config = config
+        self.config = config = args.config
         self.vault_provider = vault_provider
-        self.tenant_namespaces = dict(tenant_namespaces)
-        self.platform_namespaces = sorted(platform_namespaces)
-        self._generated: dict[str, dict[str, pulumi.Output[str]]] = {}
-        self._delivered: dict[tuple[str, str], k8s.apiextensions.CustomResource] = {}
+        self.namespaces = args.cluster.namespaces
+        self.tenant_namespaces = dict(args.tenant_namespaces)
+        self.platform_namespaces = sorted(self.namespaces.names())
+        self._namespace_resources = {**args.platform_namespaces, **self.tenant_namespaces}
+        self._generated: dict[str, tuple[tuple, dict[str, pulumi.Output[str]]]] = {}
+        self._delivered: dict[tuple[str, str], tuple[tuple, k8s.apiextensions.CustomResource]] = {}
         vault_cfg = config.vault
+        kv_mount = vault_cfg.kv_mount
+        tenants = sorted(self.tenant_namespaces)
+        here = pulumi.ResourceOptions(parent=self)
+        operators = self.namespaces.operators
+        operators_deps = [args.platform_namespaces[operators]] if operators in args.platform_namespaces else []
+
+        self.layout = VaultLayout("vault-layout", kv_mount, tenants, vault_provider, protect=args.prod, opts=here)
+        self.auth = VaultKubernetesAuth(
+            "vault-auth",
+            vault_cfg,
+            cluster_name=args.cluster.name,
+            platform_namespace=operators,
+            platform_namespace_deps=operators_deps,
+            tenant_namespaces=self.tenant_namespaces,
+            platform_policy=self.layout.policies[platform_policy_name(kv_mount)],
+            tenant_policies={t: self.layout.policies[tenant_policy_name(kv_mount, t)] for t in tenants},
+            vault_provider=vault_provider,
+            protect=args.prod,
+            opts=here,
+        )
+        self.operator = ExternalSecretsOperator(
+            "eso",
+            config.eso,
+            namespace=operators,
+            mirror=args.images.mirror,
+            pull_secret=args.images.pull_secret,
+            replicas=2 if args.prod else 1,
+            topology_key=args.cluster.topology_key,
+            depends_on=operators_deps,
+            opts=here,
+        )
 
         def vault_spec(role: str, service_account: dict) -> dict:
             spec = {
                 "server": vault_cfg.address,
-                "path": vault_cfg.kv_mount,
+                "path": kv_mount,
                 "version": "v2",
                 "auth": {"kubernetes": {"mountPath": vault_cfg.auth_mount, "role": role, "serviceAccountRef": service_account}},
             }
             if vault_cfg.namespace:
                 spec["namespace"] = vault_cfg.namespace
+            if vault_cfg.ca_cert:
+                spec["caBundle"] = base64.b64encode(vault_cfg.ca_cert.encode()).decode()
             return spec
 
         self.cluster_store = custom_resource(
@@ -74,45 +149,76 @@ class SecretsPlane(pulumi.ComponentResource):
             kind="ClusterSecretStore",
             metadata=meta(PLATFORM_STORE, component="secrets"),
             spec={
-                "provider": {"vault": vault_spec("platform", {"name": eso_service_account[1], "namespace": eso_service_account[0]})},
+                "provider": {"vault": vault_spec(PLATFORM_ROLE, {"name": PLATFORM_STORE_SA, "namespace": operators})},
                 # Only platform namespaces may use the platform's store: a tenant's ExternalSecret
                 # naming this store is refused by ESO.
                 "conditions": [{"namespaces": self.platform_namespaces}],
             },
-            opts=child(self),
+            opts=child(self, depends_on=[self.operator.release, self.auth.platform_service_account, self.auth.platform_role]),
         )
-        self.tenant_stores = {}
-        for tenant, namespace in sorted(self.tenant_namespaces.items()):
-            sa = k8s.core.v1.ServiceAccount(
-                f"{tenant}-eso-sa",
-                metadata=meta(TENANT_STORE_SA, tenant, component="secrets"),
-                automount_service_account_token=False,
-                opts=child(self, depends_on=[namespace]),
-            )
-            self.tenant_stores[tenant] = custom_resource(
+        self.tenant_stores = {
+            tenant: custom_resource(
                 f"{tenant}-secret-store",
                 api_version="external-secrets.io/v1",
                 kind="SecretStore",
                 metadata=meta(TENANT_STORE, tenant, component="secrets"),
-                spec={"provider": {"vault": vault_spec(f"tenant-{tenant}", {"name": TENANT_STORE_SA})}},
-                opts=child(self, depends_on=[namespace, sa]),
+                # For a namespaced store ESO ignores serviceAccountRef.namespace: it can only log in
+                # as a ServiceAccount of its own namespace, and Vault binds the role to that one.
+                spec={"provider": {"vault": vault_spec(tenant_role(tenant), {"name": TENANT_STORE_SA})}},
+                opts=child(
+                    self,
+                    depends_on=[
+                        self.tenant_namespaces[tenant], self.operator.release,
+                        self.auth.tenant_service_accounts[tenant], self.auth.tenant_roles[tenant],
+                    ],
+                ),
             )
-        self.register_outputs({"platformStore": PLATFORM_STORE, "tenantStore": TENANT_STORE})
+            for tenant in tenants
+        }
+
+        self.registry_host = args.images.mirror.split("/", 1)[0]
+        self.pull_secret = args.images.pull_secret
+        self._platform_homes(args.database_accounts)
+        for tenant in tenants:
+            self._tenant_homes(tenant)
+        self.register_outputs({
+            "kvMount": self.layout.mount.path,
+            "platformStore": PLATFORM_STORE,
+            "tenantStore": TENANT_STORE,
+        })
+
+    # -- the public API other components use ------------------------------------------------------
 
     def generated(
-        self, path: str, keys: Sequence[str], *, length: int = 32, rotate: bool = True
+        self,
+        path: str,
+        keys: Sequence[str],
+        *,
+        length: int = 32,
+        rotate: bool = True,
+        rotate_days: int | None = None,
     ) -> dict[str, pulumi.Output[str]]:
-        """Random values for `keys`, kept in Vault at `path`, replaced every `rotationDays` when `rotate`."""
-        if not VAULT_PATH.match(path):
-            raise ValueError(f"{path!r} is not a Vault path of the platform's layout")
+        """Random values for `keys`, kept in Vault at `path`, replaced every `rotate_days`
+        (default: the stack's `rotationDays`) when `rotate`.
+
+        Asking again for the same path with the same arguments returns the same values; with
+        different ones it is an error (two components would overwrite each other's secret).
+        """
+        if not VAULT_PATH.match(path) or path.split("/")[0] not in (PLATFORM_TREE, "tenants"):
+            raise ValueError(f"{path!r} is not a Vault path of the platform's layout (platform/... or tenants/...)")
+        days = rotate_days if rotate_days is not None else self.config.rotation_days
+        if rotate and days < 1:
+            raise ValueError(f"{path}: rotate_days must be at least 1")
+        request = (tuple(sorted(keys)), length, rotate, days if rotate else None)
         if path in self._generated:
-            if sorted(self._generated[path]) != sorted(keys):
-                raise ValueError(f"{path}: generated twice with different keys")
-            return self._generated[path]
+            earlier, values = self._generated[path]
+            if earlier != request:
+                raise ValueError(f"{path}: generated twice with different arguments ({earlier} vs {request})")
+            return values
         slug = path.replace("/", "-")
         keepers = None
         if rotate:
-            rotation = time.Rotating(f"{slug}-rotation", rotation_days=self.config.rotation_days, opts=child(self))
+            rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, opts=child(self))
             keepers = {"rotation": rotation.rotation_rfc3339}
         values = {
             key: random.RandomPassword(
@@ -122,12 +228,12 @@ class SecretsPlane(pulumi.ComponentResource):
         }
         vault.kv.SecretV2(
             slug,
-            mount=self.config.vault.kv_mount,
+            mount=self.layout.mount.path,
             name=path,
             data_json=pulumi.Output.secret(pulumi.Output.all(**values).apply(lambda v: json.dumps(v, sort_keys=True))),
             opts=child(self, provider=self.vault_provider),
         )
-        self._generated[path] = values
+        self._generated[path] = (request, values)
         return values
 
     def deliver(
@@ -141,17 +247,83 @@ class SecretsPlane(pulumi.ComponentResource):
         template_data: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
-        """An ExternalSecret making Secret `namespace/secret_name` from Vault `path` (`keys`: Secret key -> Vault property).
+        """An ExternalSecret making Secret `namespace/secret_name` from Vault `path`.
 
-        A tenant namespace reads through its own SecretStore, and only below `tenants/<team>/`.
+        `keys`: Secret key -> Vault property at `path`. With `template_data` the Secret's keys are
+        the template's, and the keys of `keys` are the template's variables (`{{ .password }}`).
+        A tenant namespace reads through its own SecretStore, and only below `tenants/<team>/`;
+        a platform namespace through the ClusterSecretStore, and only below `platform/`.
         """
+        refs = [(key, path, prop) for key, prop in sorted(keys.items())]
+        return self._external_secret(
+            namespace, secret_name, refs, secret_type=secret_type, template_data=template_data, depends_on=depends_on
+        )
+
+    def tenant_object_store(self, tenant: str) -> dict[str, pulumi.Output[str]]:
+        """The tenant's MinIO credentials (`accesskey`, `secretkey`), for the data tier's MinIO user.
+
+        The same values reach the tenant namespace as Secret `mlpipeline-minio-artifact`.
+        """
+        return self.generated(tenant_home(tenant, TENANT_OBJECT_STORE), list(TENANT_OBJECT_STORE.keys), length=OBJECT_STORE_KEY_LENGTH)
+
+    # -- the homes of each category (docs/secrets.md) ---------------------------------------------
+
+    def _platform_homes(self, database_accounts: Mapping[str, DatabaseAccount]) -> None:
+        deliver_database_credentials(
+            self, database_accounts, consumer_namespace=self.namespaces.kubeflow, database_namespace=self.namespaces.database
+        )
+        for namespace in self.platform_namespaces:
+            self._pull_secret(namespace, platform_home(PLATFORM_REGISTRY))
+
+    def _tenant_homes(self, tenant: str) -> None:
+        self.tenant_object_store(tenant)
+        self.deliver(
+            tenant, TENANT_ARTIFACT_SECRET, tenant_home(tenant, TENANT_OBJECT_STORE),
+            {key: key for key in TENANT_OBJECT_STORE.keys},
+        )
+        # A pull token of the tenant's own (not a copy of the platform's): revocable per team.
+        self._pull_secret(tenant, tenant_home(tenant, TENANT_REGISTRY))
+        self.deliver(
+            tenant, GIT_CREDENTIALS_SECRET, tenant_home(tenant, TENANT_GIT),
+            {key: key for key in TENANT_GIT.keys}, secret_type="kubernetes.io/basic-auth",
+        )
+
+    def _pull_secret(self, namespace: str, path: str) -> k8s.apiextensions.CustomResource:
+        return self.deliver(
+            namespace, self.pull_secret, path, {"username": "username", "password": "password"},
+            secret_type="kubernetes.io/dockerconfigjson",
+            template_data={".dockerconfigjson": dockerconfigjson_template(self.registry_host)},
+        )
+
+    # -- the one place an ExternalSecret is declared ----------------------------------------------
+
+    def _external_secret(
+        self,
+        namespace: str,
+        secret_name: str,
+        refs: list[tuple[str, str, str]],
+        *,
+        secret_type: str | None = None,
+        template_data: Mapping[str, str] | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> k8s.apiextensions.CustomResource:
+        """`refs`: (Secret key or template variable, Vault path, property)."""
+        request = (tuple(refs), secret_type, tuple(sorted((template_data or {}).items())))
         if (namespace, secret_name) in self._delivered:
-            return self._delivered[(namespace, secret_name)]
+            earlier, external_secret = self._delivered[(namespace, secret_name)]
+            if earlier != request:
+                raise ValueError(f"{namespace}/{secret_name}: delivered twice with different contents")
+            return external_secret
         tenant = namespace if namespace in self.tenant_namespaces else None
-        if tenant is not None and not path.startswith(f"tenants/{tenant}/"):
-            raise ValueError(f"{namespace}/{secret_name}: a tenant namespace may only read tenants/{tenant}/..., not {path}")
         if tenant is None and namespace not in self.platform_namespaces:
             raise ValueError(f"{namespace}/{secret_name}: {namespace!r} is neither a platform nor a tenant namespace")
+        for _, path, _ in refs:
+            if not VAULT_PATH.match(path):
+                raise ValueError(f"{namespace}/{secret_name}: {path!r} is not a Vault path")
+            if tenant is not None and tenant_of(path) != tenant:
+                raise ValueError(f"{namespace}/{secret_name}: a tenant namespace may only read tenants/{tenant}/..., not {path}")
+            if tenant is None and not path.startswith(f"{PLATFORM_TREE}/"):
+                raise ValueError(f"{namespace}/{secret_name}: a platform namespace reads platform/... only, not {path}")
         store = {"kind": "SecretStore", "name": TENANT_STORE} if tenant else {"kind": "ClusterSecretStore", "name": PLATFORM_STORE}
         target: dict = {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
         if secret_type or template_data:
@@ -162,8 +334,8 @@ class SecretsPlane(pulumi.ComponentResource):
                 template["data"] = dict(template_data)
             target["template"] = template
         deps = [self.tenant_stores[tenant] if tenant else self.cluster_store, *depends_on]
-        if tenant:
-            deps.append(self.tenant_namespaces[tenant])
+        if namespace in self._namespace_resources:
+            deps.append(self._namespace_resources[namespace])
         external_secret = custom_resource(
             f"{namespace}-{secret_name}",
             api_version="external-secrets.io/v1",
@@ -173,12 +345,9 @@ class SecretsPlane(pulumi.ComponentResource):
                 "refreshInterval": self.config.eso.refresh_interval,
                 "secretStoreRef": store,
                 "target": target,
-                "data": [
-                    {"secretKey": key, "remoteRef": {"key": path, "property": prop}}
-                    for key, prop in sorted(keys.items())
-                ],
+                "data": [{"secretKey": key, "remoteRef": {"key": path, "property": prop}} for key, path, prop in refs],
             },
             opts=child(self, depends_on=deps),
         )
-        self._delivered[(namespace, secret_name)] = external_secret
+        self._delivered[(namespace, secret_name)] = (request, external_secret)
         return external_secret

@@ -16,8 +16,7 @@ GPU_TENANTS = {"team-nlp", "team-vision"}
 
 
 def release(result):
-    (found,) = result.by_type("kubernetes:helm.sh/v3:Release")
-    return found
+    return result.helm_release("gpu-operator")
 
 
 def resource_named(result, name):

@@ -109,9 +109,12 @@ def test_install_config_and_argo_artifact_repository_point_at_the_data_tier(prod
 
 
 def test_install_waits_for_the_identity_secrets(prod):
+    from kfplatform.kubeflow.identity import DEX_CLIENT_SECRET, DEX_IDP_SECRET
+
     dex = next(r for r in prod.resources if r.name == "install-dex")
-    secrets = {r.urn for r in prod.resources if r.type.endswith("ExternalSecret") and r.name.startswith("auth-")}
-    assert secrets and secrets <= set(dex.dependencies)
+    wanted = {f"auth-{DEX_IDP_SECRET}", f"auth-{DEX_CLIENT_SECRET}"}
+    secrets = {r.urn for r in prod.resources if r.type.endswith("ExternalSecret") and r.name in wanted}
+    assert len(secrets) == 2 and secrets <= set(dex.dependencies)
 
 
 def data_endpoints_of(result):

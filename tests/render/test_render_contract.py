@@ -76,24 +76,29 @@ def test_every_resource_hangs_off_the_platform_component(each_stack):
         assert node is root, f"{resource.urn} is not under the Platform component"
 
 
-def test_namespaced_objects_depend_on_their_namespace(each_stack):
+def depends_on_transitively(result, resource) -> set[str]:
+    by_urn = {r.urn: r for r in result.resources}
+    seen: set[str] = set()
+    todo = list(resource.dependencies)
+    while todo:
+        urn = todo.pop()
+        if urn not in seen:
+            seen.add(urn)
+            todo.extend(by_urn[urn].dependencies if urn in by_urn else [])
+    return seen
+
+
+def test_namespaced_objects_wait_for_the_namespace_the_program_creates(each_stack):
+    """Pulumi creates in parallel: an object must (transitively) depend on its own namespace."""
     namespaces = {
         r.inputs["metadata"]["name"]: r.urn for r in each_stack.resources if r.type == "kubernetes:core/v1:Namespace"
     }
+    missing = []
     for r in each_stack.resources:
         ns = (r.inputs.get("metadata") or {}).get("namespace") if isinstance(r.inputs, dict) else None
-        if r.custom and ns in namespaces:
-            assert namespaces[ns] in r.dependencies or _ancestor_depends(each_stack, r, namespaces[ns]), r.urn
-
-
-def _ancestor_depends(result, resource, urn) -> bool:
-    by_urn = {r.urn: r for r in result.resources}
-    node = by_urn.get(resource.parent)
-    while node is not None:
-        if urn in node.dependencies:
-            return True
-        node = by_urn.get(node.parent)
-    return False
+        if r.custom and ns in namespaces and namespaces[ns] not in depends_on_transitively(each_stack, r):
+            missing.append(r.name)
+    assert missing == []
 
 
 def test_duplicate_resource_names_fail_like_the_real_engine():

@@ -1,41 +1,97 @@
 """The SecretsPlane's contract with the components that consume secrets."""
-import json
+import base64
 
-import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 import pytest
 
+from kfplatform.config.stack import ClusterConfig, ImagesConfig
+from kfplatform.data.endpoints import DatabaseAccount
 from kfplatform.render.run import run_under_mocks
 from kfplatform.secrets.config import SecretsConfig
-from kfplatform.secrets.plane import SecretsPlane
+from kfplatform.secrets.plane import SecretsPlane, SecretsPlaneArgs
 
-CONFIG = SecretsConfig.model_validate({"vault": {"address": "https://vault.example.com:8200"}, "rotationDays": 30})
+TEST_CA = """-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUSPBjfc3AvembTCfR4/jr6EH0I74wCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXa2ZwbGF0Zm9ybS10ZXN0LW9ubHktY2EwIBcNMjYxMTI4MDkw
+NTIxWhgPMjEyNjExMDQwOTA1MjFaMCIxIDAeBgNVBAMMF2tmcGxhdGZvcm0tdGVz
+dC1vbmx5LWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFgqyXK9BpgXkSbzY
+yq4DJEn84CnjrOMG/dF3OM8ByhtRugVlmQIavjePZxIjfL7btPbg7sWo2LcEW8Sz
+HHsKnqNTMFEwHQYDVR0OBBYEFO8HIgwabKUQ+ReUDzMAYKh8apePMB8GA1UdIwQY
+MBaAFO8HIgwabKUQ+ReUDzMAYKh8apePMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI
+zj0EAwIDSQAwRgIhAL/FDzhAYUXVMYpH9dofvt7oJXdlvKAx/xzx1IxbKnseAiEA
+8ONftWwO/rqXaGy7Z88/+BN1GFjrlHDPQlpp1LPfcZ8=
+-----END CERTIFICATE-----
+"""  # a throwaway self-signed certificate (public; its key was never kept)
 
 
-def build(use):
-    """Run `use(plane)` under mocks with a plane for tenant `team-a` and platform namespace `kubeflow`."""
-    import pulumi_kubernetes as k8s
+def secrets_config(**vault_extra) -> SecretsConfig:
+    return SecretsConfig.model_validate({
+        "vault": {"address": "https://vault.example.com:8200", "kubernetes": {"host": "https://api.example.com:6443"}, **vault_extra},
+        "rotationDays": 30,
+    })
+
+
+def build(use, config: SecretsConfig | None = None, database_accounts=None):
+    """Run `use(plane)` under mocks with a plane for tenant `team-a` and the default platform namespaces."""
 
     def program():
         ns = k8s.core.v1.Namespace("team-a", metadata={"name": "team-a"})
         plane = SecretsPlane(
-            "secrets", CONFIG, ["kubeflow"], ("platform-operators", "external-secrets"), {"team-a": ns},
-            vault.Provider("vault", address=CONFIG.vault.address),
+            "secrets",
+            SecretsPlaneArgs(
+                config=config or secrets_config(),
+                cluster=ClusterConfig(name="test", domain="kf.example.com"),
+                images=ImagesConfig(mirror="registry.example.com/mirror"),
+                platform_namespaces={},
+                tenant_namespaces={"team-a": ns},
+                database_accounts=database_accounts or {},
+            ),
+            vault.Provider("vault", address="https://vault.example.com:8200"),
         )
         use(plane)
 
     return run_under_mocks(program, "test")
 
 
+def kv_secret(result, path):
+    (kv,) = [r for r in result.by_type("vault:kv/secretV2:SecretV2") if r.inputs["name"] == path]
+    return kv
+
+
 def test_generated_values_are_written_to_vault_as_secrets_and_rotate():
-    result = build(lambda plane: plane.generated("platform/database/kfp", ["password"]))
-    (kv,) = result.by_type("vault:kv/secretV2:SecretV2")
-    assert kv.inputs["name"] == "platform/database/kfp" and kv.inputs["mount"] == "kfplatform"
+    result = build(lambda plane: plane.generated("platform/test/thing", ["password"]))
+    kv = kv_secret(result, "platform/test/thing")
+    assert kv.inputs["mount"] == "kfplatform"
     assert kv.inputs["dataJson"] == "[secret]"
-    (rotation,) = result.by_type("time:index/rotating:Rotating")
+    (rotation,) = [r for r in result.by_type("time:index/rotating:Rotating") if r.name == "platform-test-thing-rotation"]
     assert rotation.inputs["rotationDays"] == 30
-    (password,) = result.by_type("random:index/randomPassword:RandomPassword")
+    (password,) = [r for r in result.by_type("random:index/randomPassword:RandomPassword") if r.name == "platform-test-thing-password"]
     assert password.inputs["keepers"]["rotation"].startswith("mock-rotation-")
+
+
+def test_rotate_days_overrides_the_stack_default():
+    result = build(lambda plane: plane.generated("platform/test/thing", ["password"], rotate_days=7))
+    (rotation,) = [r for r in result.by_type("time:index/rotating:Rotating") if r.name == "platform-test-thing-rotation"]
+    assert rotation.inputs["rotationDays"] == 7
+
+
+def test_generated_twice_returns_the_same_values_and_refuses_different_arguments():
+    seen = {}
+
+    def use(plane):
+        seen["a"] = plane.generated("platform/test/thing", ["password"])
+        seen["b"] = plane.generated("platform/test/thing", ["password"])
+        with pytest.raises(ValueError, match="generated twice"):
+            plane.generated("platform/test/thing", ["password"], length=16)
+
+    build(use)
+    assert seen["a"] is seen["b"]
+
+
+def test_generated_paths_stay_inside_the_layout():
+    with pytest.raises(ValueError, match="not a Vault path of the platform's layout"):
+        build(lambda plane: plane.generated("secret/elsewhere", ["password"]))
 
 
 def test_tenant_delivery_uses_the_tenants_own_store():
@@ -50,8 +106,66 @@ def test_a_tenant_namespace_cannot_be_given_another_tenants_path():
         build(lambda plane: plane.deliver("team-a", "x", "tenants/team-b/object-store", {"k": "k"}))
 
 
+def test_a_platform_namespace_cannot_be_given_a_tenant_path():
+    with pytest.raises(ValueError, match="reads platform/... only"):
+        build(lambda plane: plane.deliver("kubeflow", "x", "tenants/team-a/object-store", {"k": "k"}))
+
+
+def test_delivering_one_secret_twice_with_different_contents_is_refused():
+    def use(plane):
+        plane.deliver("kubeflow", "x", "platform/test/one", {"k": "k"})
+        assert plane.deliver("kubeflow", "x", "platform/test/one", {"k": "k"}) is not None
+        with pytest.raises(ValueError, match="delivered twice"):
+            plane.deliver("kubeflow", "x", "platform/test/two", {"k": "k"})
+
+    build(use)
+
+
 def test_platform_delivery_uses_the_cluster_store_limited_to_platform_namespaces():
     result = build(lambda plane: plane.deliver("kubeflow", "db", "platform/database/kfp", {"password": "password"}))
     assert result.find("ExternalSecret", "db", "kubeflow")["spec"]["secretStoreRef"]["kind"] == "ClusterSecretStore"
     store = result.find("ClusterSecretStore", "vault-platform")
-    assert store["spec"]["conditions"] == [{"namespaces": ["kubeflow"]}]
+    assert "kubeflow" in store["spec"]["conditions"][0]["namespaces"]
+    assert "team-a" not in store["spec"]["conditions"][0]["namespaces"]
+
+
+def test_tenant_object_store_credentials_are_generated_once_and_delivered_for_kfp():
+    values = {}
+    result = build(lambda plane: values.update(plane.tenant_object_store("team-a")))
+    assert sorted(values) == ["accesskey", "secretkey"]
+    kv_secret(result, "tenants/team-a/object-store")
+    keys = [r for r in result.by_type("random:index/randomPassword:RandomPassword") if r.name.startswith("tenants-team-a-object-store-")]
+    assert {r.inputs["length"] for r in keys} == {20}  # MinIO's access-key limit
+    es = result.find("ExternalSecret", "mlpipeline-minio-artifact", "team-a")
+    assert {d["secretKey"] for d in es["spec"]["data"]} == {"accesskey", "secretkey"}
+
+
+def test_database_accounts_reach_the_consumer_and_the_database_namespace():
+    account = DatabaseAccount("kfp", ("mlpipeline",), "platform/database/kfp", "kfp-db-credentials")
+    result = build(lambda plane: None, database_accounts={"kfp": account})
+    for namespace in ("kubeflow", "kubeflow-db"):
+        es = result.find("ExternalSecret", "kfp-db-credentials", namespace)
+        assert es["spec"]["target"]["template"]["data"] == {"username": "kfp", "password": "{{ .password }}"}
+        assert es["spec"]["data"][0]["remoteRef"] == {"key": "platform/database/kfp", "property": "password"}
+    result.find("ExternalSecret", "proxysql-monitor-credentials", "kubeflow-db")
+
+
+def test_a_database_account_without_a_rotation_decision_is_refused():
+    account = DatabaseAccount("newapp", ("newdb",), "platform/database/newapp", "newapp-db-credentials")
+    with pytest.raises(ValueError, match="record its rotation decision"):
+        build(lambda plane: None, database_accounts={"newapp": account})
+
+
+def test_vault_ca_reaches_the_stores_and_kubernetes_ca_reaches_vault():
+    config = secrets_config(caCert=TEST_CA, kubernetes={"host": "https://api.example.com:6443", "caCert": TEST_CA})
+    result = build(lambda plane: None, config=config)
+    store = result.find("SecretStore", "vault-tenant", "team-a")
+    assert base64.b64decode(store["spec"]["provider"]["vault"]["caBundle"]).decode() == TEST_CA
+    assert base64.b64decode(result.find("ClusterSecretStore", "vault-platform")["spec"]["provider"]["vault"]["caBundle"]).decode() == TEST_CA
+    (auth_config,) = result.by_type("vault:kubernetes/authBackendConfig:AuthBackendConfig")
+    assert auth_config.inputs["kubernetesCaCert"] == TEST_CA
+
+
+def test_without_a_vault_ca_the_stores_use_system_roots():
+    result = build(lambda plane: None)
+    assert "caBundle" not in result.find("SecretStore", "vault-tenant", "team-a")["spec"]["provider"]["vault"]
