@@ -4,6 +4,7 @@ from __future__ import annotations
 import pulumi
 
 from .config import PlatformConfig
+from .data.tier import DataTier
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane
@@ -32,6 +33,15 @@ class Platform(pulumi.ComponentResource):
             vault_provider=providers.vault,
             opts=here,
         )
+        self.data = DataTier(
+            "data",
+            stack,
+            secrets=self.secrets,
+            namespaces=self.namespaces.by_role,
+            tenant_namespaces=self.tenants.namespaces,
+            minio_provider=providers.minio,
+            opts=here,
+        )
 
         self.outputs = {
             "environment": stack.environment.value,
@@ -39,5 +49,6 @@ class Platform(pulumi.ComponentResource):
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
             "tenantNamespaces": sorted(self.tenants.namespaces),
             "vaultKvMount": stack.secrets.vault.kv_mount,
+            **self.data.outputs,
         }
         self.register_outputs(self.outputs)

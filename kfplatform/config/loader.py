@@ -32,6 +32,9 @@ class PlatformConfig:
     stack_file: str
     stack: StackConfig
     tenants: tuple[TenantFile, ...] = field(default=())
+    # The project folder the stack file was read from (cross-checks that read committed files, e.g.
+    # the data tier's geometry lock); None when the config was built in memory.
+    project_dir: pathlib.Path | None = None
 
     @property
     def tenant_configs(self) -> list[TenantConfig]:
@@ -120,7 +123,7 @@ def load_platform_config(
     tenants, tenant_issues = load_tenants(tenants_dir or project_dir / "tenants", project_dir, values.get("environment"))
     issues += tenant_issues
     if stack is not None:
-        config = PlatformConfig(stack_name, stack_file, stack, tuple(tenants))
+        config = PlatformConfig(stack_name, stack_file, stack, tuple(tenants), project_dir)
         for check in CROSS_CHECKS:
             issues.extend(check(config))
     if issues:
@@ -134,3 +137,7 @@ def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
     from pulumi.runtime.config import CONFIG
 
     return load_platform_config(pulumi.get_stack(), dict(CONFIG.get()), project_dir)
+
+
+# Areas whose cross-checks live beside their components register them on import.
+from ..data import geometry as _data_geometry  # noqa: E402,F401

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from .base import DnsLabel, Model, Quantity, is_prod
+from ..data.config import DataTierConfig
 from ..secrets.config import SecretsConfig
 from .network import NetworkConfig
 
@@ -103,6 +104,7 @@ class StackConfig(Model):
     network: NetworkConfig
     tenancy: TenancyConfig = TenancyConfig()
     secrets: SecretsConfig
+    data: DataTierConfig
 
     @property
     def is_prod(self) -> bool:

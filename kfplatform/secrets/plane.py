@@ -100,9 +100,13 @@ class SecretsPlane(pulumi.ComponentResource):
         self.register_outputs({"platformStore": PLATFORM_STORE, "tenantStore": TENANT_STORE})
 
     def generated(
-        self, path: str, keys: Sequence[str], *, length: int = 32, rotate: bool = True
+        self, path: str, keys: Sequence[str], *, length: int = 32, rotate: bool = True, rotate_days: int | None = None
     ) -> dict[str, pulumi.Output[str]]:
-        """Random values for `keys`, kept in Vault at `path`, replaced every `rotationDays` when `rotate`."""
+        """Random values for `keys`, kept in Vault at `path`, replaced every `rotationDays` when `rotate`.
+
+        `rotate_days` overrides `rotationDays` for credentials with a policy of their own (e.g. the
+        data tier's object-store access keys).
+        """
         if not VAULT_PATH.match(path):
             raise ValueError(f"{path!r} is not a Vault path of the platform's layout")
         if path in self._generated:
@@ -112,7 +116,8 @@ class SecretsPlane(pulumi.ComponentResource):
         slug = path.replace("/", "-")
         keepers = None
         if rotate:
-            rotation = time.Rotating(f"{slug}-rotation", rotation_days=self.config.rotation_days, opts=child(self))
+            days = rotate_days if rotate_days is not None else self.config.rotation_days
+            rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, opts=child(self))
             keepers = {"rotation": rotation.rotation_rfc3339}
         values = {
             key: random.RandomPassword(
@@ -139,11 +144,13 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
         """An ExternalSecret making Secret `namespace/secret_name` from Vault `path` (`keys`: Secret key -> Vault property).
 
         A tenant namespace reads through its own SecretStore, and only below `tenants/<team>/`.
+        `labels` go on the Secret (e.g. `k8s.mariadb.com/watch`, so an operator sees rotations).
         """
         if (namespace, secret_name) in self._delivered:
             return self._delivered[(namespace, secret_name)]
@@ -154,12 +161,17 @@ class SecretsPlane(pulumi.ComponentResource):
             raise ValueError(f"{namespace}/{secret_name}: {namespace!r} is neither a platform nor a tenant namespace")
         store = {"kind": "SecretStore", "name": TENANT_STORE} if tenant else {"kind": "ClusterSecretStore", "name": PLATFORM_STORE}
         target: dict = {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-        if secret_type or template_data:
+        if secret_type or template_data or labels:
             template: dict = {"engineVersion": "v2"}
             if secret_type:
                 template["type"] = secret_type
+            if labels:
+                template["metadata"] = {"labels": dict(labels)}
             if template_data:
                 template["data"] = dict(template_data)
+            else:
+                # A template only for type/labels: keep every key read from Vault as it is.
+                template["mergePolicy"] = "Merge"
             target["template"] = template
         deps = [self.tenant_stores[tenant] if tenant else self.cluster_store, *depends_on]
         if tenant:
