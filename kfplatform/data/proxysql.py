@@ -126,7 +126,7 @@ def _value(value: Any, indent: str) -> str:
 
 def render_cnf(config: Mapping[str, Any]) -> str:
     """libconfig text, as ProxySQL reads it."""
-    header = "# Rendered by kfplatform (kfplatform/data/proxysql.py). @@secret:...@@ are filled at container start.\n"
+    header = "# Rendered by kfplatform (kfplatform/data/proxysql.py); credentials are filled in from mounted Secrets at container start.\n"
     return header + "".join(f"{key}={_value(value, '')}\n\n" for key, value in config.items())
 
 
