@@ -223,7 +223,9 @@ class GaleraCluster(pulumi.ComponentResource):
                     },
                     opts=child(self, depends_on=[*sql_deps, user, self.databases[database]]),
                 )
-        # ProxySQL's monitor: an account with no grants (USAGE) is all Galera health checks need.
+        # ProxySQL's monitor: an account with no grants (USAGE). For a MariaDB backend ProxySQL's Galera
+        # health check reads INFORMATION_SCHEMA.GLOBAL_STATUS and @@ variables, open to every account
+        # (it switches to performance_schema only for MySQL 5.7/8 version strings).
         self._user("monitor", MONITOR_USER, MONITOR_USER, ref, 20, [*sql_deps, monitor])
 
         self.register_outputs({"mariadb": GALERA_NAME, "hosts": self.hosts})
