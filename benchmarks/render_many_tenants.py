@@ -23,7 +23,7 @@ def main(count: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         project = pathlib.Path(tmp)
-        for name in ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml"):
+        for name in ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "data-geometry.prod.json"):
             shutil.copy(PROJECT / name, project / name)
         shutil.copytree(PROJECT / "tenants", project / "tenants")
         template = yaml.safe_load((PROJECT / "tenants" / "team-forecasting.yaml").read_text())

@@ -7,7 +7,7 @@ from .config import PlatformConfig
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
-from .data.endpoints import data_endpoints
+from .data.tier import DataTier
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane, SecretsPlaneArgs
@@ -38,10 +38,18 @@ class Platform(pulumi.ComponentResource):
                     ns: self.namespaces[role] for role, ns in stack.cluster.namespaces.model_dump(by_alias=True).items()
                 },
                 tenant_namespaces=self.tenants.namespaces,
-                database_accounts=data_endpoints(stack).accounts,
                 prod=prod,
             ),
             providers.vault,
+            opts=here,
+        )
+        self.data = DataTier(
+            "data",
+            stack,
+            secrets=self.secrets,
+            namespaces=self.namespaces.by_role,
+            tenant_namespaces=self.tenants.namespaces,
+            minio_provider=providers.minio,
             opts=here,
         )
         self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], self.tenants.namespaces, opts=here)
@@ -58,5 +66,6 @@ class Platform(pulumi.ComponentResource):
             "gpuPools": self.gpus.pool_summary,
             "gpuCapacity": self.gpus.capacity,
             **self.kubeflow.outputs,
+            **self.data.outputs,
         }
         self.register_outputs(self.outputs)

@@ -12,6 +12,21 @@ SHARED_DIR = PROJECT_DIR.parent / "shared"
 
 _renders: dict[str, RenderResult] = {}
 
+# What a copy of the project needs to load and render a stack: the program, the stack files, the
+# committed MinIO geometry locks, and the tenants.
+PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.*.yaml", "data-geometry.*.json")
+
+
+def copy_project(dest: pathlib.Path) -> pathlib.Path:
+    """A copy of the committed project in `dest`, to change and load or render."""
+    import shutil
+
+    for pattern in PROJECT_FILES:
+        for path in PROJECT_DIR.glob(pattern):
+            shutil.copy(path, dest / path.name)
+    shutil.copytree(PROJECT_DIR / "tenants", dest / "tenants")
+    return dest
+
 
 def rendered(stack: str) -> RenderResult:
     """The committed `Pulumi.<stack>.yaml` rendered (cached: rendering resets Pulumi's globals)."""

@@ -33,6 +33,9 @@ class PlatformConfig:
     stack: StackConfig
     tenants: tuple[TenantFile, ...] = field(default=())
     tenant_file_count: int = 0  # valid or not: checks on the count must not double-report a bad file
+    # The project folder the stack file was read from (cross-checks that read committed files, e.g.
+    # the data tier's geometry lock); None when the config was built in memory.
+    project_dir: pathlib.Path | None = None
 
     @property
     def tenant_configs(self) -> list[TenantConfig]:
@@ -127,7 +130,9 @@ def load_platform_config(
     tenants, tenant_issues = load_tenants(tenants_dir, project_dir, values.get("environment"))
     issues += tenant_issues
     if stack is not None:
-        config = PlatformConfig(stack_name, stack_file, stack, tuple(tenants), len(tenant_paths(tenants_dir)))
+        config = PlatformConfig(
+            stack_name, stack_file, stack, tuple(tenants), len(tenant_paths(tenants_dir)), project_dir
+        )
         for check in CROSS_CHECKS:
             issues.extend(check(config))
     if issues:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
 from ..secrets.config import SecretsConfig
@@ -110,6 +111,7 @@ class StackConfig(Model):
     secrets: SecretsConfig
     gpu: GpuConfig
     kubeflow: KubeflowConfig
+    data: DataTierConfig
 
     @property
     def is_prod(self) -> bool:

@@ -9,12 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config.stack import StackConfig
+from .config import DEFAULT_ARTIFACT_BUCKET
 
 PROXYSQL_SERVICE = "proxysql"
 PROXYSQL_PORT = 6033
 MINIO_TENANT = "kubeflow-minio"
-ARTIFACT_BUCKET = "mlpipeline"
+ARTIFACT_BUCKET = DEFAULT_ARTIFACT_BUCKET  # the default of `data.objectStore.buckets.artifacts`
 TENANT_ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # the Secret name KFP expects, keys accesskey/secretkey
+# Object keys of a namespace's artifacts in the artifact bucket; a tenant's key reaches only these.
+# KFP must write there: Argo's artifactRepository keyFormat `artifacts/{{workflow.namespace}}/...`
+# and the v2 pipeline root `minio://<bucket>/private-artifacts/<namespace>/v2/artifacts`.
+ARTIFACT_PREFIX = "artifacts/{namespace}/"
+V2_ARTIFACT_PREFIX = "private-artifacts/{namespace}/"
+
+
+def tenant_artifact_prefixes(namespace: str) -> tuple[str, str]:
+    return ARTIFACT_PREFIX.format(namespace=namespace), V2_ARTIFACT_PREFIX.format(namespace=namespace)
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ def data_endpoints(stack: StackConfig) -> DataEndpoints:
         object_store_host=f"minio.{store_ns}.svc.cluster.local",
         object_store_port=443,
         object_store_secure=True,
-        artifact_bucket=ARTIFACT_BUCKET,
+        artifact_bucket=stack.data.object_store.buckets.artifacts,
         platform_artifact_secret=TENANT_ARTIFACT_SECRET,
         tenant_artifact_secret=TENANT_ARTIFACT_SECRET,
     )

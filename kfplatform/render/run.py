@@ -27,6 +27,18 @@ class RenderResult:
     def by_type(self, type_: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_]
 
+    def under(self, component_type: str) -> list[RegisteredResource]:
+        """Resources below a component of `component_type` (e.g. `kfplatform:data:DataTier`)."""
+        by_urn = {r.urn: r for r in self.resources}
+        found = []
+        for r in self.resources:
+            node = by_urn.get(r.parent)
+            while node is not None and node.type != component_type:
+                node = by_urn.get(node.parent)
+            if node is not None:
+                found.append(r)
+        return found
+
     def helm_release(self, chart: str) -> RegisteredResource:
         """The one Helm release of `chart`; AssertionError if there is none or more than one."""
         found = [r for r in self.by_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == chart]

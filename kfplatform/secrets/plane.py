@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import pulumi
@@ -25,10 +25,8 @@ import pulumi_vault as vault
 import pulumiverse_time as time
 
 from ..config.stack import ClusterConfig, ImagesConfig
-from ..data.endpoints import TENANT_ARTIFACT_SECRET, DatabaseAccount
 from ..k8s import child, custom_resource, meta
 from .config import VAULT_PATH, SecretsConfig
-from .database import deliver_database_credentials
 from .eso import ExternalSecretsOperator
 from .vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA, VaultKubernetesAuth
 from .vault_layout import (
@@ -36,7 +34,6 @@ from .vault_layout import (
     PLATFORM_ROLE,
     PLATFORM_TREE,
     TENANT_GIT,
-    TENANT_OBJECT_STORE,
     TENANT_REGISTRY,
     VaultLayout,
     platform_home,
@@ -57,7 +54,6 @@ __all__ = [
 PLATFORM_STORE = "vault-platform"  # ClusterSecretStore, platform namespaces only
 TENANT_STORE = "vault-tenant"  # SecretStore in each tenant namespace
 GIT_CREDENTIALS_SECRET = "git-credentials"  # each tenant namespace: kubernetes.io/basic-auth
-OBJECT_STORE_KEY_LENGTH = 20  # MinIO access keys are at most 20 characters
 
 
 def dockerconfigjson_template(registry_host: str) -> str:
@@ -76,7 +72,6 @@ class SecretsPlaneArgs:
     # Platform namespaces by name; ExternalSecrets there wait for their Namespace.
     platform_namespaces: Mapping[str, k8s.core.v1.Namespace]
     tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
-    database_accounts: Mapping[str, DatabaseAccount] = field(default_factory=dict)
     prod: bool = False  # protect the KV mount and auth backend; run ESO highly available
 
 
@@ -178,7 +173,7 @@ class SecretsPlane(pulumi.ComponentResource):
 
         self.registry_host = args.images.mirror.split("/", 1)[0]
         self.pull_secret = args.images.pull_secret
-        self._platform_homes(args.database_accounts)
+        self._platform_homes()
         for tenant in tenants:
             self._tenant_homes(tenant)
         self.register_outputs({
@@ -220,10 +215,12 @@ class SecretsPlane(pulumi.ComponentResource):
         if rotate:
             rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, opts=child(self))
             keepers = {"rotation": rotation.rotation_rfc3339}
+        # Secret explicitly: the provider marks `result` secret engine-side, which a program (and
+        # the offline render) must not depend on before passing it to another resource.
         values = {
-            key: random.RandomPassword(
-                f"{slug}-{key}", length=length, special=False, keepers=keepers, opts=child(self)
-            ).result
+            key: pulumi.Output.secret(
+                random.RandomPassword(f"{slug}-{key}", length=length, special=False, keepers=keepers, opts=child(self)).result
+            )
             for key in keys
         }
         vault.kv.SecretV2(
@@ -245,6 +242,7 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
         """An ExternalSecret making Secret `namespace/secret_name` from Vault `path`.
@@ -253,34 +251,23 @@ class SecretsPlane(pulumi.ComponentResource):
         the template's, and the keys of `keys` are the template's variables (`{{ .password }}`).
         A tenant namespace reads through its own SecretStore, and only below `tenants/<team>/`;
         a platform namespace through the ClusterSecretStore, and only below `platform/`.
+        `labels` go on the Secret (e.g. `k8s.mariadb.com/watch`, so an operator sees rotations).
         """
         refs = [(key, path, prop) for key, prop in sorted(keys.items())]
         return self._external_secret(
-            namespace, secret_name, refs, secret_type=secret_type, template_data=template_data, depends_on=depends_on
+            namespace, secret_name, refs, secret_type=secret_type, template_data=template_data, labels=labels,
+            depends_on=depends_on,
         )
-
-    def tenant_object_store(self, tenant: str) -> dict[str, pulumi.Output[str]]:
-        """The tenant's MinIO credentials (`accesskey`, `secretkey`), for the data tier's MinIO user.
-
-        The same values reach the tenant namespace as Secret `mlpipeline-minio-artifact`.
-        """
-        return self.generated(tenant_home(tenant, TENANT_OBJECT_STORE), list(TENANT_OBJECT_STORE.keys), length=OBJECT_STORE_KEY_LENGTH)
 
     # -- the homes of each category (docs/secrets.md) ---------------------------------------------
 
-    def _platform_homes(self, database_accounts: Mapping[str, DatabaseAccount]) -> None:
-        deliver_database_credentials(
-            self, database_accounts, consumer_namespace=self.namespaces.kubeflow, database_namespace=self.namespaces.database
-        )
+    # Credentials of users that another component creates (database accounts, MinIO users) are
+    # generated and delivered by that component through `generated`/`deliver` (kfplatform/data/).
+    def _platform_homes(self) -> None:
         for namespace in self.platform_namespaces:
             self._pull_secret(namespace, platform_home(PLATFORM_REGISTRY))
 
     def _tenant_homes(self, tenant: str) -> None:
-        self.tenant_object_store(tenant)
-        self.deliver(
-            tenant, TENANT_ARTIFACT_SECRET, tenant_home(tenant, TENANT_OBJECT_STORE),
-            {key: key for key in TENANT_OBJECT_STORE.keys},
-        )
         # A pull token of the tenant's own (not a copy of the platform's): revocable per team.
         self._pull_secret(tenant, tenant_home(tenant, TENANT_REGISTRY))
         self.deliver(
@@ -305,10 +292,13 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
         """`refs`: (Secret key or template variable, Vault path, property)."""
-        request = (tuple(refs), secret_type, tuple(sorted((template_data or {}).items())))
+        request = (
+            tuple(refs), secret_type, tuple(sorted((template_data or {}).items())), tuple(sorted((labels or {}).items()))
+        )
         if (namespace, secret_name) in self._delivered:
             earlier, external_secret = self._delivered[(namespace, secret_name)]
             if earlier != request:
@@ -326,12 +316,17 @@ class SecretsPlane(pulumi.ComponentResource):
                 raise ValueError(f"{namespace}/{secret_name}: a platform namespace reads platform/... only, not {path}")
         store = {"kind": "SecretStore", "name": TENANT_STORE} if tenant else {"kind": "ClusterSecretStore", "name": PLATFORM_STORE}
         target: dict = {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-        if secret_type or template_data:
+        if secret_type or template_data or labels:
             template: dict = {"engineVersion": "v2"}
             if secret_type:
                 template["type"] = secret_type
+            if labels:
+                template["metadata"] = {"labels": dict(labels)}
             if template_data:
                 template["data"] = dict(template_data)
+            else:
+                # A template only for type/labels: keep every key read from Vault as it is.
+                template["mergePolicy"] = "Merge"
             target["template"] = template
         deps = [self.tenant_stores[tenant] if tenant else self.cluster_store, *depends_on]
         if namespace in self._namespace_resources:

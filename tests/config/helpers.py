@@ -4,11 +4,10 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
-import shutil
 
 import yaml
 
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, copy_project
 
 
 def stack_config(stack: str = "prod") -> dict:
@@ -28,14 +27,10 @@ def as_engine_config(config: dict) -> dict[str, str]:
 def project_copy(tmp_path: pathlib.Path, stack: str = "prod", config: dict | None = None,
                  tenants: dict[str, dict] | None = None) -> pathlib.Path:
     """A copy of the project (program, stack file, tenants) with the given overrides."""
-    shutil.copy(PROJECT_DIR / "__main__.py", tmp_path / "__main__.py")
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    data = {"config": config if config is not None else stack_config(stack)}
-    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(data))
+    copy_project(tmp_path)
+    if config is not None:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     tenants_dir = tmp_path / "tenants"
-    tenants_dir.mkdir()
-    for path in (PROJECT_DIR / "tenants").glob("*.yaml"):
-        shutil.copy(path, tenants_dir / path.name)
     for name, body in (tenants or {}).items():
         target = tenants_dir / f"{name}.yaml"
         if body is None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pathlib
-import shutil
 from typing import Callable
 
 import pytest
@@ -11,17 +10,14 @@ import yaml
 from kfplatform.config import ConfigError, PlatformConfig, load_platform_config
 from kfplatform.render.run import read_stack_config
 
-from ..conftest import PROJECT_DIR
+from ..conftest import copy_project
 
 PREFIX = "kubeflow-platform:"
 
 
 class Project:
     def __init__(self, root: pathlib.Path):
-        self.root = root
-        for stack in PROJECT_DIR.glob("Pulumi.*.yaml"):
-            shutil.copy(stack, root / stack.name)
-        shutil.copytree(PROJECT_DIR / "tenants", root / "tenants")
+        self.root = copy_project(root)
 
     def edit_stack(self, stack: str, change: Callable[[dict], None]) -> None:
         """`change(config)` edits the stack's project keys in place (`gpu`, `cluster`, ...)."""

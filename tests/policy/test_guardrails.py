@@ -33,7 +33,7 @@ def violations(result, config=None) -> list[tuple[str, str]]:
     custom = [r for r in result.resources if r.custom]
     for policy in POLICIES:
         def report(message, urn=None, name=policy.name):
-            found.append((name, message))
+            found.append((name, message, urn or ""))
 
         if isinstance(policy, ResourceValidationPolicy):
             for r in custom:
@@ -46,35 +46,50 @@ def violations(result, config=None) -> list[tuple[str, str]]:
     return found
 
 
-# Known, documented gaps (docs/gpus.md, "Image digests"): images whose upstream digest could not be
-# verified carry an all-zero placeholder, which the pack refuses, so `pulumi preview --policy-pack
-# policy` fails until the mirror's real digests are pinned. Remove an entry when its digest is real.
-KNOWN_PLACEHOLDER_DIGESTS = {"values.node-feature-discovery.image", "values.nodeStatusExporter", "values.operator", "values.validator"}
+# Known, documented gaps (docs/gpus.md and docs/data-tier.md, "digests"): images whose upstream
+# digest could not be verified here carry an all-zero placeholder, which the pack refuses, so
+# `pulumi preview --policy-pack policy` fails until the mirror's real digests are pinned. Remove an
+# entry when its digest is real. (resource name, property path)
+KNOWN_PLACEHOLDER_DIGESTS = {
+    ("gpu-operator-release", "values.node-feature-discovery.image"),
+    ("gpu-operator-release", "values.nodeStatusExporter"),
+    ("gpu-operator-release", "values.operator"),
+    ("gpu-operator-release", "values.validator"),
+    ("minio-operator", "values.operator.image"),
+    ("mariadb-operator", "values.image"),
+    ("mariadb-operator", "values.webhook.image"),
+    ("mariadb-operator", "values.certController.image"),
+    ("galera", "spec.image"),
+    ("galera", "spec.galera.agent.image"),
+    ("galera", "spec.galera.initContainer.image"),
+    ("galera", "spec.metrics.exporter.image"),
+    ("proxysql", "spec.template.spec.containers[0].image"),
+}
 
 
 def test_the_committed_stacks_pass_every_policy_but_the_known_placeholder_digests(each_stack):
     found = violations(each_stack)
-    placeholders = {m.split(":")[0] for p, m in found if p == "images-pinned-by-digest" and "placeholder digest" in m}
+    placeholders = {(urn.rsplit("::", 1)[1], m.split(":")[0]) for p, m, urn in found if "placeholder digest" in m}
     assert placeholders == KNOWN_PLACEHOLDER_DIGESTS
-    assert [v for v in found if "placeholder digest" not in v[1]] == []
+    assert [v[:2] for v in found if "placeholder digest" not in v[1]] == []
 
 
 def test_unprotected_stateful_resource_fails_on_prod_only(prod, sandbox):
     tampered = copy.deepcopy(prod)
     namespace = next(r for r in tampered.resources if r.name == "team-vision-namespace")
     namespace.protect = False
-    assert [v for v in violations(tampered) if "placeholder digest" not in v[1]] == [
+    assert [v[:2] for v in violations(tampered) if "placeholder digest" not in v[1]] == [
         ("stateful-resources-protected", "a tenant namespace (team-vision) must be protected against deletion (protect=True)")
     ]
     # The sandbox is torn down on purpose after each restore drill: not a protected stack by default.
     assert not any(r.protect for r in sandbox.resources if r.name.endswith("-namespace"))
-    assert not any(p == "stateful-resources-protected" for p, _ in violations(sandbox))
+    assert not any(v[0] == "stateful-resources-protected" for v in violations(sandbox))
 
 
 def test_removing_a_tenants_default_deny_fails_the_stack_policy(prod):
     tampered = copy.deepcopy(prod)
     tampered.resources = [r for r in tampered.resources if r.name != "team-nlp-default-deny"]
-    assert [v for v in violations(tampered) if "placeholder digest" not in v[1]] == [("tenant-default-deny", "tenant namespace team-nlp has no default-deny NetworkPolicy")]
+    assert [v[:2] for v in violations(tampered) if "placeholder digest" not in v[1]] == [("tenant-default-deny", "tenant namespace team-nlp has no default-deny NetworkPolicy")]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import pulumi_vault as vault
 import pytest
 
 from kfplatform.config.stack import ClusterConfig, ImagesConfig
-from kfplatform.data.endpoints import DatabaseAccount
 from kfplatform.render.run import run_under_mocks
 from kfplatform.secrets.config import SecretsConfig
 from kfplatform.secrets.plane import SecretsPlane, SecretsPlaneArgs
@@ -32,7 +31,7 @@ def secrets_config(**vault_extra) -> SecretsConfig:
     })
 
 
-def build(use, config: SecretsConfig | None = None, database_accounts=None):
+def build(use, config: SecretsConfig | None = None):
     """Run `use(plane)` under mocks with a plane for tenant `team-a` and the default platform namespaces."""
 
     def program():
@@ -45,7 +44,6 @@ def build(use, config: SecretsConfig | None = None, database_accounts=None):
                 images=ImagesConfig(mirror="registry.example.com/mirror"),
                 platform_namespaces={},
                 tenant_namespaces={"team-a": ns},
-                database_accounts=database_accounts or {},
             ),
             vault.Provider("vault", address="https://vault.example.com:8200"),
         )
@@ -68,6 +66,12 @@ def test_generated_values_are_written_to_vault_as_secrets_and_rotate():
     assert rotation.inputs["rotationDays"] == 30
     (password,) = [r for r in result.by_type("random:index/randomPassword:RandomPassword") if r.name == "platform-test-thing-password"]
     assert password.inputs["keepers"]["rotation"].startswith("mock-rotation-")
+
+
+def test_labelled_delivery_keeps_vault_keys_and_labels_the_secret():
+    result = build(lambda plane: plane.deliver("kubeflow-db", "s", "platform/a/b", {"password": "password"}, labels={"x/watch": ""}))
+    template = result.find("ExternalSecret", "s", "kubeflow-db")["spec"]["target"]["template"]
+    assert template == {"engineVersion": "v2", "metadata": {"labels": {"x/watch": ""}}, "mergePolicy": "Merge"}
 
 
 def test_rotate_days_overrides_the_stack_default():
@@ -129,31 +133,25 @@ def test_platform_delivery_uses_the_cluster_store_limited_to_platform_namespaces
     assert "team-a" not in store["spec"]["conditions"][0]["namespaces"]
 
 
-def test_tenant_object_store_credentials_are_generated_once_and_delivered_for_kfp():
-    values = {}
-    result = build(lambda plane: values.update(plane.tenant_object_store("team-a")))
-    assert sorted(values) == ["accesskey", "secretkey"]
-    kv_secret(result, "tenants/team-a/object-store")
-    keys = [r for r in result.by_type("random:index/randomPassword:RandomPassword") if r.name.startswith("tenants-team-a-object-store-")]
-    assert {r.inputs["length"] for r in keys} == {20}  # MinIO's access-key limit
-    es = result.find("ExternalSecret", "mlpipeline-minio-artifact", "team-a")
-    assert {d["secretKey"] for d in es["spec"]["data"]} == {"accesskey", "secretkey"}
+def test_every_database_user_has_a_recorded_reason_for_static_credentials():
+    from kfplatform.data.galera import MONITOR_USER
+    from kfplatform.secrets.database import static_credentials_reason
 
-
-def test_database_accounts_reach_the_consumer_and_the_database_namespace():
-    account = DatabaseAccount("kfp", ("mlpipeline",), "platform/database/kfp", "kfp-db-credentials")
-    result = build(lambda plane: None, database_accounts={"kfp": account})
-    for namespace in ("kubeflow", "kubeflow-db"):
-        es = result.find("ExternalSecret", "kfp-db-credentials", namespace)
-        assert es["spec"]["target"]["template"]["data"] == {"username": "kfp", "password": "{{ .password }}"}
-        assert es["spec"]["data"][0]["remoteRef"] == {"key": "platform/database/kfp", "property": "password"}
-    result.find("ExternalSecret", "proxysql-monitor-credentials", "kubeflow-db")
-
-
-def test_a_database_account_without_a_rotation_decision_is_refused():
-    account = DatabaseAccount("newapp", ("newdb",), "platform/database/newapp", "newapp-db-credentials")
+    for account in data_endpoints_accounts():
+        assert "Vault runs outside the cluster" in static_credentials_reason(account.user)
+    static_credentials_reason(MONITOR_USER)
     with pytest.raises(ValueError, match="record its rotation decision"):
-        build(lambda plane: None, database_accounts={"newapp": account})
+        static_credentials_reason("newapp")
+
+
+def data_endpoints_accounts():
+    from kfplatform.config import load_platform_config
+    from kfplatform.data.endpoints import data_endpoints
+    from kfplatform.render.run import read_stack_config
+    from tests.conftest import PROJECT_DIR
+
+    raw, _ = read_stack_config(PROJECT_DIR, "prod")
+    return data_endpoints(load_platform_config("prod", raw, PROJECT_DIR).stack).accounts.values()
 
 
 def test_vault_ca_reaches_the_stores_and_kubernetes_ca_reaches_vault():

@@ -168,7 +168,7 @@ def test_each_category_has_its_home(each_stack):
     for account in data_endpoints_accounts():
         for namespace in ("kubeflow", "kubeflow-db"):
             assert es(account.secret_name, namespace)["spec"]["data"][0]["remoteRef"]["key"] == account.vault_path
-    es("proxysql-monitor-credentials", "kubeflow-db")
+    es("proxysql-monitor", "kubeflow-db")  # generated and delivered by the data tier
     dex_upstream = {d["secretKey"]: d["remoteRef"]["key"] for d in es("dex-upstream-idp", "auth")["spec"]["data"]}
     assert dex_upstream == {"client_secret": "platform/identity/oidc-client"}
     proxy = {d["secretKey"]: d["remoteRef"]["key"] for d in es("oauth2-proxy", "oauth2-proxy")["spec"]["data"]}

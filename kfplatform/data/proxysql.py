@@ -1,0 +1,330 @@
+"""ProxySql: the only database endpoint of KFP, ML Metadata and Katib, in front of Galera.
+
+mariadb-operator has no ProxySQL (mariadb-operator#1312), so it is built here: a Deployment
+whose `proxysql.cnf` comes from a ConfigMap with `mysql_galera_hostgroups` (one writer; the other
+nodes are backup writers that also serve as readers), a monitor account, and the consumers'
+accounts. The ConfigMap holds no password: every credential is a `@@secret:<secret>/<key>@@`
+reference that the container's start script replaces with the mounted Secret's value, in memory
+(/run), when the container starts. When a password rotates the liveness check notices that the
+mounted Secrets changed and the kubelet restarts the container, which renders the new values.
+
+All statements go to the writer hostgroup: KFP and MLMD read their own writes, and one writer
+spares Galera certification conflicts. ProxySQL moves the writer when the node fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..k8s import child, labels, meta
+from . import releases
+from .config import ProxySqlConfig
+from .endpoints import PROXYSQL_PORT, PROXYSQL_SERVICE
+
+ADMIN_SECRET = "proxysql-admin"
+METRICS_PORT = 6070
+GALERA_PORT = 3306
+WRITER, BACKUP_WRITER, READER, OFFLINE = 10, 20, 30, 9999
+SECRETS_DIR = "/etc/proxysql/secrets"
+RUN_DIR = "/run/proxysql"
+APP = {"app.kubernetes.io/name": "proxysql"}
+
+
+def secret_ref(secret: str, key: str = "password") -> str:
+    """A placeholder the start script replaces with the mounted Secret's value."""
+    return f"@@secret:{secret}/{key}@@"
+
+
+def proxysql_config(
+    hosts: Sequence[str],
+    users: Mapping[str, str],
+    *,
+    monitor_user: str,
+    monitor_secret: str,
+    config: ProxySqlConfig,
+    server_version: str,
+) -> dict[str, Any]:
+    """`proxysql.cnf` as data: `users` maps each consumer's username to its password Secret."""
+    return {
+        "datadir": "/var/lib/proxysql",
+        "admin_variables": {
+            # Reachable only from inside the pod; ProxySQL's `admin` user is local-only anyway.
+            "admin_credentials": f"admin:{secret_ref(ADMIN_SECRET)}",
+            "mysql_ifaces": "127.0.0.1:6032",
+            # Prometheus metrics at :6070/metrics.
+            "restapi_enabled": True,
+            "restapi_port": METRICS_PORT,
+        },
+        "mysql_variables": {
+            "threads": config.threads,
+            "max_connections": 4096,
+            "interfaces": f"0.0.0.0:{PROXYSQL_PORT}",
+            "server_version": server_version,
+            "default_schema": "information_schema",
+            "connect_timeout_server": 3000,
+            "monitor_username": monitor_user,
+            "monitor_password": secret_ref(monitor_secret),
+            "monitor_connect_interval": 10000,
+            "monitor_ping_interval": 5000,
+            "monitor_galera_healthcheck_interval": 2000,
+            "monitor_galera_healthcheck_timeout": 800,
+            "monitor_galera_healthcheck_max_timeout_count": 3,
+        },
+        # ProxySQL's Galera support moves nodes between these hostgroups from their wsrep state.
+        "mysql_galera_hostgroups": [{
+            "writer_hostgroup": WRITER,
+            "backup_writer_hostgroup": BACKUP_WRITER,
+            "reader_hostgroup": READER,
+            "offline_hostgroup": OFFLINE,
+            "active": 1,
+            "max_writers": 1,
+            # 2: backup writers also serve reads; the writer does not.
+            "writer_is_also_reader": 2,
+            "max_transactions_behind": 100,
+            "comment": "galera",
+        }],
+        # Every node starts in the writer hostgroup; ProxySQL keeps one there and moves the rest.
+        "mysql_servers": [
+            {
+                "address": host, "port": GALERA_PORT, "hostgroup": WRITER, "weight": 1000,
+                "max_connections": config.max_backend_connections, "use_ssl": 1,
+                "comment": host.split(".", 1)[0],
+            }
+            for host in hosts
+        ],
+        "mysql_users": [
+            {
+                "username": user, "password": secret_ref(secret), "default_hostgroup": WRITER,
+                "transaction_persistent": 1, "active": 1,
+            }
+            for user, secret in sorted(users.items())
+        ],
+    }
+
+
+def _value(value: Any, indent: str) -> str:
+    inner = indent + "  "
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if not value.isascii() or "\n" in value:
+            raise ValueError(f"{value!r}: proxysql.cnf strings must be single-line ASCII")
+        return json.dumps(value)
+    if isinstance(value, dict):
+        body = "".join(f"{inner}{k}={_value(v, inner)}\n" for k, v in value.items())
+        return "{\n" + body + indent + "}"
+    if isinstance(value, list):
+        return "(\n" + ",\n".join(inner + _value(v, inner) for v in value) + "\n" + indent + ")"
+    raise TypeError(f"cannot write {type(value).__name__} to proxysql.cnf")
+
+
+def render_cnf(config: Mapping[str, Any]) -> str:
+    """libconfig text, as ProxySQL reads it."""
+    header = "# Rendered by kfplatform (kfplatform/data/proxysql.py); credentials are filled in from mounted Secrets at container start.\n"
+    return header + "".join(f"{key}={_value(value, '')}\n\n" for key, value in config.items())
+
+
+START_SCRIPT = f"""#!/bin/sh
+# Render proxysql.cnf from the template and the mounted Secrets (in memory), then run ProxySQL.
+set -eu
+secrets={SECRETS_DIR}
+out={RUN_DIR}/proxysql.cnf
+cp /etc/proxysql/template/proxysql.cnf "$out.tmp"
+for file in "$secrets"/*/*; do
+  [ -f "$file" ] || continue
+  ref="${{file#"$secrets"/}}"
+  value=$(cat "$file")
+  case "$value" in
+    ''|*[!A-Za-z0-9._~+=-]*) echo "refusing $ref: empty or characters proxysql.cnf cannot hold" >&2; exit 1 ;;
+  esac
+  sed -i "s|@@secret:$ref@@|$value|g" "$out.tmp"
+done
+if grep -o '@@secret:[^@]*@@' "$out.tmp" >&2; then
+  echo "the references above have no mounted Secret" >&2
+  exit 1
+fi
+mv "$out.tmp" "$out"
+cat "$secrets"/*/* | md5sum > {RUN_DIR}/credentials.md5
+# --initial: the configuration comes from this file on every start, never from an older datadir.
+exec proxysql -f --initial -c "$out" -D /var/lib/proxysql
+"""
+
+# Liveness: the credentials ProxySQL started with are still the mounted ones. After a rotation the
+# check fails and the kubelet restarts the container, which renders the new passwords.
+LIVENESS_SCRIPT = f"""#!/bin/sh
+[ "$(cat {SECRETS_DIR}/*/* | md5sum)" = "$(cat {RUN_DIR}/credentials.md5)" ]
+"""
+
+
+class ProxySql(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: ProxySqlConfig,
+        *,
+        namespace: str,
+        galera_hosts: Sequence[str],
+        users: Mapping[str, str],
+        monitor_user: str,
+        monitor_secret: str,
+        admin_secret: pulumi.Resource,
+        mirror: str,
+        pull_secret: str,
+        zones: Sequence[str],
+        topology_key: str,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:data:ProxySql", name, None, opts)
+        self.config_data = proxysql_config(
+            galera_hosts, users, monitor_user=monitor_user, monitor_secret=monitor_secret, config=config,
+            server_version=f"{releases.MARIADB.image.tag}-MariaDB",
+        )
+        self.cnf = render_cnf(self.config_data)
+        template = k8s.core.v1.ConfigMap(
+            "proxysql-config",
+            metadata=meta("proxysql-config", namespace, component="database", extra_labels=APP),
+            data={"proxysql.cnf": self.cnf},
+            opts=child(self, depends_on=depends_on),
+        )
+        scripts = k8s.core.v1.ConfigMap(
+            "proxysql-scripts",
+            metadata=meta("proxysql-scripts", namespace, component="database", extra_labels=APP),
+            data={"start.sh": START_SCRIPT, "liveness.sh": LIVENESS_SCRIPT},
+            opts=child(self, depends_on=depends_on),
+        )
+        secret_names = sorted({ADMIN_SECRET, monitor_secret, *users.values()})
+        checksum = hashlib.sha256((self.cnf + START_SCRIPT + LIVENESS_SCRIPT).encode()).hexdigest()
+        pod_labels = labels("database", APP)
+        spread = []
+        if len(zones) >= 2:
+            spread = [{
+                "maxSkew": 1, "topologyKey": topology_key, "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": APP},
+            }]
+        tcp = k8s.core.v1.TCPSocketActionArgs(port="mysql")
+        container = k8s.core.v1.ContainerArgs(
+            name="proxysql",
+            image=releases.PROXYSQL.ref(mirror),
+            command=["/bin/sh", "/etc/proxysql/scripts/start.sh"],
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name="mysql", container_port=PROXYSQL_PORT),
+                k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT),
+            ],
+            startup_probe=k8s.core.v1.ProbeArgs(tcp_socket=tcp, period_seconds=2, failure_threshold=30),
+            readiness_probe=k8s.core.v1.ProbeArgs(tcp_socket=tcp, period_seconds=5, failure_threshold=2),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=["/bin/sh", "/etc/proxysql/scripts/liveness.sh"]),
+                period_seconds=10, failure_threshold=3, timeout_seconds=5,
+            ),
+            resources=config.resources.as_k8s(),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="template", mount_path="/etc/proxysql/template", read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/etc/proxysql/scripts", read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="run", mount_path=RUN_DIR),
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/proxysql"),
+                *[
+                    k8s.core.v1.VolumeMountArgs(name=f"secret-{s}", mount_path=f"{SECRETS_DIR}/{s}", read_only=True)
+                    for s in secret_names
+                ],
+            ],
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            "proxysql",
+            metadata=meta("proxysql", namespace, component="database", extra_labels=APP),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=config.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=pod_labels,
+                        # A changed configuration (not a password) rolls the pods.
+                        annotations={"kfplatform.io/config-sha256": checksum},
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=pull_secret)],
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True, run_as_user=65532, run_as_group=65532,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        affinity=k8s.core.v1.AffinityArgs(
+                            pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+                                required_during_scheduling_ignored_during_execution=[
+                                    k8s.core.v1.PodAffinityTermArgs(
+                                        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
+                                        topology_key="kubernetes.io/hostname",
+                                    )
+                                ]
+                            )
+                        ),
+                        topology_spread_constraints=spread or None,
+                        containers=[container],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="template",
+                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="proxysql-config"),
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="scripts",
+                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="proxysql-scripts", default_mode=0o555),
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi"),
+                            ),
+                            k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
+                            *[
+                                k8s.core.v1.VolumeArgs(
+                                    name=f"secret-{s}",
+                                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                        secret_name=s, default_mode=0o400,
+                                        items=[k8s.core.v1.KeyToPathArgs(key="password", path="password")],
+                                    ),
+                                )
+                                for s in secret_names
+                            ],
+                        ],
+                    ),
+                ),
+            ),
+            opts=child(self, depends_on=[template, scripts, admin_secret, *depends_on]),
+        )
+        self.service = k8s.core.v1.Service(
+            PROXYSQL_SERVICE,
+            metadata=meta(PROXYSQL_SERVICE, namespace, component="database", extra_labels=APP),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=APP,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="mysql", port=PROXYSQL_PORT, target_port="mysql"),
+                    k8s.core.v1.ServicePortArgs(name="metrics", port=METRICS_PORT, target_port="metrics"),
+                ],
+            ),
+            opts=child(self, depends_on=depends_on),
+        )
+        if config.replicas >= 2:
+            # Only with >= 2 replicas: a PDB over one pod blocks every drain (kubeflow/kubeflow#5103).
+            k8s.policy.v1.PodDisruptionBudget(
+                "proxysql-pdb",
+                metadata=meta("proxysql", namespace, component="database", extra_labels=APP),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
+                ),
+                opts=child(self, depends_on=depends_on),
+            )
+        self.register_outputs({"service": PROXYSQL_SERVICE, "port": PROXYSQL_PORT})

@@ -1,0 +1,105 @@
+"""DataTier: the HA data tier, one box of the posture diagram.
+
+    StorageClass (Retain) ─┬─ GaleraCluster (mariadb-operator) ── ProxySql ── KFP / MLMD / Katib
+                           └─ ObjectStore (MinIO operator) ── buckets, KFP's account, TenantObjectAccess per team
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.stack import StackConfig
+from ..k8s import child, meta
+from ..secrets.plane import SecretsPlane, platform_path
+from .endpoints import DataEndpoints, data_endpoints
+from .galera import GaleraCluster, MONITOR_USER
+from .object_store import ObjectStore
+from .operators import DataOperators
+from .proxysql import ADMIN_SECRET, ProxySql
+from .tenant_access import TenantObjectAccess
+
+
+class DataTier(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        stack: StackConfig,
+        *,
+        secrets: SecretsPlane,
+        namespaces: Mapping[str, pulumi.Resource],
+        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        minio_provider: pulumi.ProviderResource,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        """`namespaces`: the platform's Namespace objects by role (`database`, `objectStore`, ...)."""
+        super().__init__("kfplatform:data:DataTier", name, None, opts)
+        config = stack.data
+        prod = stack.is_prod
+        ns = stack.cluster.namespaces
+        cluster = stack.cluster
+        mirror, pull_secret = stack.images.mirror, stack.images.pull_secret
+        self.endpoints: DataEndpoints = data_endpoints(stack)
+
+        def in_ns(role: str) -> list[pulumi.Resource]:
+            return [namespaces[role]] if role in namespaces else []
+
+        sc = config.storage_class
+        self.storage_class = k8s.storage.v1.StorageClass(
+            "data-storage-class",
+            metadata=meta(sc.name, component="data"),
+            provisioner=sc.provisioner,
+            parameters=dict(sc.parameters) or None,
+            reclaim_policy=sc.reclaim_policy,
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=sc.allow_volume_expansion,
+            opts=child(self, protect=prod),
+        )
+        self.operators = DataOperators(
+            "data-operators", namespace=ns.operators, mirror=mirror, pull_secret=pull_secret, ha=prod,
+            topology_key=cluster.topology_key, protect=prod, depends_on=in_ns("operators"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.galera = GaleraCluster(
+            "galera", config, namespace=ns.database, consumer_namespace=ns.kubeflow, endpoints=self.endpoints,
+            secrets=secrets, storage_class=sc.name, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
+            topology_key=cluster.topology_key, operator=self.operators.mariadb, protect=prod,
+            depends_on=[*in_ns("database"), self.storage_class], opts=pulumi.ResourceOptions(parent=self),
+        )
+        admin_path = platform_path("database", ADMIN_SECRET)
+        secrets.generated(admin_path, ["password"])
+        admin = secrets.deliver(ns.database, ADMIN_SECRET, admin_path, {"password": "password"}, depends_on=in_ns("database"))
+        self.proxysql = ProxySql(
+            "proxysql", config.proxysql, namespace=ns.database, galera_hosts=self.galera.hosts,
+            users=self.galera.account_secrets, monitor_user=MONITOR_USER, monitor_secret=self.galera.monitor_secret,
+            admin_secret=admin, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
+            topology_key=cluster.topology_key,
+            depends_on=[*in_ns("database"), self.galera.mariadb, *self.galera.credential_objects],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.object_store = ObjectStore(
+            "object-store", config.object_store, namespace=ns.object_store, consumer_namespace=ns.kubeflow,
+            endpoints=self.endpoints, storage_class=sc, secrets=secrets, mirror=mirror, pull_secret=pull_secret,
+            zones=cluster.zones, topology_key=cluster.topology_key, operator=self.operators.minio,
+            provider=minio_provider, protect=prod, depends_on=[*in_ns("objectStore"), self.storage_class],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.tenant_access = {
+            tenant: TenantObjectAccess(
+                tenant, endpoints=self.endpoints, secrets=secrets,
+                rotate_days=config.object_store.access_key_max_age_days, provider=minio_provider,
+                depends_on=[self.object_store.buckets["artifacts"]], opts=pulumi.ResourceOptions(parent=self),
+            )
+            for tenant in sorted(tenant_namespaces)
+        }
+        self.outputs = {
+            "databaseEndpoint": f"{self.endpoints.database_host}:{self.endpoints.database_port}",
+            "objectStoreEndpoint": f"https://{self.endpoints.object_store_host}:{self.endpoints.object_store_port}",
+            "buckets": config.object_store.buckets.model_dump(by_alias=True),
+            "objectStorePools": {
+                p.name: {"servers": p.servers, "volumesPerServer": p.volumes_per_server} for p in config.object_store.pools
+            },
+            "erasureParity": config.object_store.storage_class_standard,
+        }
+        self.register_outputs(self.outputs)

@@ -1,0 +1,88 @@
+"""Per-tenant object-store access: a team's key reaches its own artifact prefixes and nothing else."""
+import fnmatch
+import json
+
+import pytest
+
+from kfplatform.data.tenant_access import tenant_policy
+
+from .helpers import resource
+
+TENANTS = ["team-forecasting", "team-nlp", "team-vision"]
+
+
+def allowed(policy: dict, action: str, resource_arn: str, prefix: str | None = None) -> bool:
+    """A small evaluator of the Allow statements we write (no Deny, StringLike on s3:prefix only)."""
+    for statement in policy["Statement"]:
+        if statement["Effect"] != "Allow" or action not in statement["Action"]:
+            continue
+        if not any(fnmatch.fnmatchcase(resource_arn, pattern) for pattern in statement["Resource"]):
+            continue
+        condition = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        if condition is not None and (prefix is None or not any(fnmatch.fnmatchcase(prefix, p) for p in condition)):
+            continue
+        return True
+    return False
+
+
+@pytest.mark.parametrize("team", TENANTS)
+def test_a_teams_key_reaches_only_its_own_history(prod, team):
+    policy = json.loads(resource(prod, "minio:index/iamPolicy:IamPolicy", f"{team}-object-store-policy").inputs["policy"])
+    bucket = "arn:aws:s3:::mlpipeline"
+    for own in (f"artifacts/{team}/run-1/out.tgz", f"private-artifacts/{team}/v2/artifacts/p/x"):
+        assert allowed(policy, "s3:GetObject", f"{bucket}/{own}")
+        assert allowed(policy, "s3:PutObject", f"{bucket}/{own}")
+    assert allowed(policy, "s3:ListBucket", bucket, prefix=f"artifacts/{team}/")
+    for other in TENANTS:
+        if other == team:
+            continue
+        assert not allowed(policy, "s3:GetObject", f"{bucket}/artifacts/{other}/run-1/out.tgz")
+        assert not allowed(policy, "s3:GetObject", f"{bucket}/private-artifacts/{other}/v2/artifacts/x")
+        assert not allowed(policy, "s3:ListBucket", bucket, prefix=f"artifacts/{other}/")
+    assert not allowed(policy, "s3:ListBucket", bucket, prefix="")  # no listing the whole bucket
+    assert not allowed(policy, "s3:GetObject", f"{bucket}/pipelines/shared.yaml")
+    assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::kfp-backups/galera/dump.sql")
+    assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::kfp-audit/log")
+
+
+def test_the_evaluator_is_not_vacuous():
+    policy = json.loads(tenant_policy("mlpipeline", "team-a"))
+    assert allowed(policy, "s3:GetObject", "arn:aws:s3:::mlpipeline/artifacts/team-a/x")
+    assert not allowed(policy, "s3:GetObject", "arn:aws:s3:::mlpipeline/artifacts/team-ab/x")
+
+
+@pytest.mark.parametrize("team", TENANTS)
+def test_kfp_credentials_reach_the_tenant_namespace_from_its_own_vault_path(prod, team):
+    secret = prod.find("ExternalSecret", "mlpipeline-minio-artifact", team)["spec"]
+    assert secret["secretStoreRef"] == {"kind": "SecretStore", "name": "vault-tenant"}
+    assert secret["data"] == [
+        {"secretKey": "accesskey", "remoteRef": {"key": f"tenants/{team}/object-store", "property": "access_key"}},
+        {"secretKey": "secretkey", "remoteRef": {"key": f"tenants/{team}/object-store", "property": "secret_key"}},
+    ]
+    vault = resource(prod, "vault:kv/secretV2:SecretV2", f"tenants-{team}-object-store")
+    assert vault.inputs["name"] == f"tenants/{team}/object-store"
+
+
+@pytest.mark.parametrize("team", TENANTS)
+def test_the_user_is_the_generated_key_and_attached_to_its_policy(prod, team):
+    user = resource(prod, "minio:index/iamUser:IamUser", f"{team}-object-store-user")
+    access_key = resource(prod, "random:index/randomPassword:RandomPassword", f"tenants-{team}-object-store-access_key")
+    # Both halves of the key pair are generated, and neither reaches the state or a log in clear.
+    assert user.inputs["name"] == "[secret]" and access_key.urn in user.dependencies
+    assert user.inputs["secret"] == "[secret]"
+    attachment = resource(prod, "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment", f"{team}-object-store-attachment")
+    assert attachment.inputs == {"policyName": f"tenant-{team}", "userName": user.inputs["name"]}
+    component = resource(prod, "kfplatform:data:TenantObjectAccess", f"{team}-object-store")
+    assert user.parent == component.urn
+
+
+@pytest.mark.parametrize("stack, days", [("prod", 90), ("sandbox", 30)])
+def test_access_keys_rotate_after_the_configured_age(stack, days, request):
+    result = request.getfixturevalue(stack)
+    for path in ["platform-object-store-kfp", *[f"tenants-{t}-object-store" for t in TENANTS]]:
+        rotation = resource(result, "time:index/rotating:Rotating", f"{path}-rotation")
+        assert rotation.inputs["rotationDays"] == days
+        for key in ("access_key", "secret_key"):
+            password = resource(result, "random:index/randomPassword:RandomPassword", f"{path}-{key}")
+            assert password.inputs["keepers"]["rotation"].startswith("mock-rotation-")
+            assert rotation.urn in password.dependencies
