@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from ..data.endpoints import DataEndpoints
+from ..data.endpoints import DataEndpoints, argo_key_format, v2_pipeline_root
 from ..images import Image
 from ..k8s import child, custom_resource, meta
 from . import patches
@@ -101,15 +101,18 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
         patches.env_secret("MINIO_ACCESS_KEY", artifacts, "accesskey"),
         patches.env_secret("MINIO_SECRET_KEY", artifacts, "secretkey"),
     ]
+    # Argo resolves this controller-wide repository per Workflow: the Secret named here is read in
+    # the Workflow's namespace, i.e. each tenant writes its artifacts and logs with its own key.
     artifact_repository = {
         "archiveLogs": True,
         "s3": {
             "endpoint": object_store_endpoint(data),
             "bucket": data.artifact_bucket,
             "insecure": not data.object_store_secure,
-            "keyFormat": "artifacts/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}",
-            "accessKeySecret": {"name": artifacts, "key": "accesskey"},
-            "secretKeySecret": {"name": artifacts, "key": "secretkey"},
+            # Under `artifacts/<namespace>/`: the only Argo prefix the namespace's own key may write.
+            "keyFormat": argo_key_format(),
+            "accessKeySecret": {"name": data.tenant_artifact_secret, "key": "accesskey"},
+            "secretKeySecret": {"name": data.tenant_artifact_secret, "key": "secretkey"},
         },
     }
     return [
@@ -167,7 +170,7 @@ def launcher_config(data: DataEndpoints, tenant: str) -> dict[str, str]:
         }
     }
     return {
-        "defaultPipelineRoot": f"minio://{data.artifact_bucket}/private-artifacts/{tenant}/v2/artifacts",
+        "defaultPipelineRoot": v2_pipeline_root(data.artifact_bucket, tenant),
         "providers": yaml.safe_dump(providers, sort_keys=False),
     }
 
