@@ -16,15 +16,38 @@ PROXYSQL_PORT = 6033
 MINIO_TENANT = "kubeflow-minio"
 ARTIFACT_BUCKET = DEFAULT_ARTIFACT_BUCKET  # the default of `data.objectStore.buckets.artifacts`
 TENANT_ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # the Secret name KFP expects, keys accesskey/secretkey
-# Object keys of a namespace's artifacts in the artifact bucket; a tenant's key reaches only these.
-# KFP must write there: Argo's artifactRepository keyFormat `artifacts/{{workflow.namespace}}/...`
-# and the v2 pipeline root `minio://<bucket>/private-artifacts/<namespace>/v2/artifacts`.
-ARTIFACT_PREFIX = "artifacts/{namespace}/"
-V2_ARTIFACT_PREFIX = "private-artifacts/{namespace}/"
+
+# Object keys of a namespace's artifacts in the artifact bucket. This is the one contract between
+# the MinIO policies (tenant_access.py: a tenant's key reaches only these prefixes) and the places
+# KFP writes to (kubeflow/pipelines.py: Argo's keyFormat, the v2 pipeline root): both sides call the
+# functions below, and tests/kubeflow/test_artifact_isolation.py checks the rendered result.
+ARTIFACT_PREFIX = "artifacts/{namespace}/"  # Argo: v1 artifacts and every pod's archived log
+V2_ARTIFACT_PREFIX = "private-artifacts/{namespace}/"  # KFP v2 outputs, under the pipeline root
+V2_ROOT_PATH = "v2/artifacts"  # the pipeline root inside V2_ARTIFACT_PREFIX (upstream's layout)
+ARGO_NAMESPACE = "{{workflow.namespace}}"  # Argo substitutes the Workflow's namespace here
+ARGO_KEY_SUFFIX = (
+    "{{workflow.name}}/{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}"
+    "/{{workflow.creationTimestamp.d}}/{{pod.name}}"
+)
 
 
 def tenant_artifact_prefixes(namespace: str) -> tuple[str, str]:
+    """The key prefixes a namespace's key may touch: (Argo's, KFP v2's). Each ends with '/'."""
     return ARTIFACT_PREFIX.format(namespace=namespace), V2_ARTIFACT_PREFIX.format(namespace=namespace)
+
+
+def argo_key_format() -> str:
+    """Argo's `artifactRepository.s3.keyFormat`: the namespace's Argo prefix, then upstream's layout.
+
+    One controller-wide setting serves every namespace, so the namespace is Argo's variable here;
+    resolved for a namespace it starts with `tenant_artifact_prefixes(namespace)[0]`.
+    """
+    return ARTIFACT_PREFIX.format(namespace=ARGO_NAMESPACE) + ARGO_KEY_SUFFIX
+
+
+def v2_pipeline_root(bucket: str, namespace: str) -> str:
+    """The namespace's KFP v2 `defaultPipelineRoot`, inside `tenant_artifact_prefixes(namespace)[1]`."""
+    return f"minio://{bucket}/{V2_ARTIFACT_PREFIX.format(namespace=namespace)}{V2_ROOT_PATH}"
 
 
 @dataclass(frozen=True)

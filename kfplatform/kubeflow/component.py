@@ -69,7 +69,8 @@ class Kubeflow(pulumi.ComponentResource):
             depends_on=self.identity.external_secrets, opts=here,
         )
         self.pipelines = TenantPipelineDefaults(
-            "pipelines", config.pipelines, data_endpoints(stack), stack.images.mirror, tenant_namespaces, opts=here
+            "pipelines", config.pipelines, data_endpoints(stack), stack.images.mirror, tenant_namespaces,
+            kubeflow_namespace=names.kubeflow, opts=here,
         )
         self.gitops = WorkloadsGitOps(
             "gitops", config.workloads, config.argocd, [t.config for t in tenants], tenant_namespaces, opts=here

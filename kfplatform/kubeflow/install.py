@@ -6,6 +6,8 @@ offline render shows every patch, and the Application schema validates them. Eve
 - targets the full commit, never a branch; the tag is shown in `spec.info`;
 - drops upstream Namespace objects of the platform's namespaces (PlatformNamespaces owns them)
   and protects CRDs from pruning and deletion (a pruned CRD deletes every object of its kind);
+- drops the bundled stores (the data tier replaces them) and the upstream controllers whose
+  objects this program owns (`release.REPLACED_UPSTREAM_*`: the pipelines profile controller);
 - syncs automatically with self-heal, server-side apply, and `RespectIgnoreDifferences` for the
   HPA-owned `spec.replicas`;
 - has no deletion finalizer: deleting an Application never cascades into Kubeflow itself.
@@ -20,7 +22,15 @@ from ..config.stack import PlatformNamespaces
 from ..k8s import child, custom_resource, meta
 from . import patches
 from .config import ArgoCdConfig, ReleaseConfig
-from .release import BUNDLED_STORES_BY_LABEL, BUNDLED_STORES_BY_NAME, COMPONENTS, PROFILE_CONTROLLER, UPSTREAM_HA_OBJECTS
+from .release import (
+    BUNDLED_STORES_BY_LABEL,
+    BUNDLED_STORES_BY_NAME,
+    COMPONENTS,
+    PROFILE_CONTROLLER,
+    REPLACED_UPSTREAM_BY_LABEL,
+    REPLACED_UPSTREAM_BY_NAME,
+    UPSTREAM_HA_OBJECTS,
+)
 
 COMPONENT = "kubeflow-install"
 APP_PREFIX = "kubeflow-"
@@ -49,6 +59,16 @@ def store_patches(component: str) -> list[dict]:
         out.append(patches.delete(kind, name=name, group=group))
     for group, kind, name in UPSTREAM_HA_OBJECTS.get(component, []):
         out.append(patches.delete(kind, name=name, group=group))
+    return out
+
+
+def replaced_upstream_patches(component: str) -> list[dict]:
+    """Drop upstream controllers whose objects this program owns (one writer per object)."""
+    out = []
+    if component in REPLACED_UPSTREAM_BY_LABEL:
+        out.append(patches.delete_everything_labelled(REPLACED_UPSTREAM_BY_LABEL[component]))
+    for group, version, kind, name in REPLACED_UPSTREAM_BY_NAME.get(component, []):
+        out.append(patches.delete(kind, name=name, group=group, version=version))
     return out
 
 
@@ -92,7 +112,10 @@ class KubeflowInstall(pulumi.ComponentResource):
         for component in components:
             upstream = COMPONENTS[component]
             kustomize: dict = {
-                "patches": [*common, *store_patches(component), *component_patches.get(component, [])],
+                "patches": [
+                    *common, *store_patches(component), *replaced_upstream_patches(component),
+                    *component_patches.get(component, []),
+                ],
             }
             if replicas.get(component):
                 kustomize["replicas"] = list(replicas[component])

@@ -33,9 +33,11 @@ def strategic(body: Mapping[str, Any], tgt: Mapping[str, str]) -> dict:
     return {"patch": _text(body), "target": dict(tgt)}
 
 
-def delete(kind: str, *, name: str | None = None, group: str = "", label_selector: str | None = None) -> dict:
+def delete(
+    kind: str, *, name: str | None = None, group: str = "", version: str = "v1", label_selector: str | None = None
+) -> dict:
     """Drop upstream objects from the build (by name, or every object matching a label selector)."""
-    api_version = f"{group}/v1" if group else "v1"
+    api_version = f"{group}/{version}" if group else version
     body = {"$patch": "delete", "apiVersion": api_version, "kind": kind, "metadata": {"name": name or "any"}}
     return strategic(body, target(kind, name=name, group=group or None, label_selector=label_selector))
 

@@ -20,12 +20,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from ..data.endpoints import DataEndpoints
+from ..data.endpoints import DataEndpoints, argo_key_format, v2_pipeline_root
 from ..images import Image
 from ..k8s import child, custom_resource, meta
 from . import patches
 from .config import PipelinesConfig
-from .release import KATIB_DB_MANAGER, KFP_CACHE_SERVER, KFP_INSTALL_CONFIGMAP, KFP_WORKFLOW_CONTROLLER_CONFIGMAP
+from .release import (
+    KATIB_DB_MANAGER,
+    KFP_CACHE_SERVER,
+    KFP_INSTALL_CONFIGMAP,
+    KFP_METADATA_GRPC_CONFIGMAP,
+    KFP_METADATA_GRPC_SERVICE,
+    KFP_WORKFLOW_CONTROLLER_CONFIGMAP,
+)
 
 COMPONENT = "kubeflow-pipelines"
 LAUNCHER_CONFIGMAP = "kfp-launcher"
@@ -100,16 +107,23 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
         patches.env_value("MINIO_NAMESPACE", ""),
         patches.env_secret("MINIO_ACCESS_KEY", artifacts, "accesskey"),
         patches.env_secret("MINIO_SECRET_KEY", artifacts, "secretkey"),
+        # No per-namespace artifact proxies (`ml-pipeline-ui-artifact`): their creator, the pipelines
+        # profile controller, is not installed (release.REPLACED_UPSTREAM_*), so the UI reads
+        # artifacts itself, with KFP's own key (a known upstream limit: docs/kubeflow-ha.md).
+        patches.env_value("ARTIFACTS_SERVICE_PROXY_ENABLED", "false"),
     ]
+    # Argo resolves this controller-wide repository per Workflow: the Secret named here is read in
+    # the Workflow's namespace, i.e. each tenant writes its artifacts and logs with its own key.
     artifact_repository = {
         "archiveLogs": True,
         "s3": {
             "endpoint": object_store_endpoint(data),
             "bucket": data.artifact_bucket,
             "insecure": not data.object_store_secure,
-            "keyFormat": "artifacts/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}",
-            "accessKeySecret": {"name": artifacts, "key": "accesskey"},
-            "secretKeySecret": {"name": artifacts, "key": "secretkey"},
+            # Under `artifacts/<namespace>/`: the only Argo prefix the namespace's own key may write.
+            "keyFormat": argo_key_format(),
+            "accessKeySecret": {"name": data.tenant_artifact_secret, "key": "accesskey"},
+            "secretKeySecret": {"name": data.tenant_artifact_secret, "key": "secretkey"},
         },
     }
     return [
@@ -167,13 +181,24 @@ def launcher_config(data: DataEndpoints, tenant: str) -> dict[str, str]:
         }
     }
     return {
-        "defaultPipelineRoot": f"minio://{data.artifact_bucket}/private-artifacts/{tenant}/v2/artifacts",
+        "defaultPipelineRoot": v2_pipeline_root(data.artifact_bucket, tenant),
         "providers": yaml.safe_dump(providers, sort_keys=False),
     }
 
 
+def metadata_grpc_config(kubeflow_namespace: str) -> dict[str, str]:
+    """The tenant's `metadata-grpc-configmap`: where its pipeline pods find ML Metadata."""
+    service, port = KFP_METADATA_GRPC_SERVICE
+    return {"METADATA_GRPC_SERVICE_HOST": f"{service}.{kubeflow_namespace}", "METADATA_GRPC_SERVICE_PORT": str(port)}
+
+
 class TenantPipelineDefaults(pulumi.ComponentResource):
-    """Per tenant: KFP launcher config (artifact store) and the supply-chain defaults for notebooks."""
+    """Per tenant: what KFP needs in the namespace, and the supply-chain defaults for notebooks.
+
+    Upstream's pipelines profile controller would write the KFP objects (and the artifact Secret);
+    it is not installed, so these are the only writers (release.REPLACED_UPSTREAM_*). The
+    artifact Secret `mlpipeline-minio-artifact` itself is the data tier's (TenantObjectAccess).
+    """
 
     def __init__(
         self,
@@ -182,6 +207,7 @@ class TenantPipelineDefaults(pulumi.ComponentResource):
         data: DataEndpoints,
         mirror: str,
         tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        kubeflow_namespace: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:kubeflow:TenantPipelineDefaults", name, None, opts)
@@ -193,6 +219,12 @@ class TenantPipelineDefaults(pulumi.ComponentResource):
                 f"{tenant}-kfp-launcher",
                 metadata=meta(LAUNCHER_CONFIGMAP, tenant, component=COMPONENT),
                 data=launcher_config(data, tenant),
+                opts=child(self, depends_on=deps),
+            )
+            k8s.core.v1.ConfigMap(
+                f"{tenant}-kfp-metadata-grpc",
+                metadata=meta(KFP_METADATA_GRPC_CONFIGMAP, tenant, component=COMPONENT),
+                data=metadata_grpc_config(kubeflow_namespace),
                 opts=child(self, depends_on=deps),
             )
             k8s.core.v1.ConfigMap(

@@ -118,6 +118,35 @@ BUNDLED_STORES_BY_NAME: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
+# Upstream controllers this program replaces with objects of its own, dropped from the build by
+# the label their kustomization puts on every object (whatever upstream names them) and, should
+# that label change at a new pin, by name.
+#
+# The pipelines profile controller (kubeflow/pipelines manifests/kustomize/base/installs/multi-user/
+# pipelines-profile-controller: a metacontroller DecoratorController calling `sync.py`) writes into
+# every namespace labelled `pipelines.kubeflow.org/enabled: "true"` (all Profile namespaces):
+# Secret `mlpipeline-minio-artifact`, holding the platform's all-bucket key from its own env (KFP up
+# to 2.14) or a key it mints through SeaweedFS's IAM API (2.15 on; MinIO has no such API); ConfigMaps
+# `kfp-launcher` (bucket `mlpipeline`, no providers), `metadata-grpc-configmap` and, from 2.15,
+# `artifact-repositories` (Argo's per-namespace default: SeaweedFS endpoint, no TLS); and a
+# per-namespace `ml-pipeline-ui-artifact` Deployment/Service reading that Secret (always up to 2.14,
+# only with ARTIFACTS_PROXY_ENABLED from 2.15), plus `ml-pipeline-visualizationserver` in older KFP.
+# Each would fight an object this program owns, or hand a tenant the wrong key: the tenant's
+# `mlpipeline-minio-artifact` comes from the data tier, `kfp-launcher` and `metadata-grpc-configmap`
+# from TenantPipelineDefaults (pipelines.py). docs/kubeflow-ha.md#artifact-credentials.
+PIPELINES_PROFILE_CONTROLLER = "kubeflow-pipelines-profile-controller"
+REPLACED_UPSTREAM_BY_LABEL: dict[str, str] = {
+    "pipelines": f"app={PIPELINES_PROFILE_CONTROLLER}",
+}
+# (group, version, kind, name)
+REPLACED_UPSTREAM_BY_NAME: dict[str, list[tuple[str, str, str, str]]] = {
+    "pipelines": [
+        ("metacontroller.k8s.io", "v1alpha1", "DecoratorController", PIPELINES_PROFILE_CONTROLLER),
+        ("apps", "v1", "Deployment", PIPELINES_PROFILE_CONTROLLER),
+        ("", "v1", "Service", PIPELINES_PROFILE_CONTROLLER),
+    ],
+}
+
 # Secrets upstream ships with example values; this program delivers real ones from Vault.
 UPSTREAM_EXAMPLE_SECRETS: dict[str, list[str]] = {
     "dex": ["dex-oidc-client", "dex-passwords"],
@@ -129,5 +158,9 @@ KFP_INSTALL_CONFIGMAP = "pipeline-install-config"
 KFP_WORKFLOW_CONTROLLER_CONFIGMAP = "workflow-controller-configmap"
 KFP_CACHE_SERVER = ("cache-server", "server")
 KATIB_DB_MANAGER = ("katib-db-manager", "katib-db-manager")
+# ML Metadata's gRPC Service in the KFP namespace; every v2 pipeline pod reads its address from the
+# namespace's ConfigMap `metadata-grpc-configmap` (envFrom, optional; backend/src/v2/compiler/argocompiler).
+KFP_METADATA_GRPC_SERVICE = ("metadata-grpc-service", 8080)
+KFP_METADATA_GRPC_CONFIGMAP = "metadata-grpc-configmap"
 DEX_CONFIGMAP = "dex"
 OAUTH2_PROXY_CONFIGMAP = "oauth2-proxy"

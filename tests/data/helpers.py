@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import pathlib
 
@@ -47,3 +48,17 @@ def resource(result: RenderResult, type_: str, name: str):
 
 def urn_of(result: RenderResult, type_: str, name: str) -> str:
     return resource(result, type_, name).urn
+
+
+def allowed(policy: dict, action: str, resource_arn: str, prefix: str | None = None) -> bool:
+    """A small evaluator of the Allow statements we write (no Deny, StringLike on s3:prefix only)."""
+    for statement in policy["Statement"]:
+        if statement["Effect"] != "Allow" or action not in statement["Action"]:
+            continue
+        if not any(fnmatch.fnmatchcase(resource_arn, pattern) for pattern in statement["Resource"]):
+            continue
+        condition = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        if condition is not None and (prefix is None or not any(fnmatch.fnmatchcase(prefix, p) for p in condition)):
+            continue
+        return True
+    return False

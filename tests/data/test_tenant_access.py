@@ -1,28 +1,13 @@
 """Per-tenant object-store access: a team's key reaches its own artifact prefixes and nothing else."""
-import fnmatch
 import json
 
 import pytest
 
 from kfplatform.data.tenant_access import tenant_policy
 
-from .helpers import resource
+from .helpers import allowed, resource
 
 TENANTS = ["team-forecasting", "team-nlp", "team-vision"]
-
-
-def allowed(policy: dict, action: str, resource_arn: str, prefix: str | None = None) -> bool:
-    """A small evaluator of the Allow statements we write (no Deny, StringLike on s3:prefix only)."""
-    for statement in policy["Statement"]:
-        if statement["Effect"] != "Allow" or action not in statement["Action"]:
-            continue
-        if not any(fnmatch.fnmatchcase(resource_arn, pattern) for pattern in statement["Resource"]):
-            continue
-        condition = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
-        if condition is not None and (prefix is None or not any(fnmatch.fnmatchcase(prefix, p) for p in condition)):
-            continue
-        return True
-    return False
 
 
 @pytest.mark.parametrize("team", TENANTS)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from kfplatform.kubeflow.gitops import isvc_no_prune_patch
+from kfplatform.kubeflow.release import PIPELINES_PROFILE_CONTROLLER
 
 from .conftest import app
 
@@ -48,7 +49,9 @@ def test_pipelines_application_drops_bundled_stores_and_wires_the_data_tier(prod
     objects = build(tmp_path, "pipelines", app(prod, "pipelines")["spec"]["source"]["kustomize"])
     gone = {("Deployment", "mysql"), ("Service", "mysql"), ("PersistentVolumeClaim", "mysql-pv-claim"),
             ("Deployment", "seaweedfs"), ("Service", "minio-service"), ("Secret", "mysql-secret"),
-            ("Secret", "mlpipeline-minio-artifact"), ("Namespace", "kubeflow")}
+            ("Secret", "mlpipeline-minio-artifact"), ("Namespace", "kubeflow"),
+            *[(kind, PIPELINES_PROFILE_CONTROLLER) for kind in ("DecoratorController", "Deployment", "Service")],
+            ("ConfigMap", f"{PIPELINES_PROFILE_CONTROLLER}-code")}
     assert not gone & set(objects)
 
     api = objects[("Deployment", "ml-pipeline")]
@@ -68,10 +71,20 @@ def test_pipelines_application_drops_bundled_stores_and_wires_the_data_tier(prod
     assert objects[("Deployment", "ml-pipeline-ui")]["spec"]["replicas"] == 2
     ui_env = {e["name"]: e for e in objects[("Deployment", "ml-pipeline-ui")]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert ui_env["MINIO_NAMESPACE"] == {"name": "MINIO_NAMESPACE", "value": ""}
+    assert ui_env["ARTIFACTS_SERVICE_PROXY_ENABLED"] == {"name": "ARTIFACTS_SERVICE_PROXY_ENABLED", "value": "false"}
     assert objects[("ConfigMap", "pipeline-install-config")]["data"]["dbPort"] == "6033"
     assert objects[("ConfigMap", "pipeline-install-config")]["data"]["appVersion"] == "2.x"
     crd = objects[("CustomResourceDefinition", "scheduledworkflows.kubeflow.org")]
     assert crd["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+
+
+def test_the_profile_controller_goes_by_name_too_should_upstream_change_its_label(prod, tmp_path):
+    """Only the by-name deletes (the label-selected one left out): the controller is still dropped."""
+    kustomize = app(prod, "pipelines")["spec"]["source"]["kustomize"]
+    by_name = [p for p in kustomize["patches"] if "labelSelector" not in p.get("target", {})]
+    objects = build(tmp_path, "pipelines", {"patches": by_name})
+    assert not {(kind, PIPELINES_PROFILE_CONTROLLER) for kind in ("DecoratorController", "Deployment", "Service")} & set(objects)
+    assert ("Deployment", "ml-pipeline") in objects  # nothing else went with it
 
 
 def test_workloads_application_marks_every_inference_service_unprunable(tmp_path):
