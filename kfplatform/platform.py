@@ -4,14 +4,14 @@ from __future__ import annotations
 import pulumi
 
 from .config import PlatformConfig
+from .data.tier import DataTier
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
-from .data.tier import DataTier
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane, SecretsPlaneArgs
-from .tenancy.tenant import Tenants
+from .tenancy.tenant import TenantNamespaces, Tenants
 
 
 class Platform(pulumi.ComponentResource):
@@ -23,11 +23,10 @@ class Platform(pulumi.ComponentResource):
         prod = stack.is_prod
         here = pulumi.ResourceOptions(parent=self)
 
+        # Namespaces first: every box puts objects in them.
         self.namespaces = PlatformNamespaces("namespaces", stack.cluster.namespaces, protect=prod, opts=here)
-        self.tenants = Tenants(
-            "tenants", config.tenants, stack.tenancy, stack.network, protect_namespaces=prod, opts=here,
-            closed_quota=closed_quota_keys(stack.gpu),
-        )
+        self.tenant_namespaces = TenantNamespaces("tenant-namespaces", config.tenants, stack.tenancy, protect=prod, opts=here)
+        tenant_namespaces = self.tenant_namespaces.namespaces
         self.secrets = SecretsPlane(
             "secrets",
             SecretsPlaneArgs(
@@ -37,7 +36,7 @@ class Platform(pulumi.ComponentResource):
                 platform_namespaces={
                     ns: self.namespaces[role] for role, ns in stack.cluster.namespaces.model_dump(by_alias=True).items()
                 },
-                tenant_namespaces=self.tenants.namespaces,
+                tenant_namespaces=tenant_namespaces,
                 prod=prod,
             ),
             providers.vault,
@@ -48,20 +47,26 @@ class Platform(pulumi.ComponentResource):
             stack,
             secrets=self.secrets,
             namespaces=self.namespaces.by_role,
-            tenant_namespaces=self.tenants.namespaces,
+            tenant_namespaces=tenant_namespaces,
             minio_provider=providers.minio,
             opts=here,
         )
-        self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], self.tenants.namespaces, opts=here)
         self.kubeflow = Kubeflow(
-            "kubeflow", stack, config.tenants, self.secrets, self.tenants.namespaces, self.namespaces.by_name, opts=here
+            "kubeflow", stack, config.tenants, self.secrets, tenant_namespaces, self.namespaces.by_name, opts=here
         )
+        # After Kubeflow: a tenant's Profile, AuthorizationPolicies and PodDefaults wait for their CRDs.
+        crds = self.kubeflow.install.crd_installers
+        self.tenants = Tenants(
+            "tenants", config.tenants, tenant_namespaces, stack.tenancy, stack.network, crds,
+            closed_quota=closed_quota_keys(stack.gpu), opts=here,
+        )
+        self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], tenant_namespaces, crds, opts=here)
 
         self.outputs = {
             "environment": stack.environment.value,
             "dashboardUrl": f"https://{stack.cluster.domain}/",
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
-            "tenantNamespaces": sorted(self.tenants.namespaces),
+            "tenantNamespaces": sorted(tenant_namespaces),
             "vaultKvMount": stack.secrets.vault.kv_mount,
             "gpuPools": self.gpus.pool_summary,
             "gpuCapacity": self.gpus.capacity,

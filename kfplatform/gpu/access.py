@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -38,11 +40,13 @@ class TenantGpuAccess(pulumi.ComponentResource):
         tenant: TenantConfig,
         tenant_file: str,
         namespace: k8s.core.v1.Namespace,
+        poddefault_crd: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`poddefault_crd`: what installs the PodDefault CRD (Kubeflow's admission webhook)."""
         super().__init__("kfplatform:gpu:TenantGpuAccess", name, None, opts)
         ns = tenant.name
-        in_namespace = child(self, depends_on=[namespace])
+        in_namespace = child(self, depends_on=[namespace, *poddefault_crd])
         self.pod_default = custom_resource(
             f"{name}-poddefault",
             api_version="kubeflow.org/v1alpha1",

@@ -1,6 +1,8 @@
 """Gpus: the GPU box of the platform: operator, pools, tenant access, and the capacity plan."""
 from __future__ import annotations
 
+from typing import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -20,9 +22,12 @@ class Gpus(pulumi.ComponentResource):
         config: PlatformConfig,
         operator_namespace: k8s.core.v1.Namespace,
         tenant_namespaces: dict[str, k8s.core.v1.Namespace],
+        crd_installers: Mapping[str, pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`crd_installers`: kind -> what installs its CRD (the tenants' PodDefaults wait for theirs)."""
         super().__init__("kfplatform:gpu:Gpus", name, None, opts)
+        poddefault_crd = [crd_installers["PodDefault"]] if crd_installers and "PodDefault" in crd_installers else []
         stack = config.stack
         here = pulumi.ResourceOptions(parent=self)
         self.operator = GpuOperator(
@@ -32,7 +37,7 @@ class Gpus(pulumi.ComponentResource):
         self.pools = GpuPools("gpu-pools", stack.gpu, depends_on=[self.operator.mig_config], opts=here)
         self.tenant_access = {
             t.config.name: TenantGpuAccess(
-                f"{t.config.name}-gpu", t.config, t.path, tenant_namespaces[t.config.name], opts=here
+                f"{t.config.name}-gpu", t.config, t.path, tenant_namespaces[t.config.name], poddefault_crd, opts=here
             )
             for t in config.tenants
             if uses_gpus(t.config)

@@ -70,7 +70,9 @@ class Kubeflow(pulumi.ComponentResource):
         )
         self.pipelines = TenantPipelineDefaults(
             "pipelines", config.pipelines, data_endpoints(stack), stack.images.mirror, tenant_namespaces,
-            kubeflow_namespace=names.kubeflow, opts=here,
+            kubeflow_namespace=names.kubeflow,
+            poddefault_crd=[self.install.crd_installers["PodDefault"]] if "PodDefault" in self.install.crd_installers else [],
+            opts=here,
         )
         self.gitops = WorkloadsGitOps(
             "gitops", config.workloads, config.argocd, [t.config for t in tenants], tenant_namespaces, opts=here

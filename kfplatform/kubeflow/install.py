@@ -26,6 +26,7 @@ from .release import (
     BUNDLED_STORES_BY_LABEL,
     BUNDLED_STORES_BY_NAME,
     COMPONENTS,
+    CRD_SOURCES,
     PROFILE_CONTROLLER,
     REPLACED_UPSTREAM_BY_LABEL,
     REPLACED_UPSTREAM_BY_NAME,
@@ -144,15 +145,25 @@ class KubeflowInstall(pulumi.ComponentResource):
             }
             if ignore_differences.get(component):
                 spec["ignoreDifferences"] = list(ignore_differences[component])
+            annotations = None
+            if component in CRD_SOURCES.values():
+                # This program declares objects of the CRDs this component installs: `pulumi up`
+                # waits until Argo CD has synced it, so those objects never race their CRD.
+                annotations = {"pulumi.com/waitFor": "jsonpath={.status.sync.status}=Synced", "pulumi.com/timeoutSeconds": "900"}
             self.applications[component] = custom_resource(
                 f"{name}-{component}",
                 api_version="argoproj.io/v1alpha1",
                 kind="Application",
                 metadata=meta(
                     application_name(component), argocd.namespace, component=COMPONENT,
-                    extra_labels={"kfplatform.io/kubeflow-component": component},
+                    extra_labels={"kfplatform.io/kubeflow-component": component}, annotations=annotations,
                 ),
                 spec=spec,
                 opts=child(self, depends_on=[self.project, *depends_on]),
             )
+        # kind -> the Application installing its CRD (absent when the component is skipped because
+        # the cluster already has it).
+        self.crd_installers: dict[str, pulumi.Resource] = {
+            kind: self.applications[component] for kind, component in CRD_SOURCES.items() if component in self.applications
+        }
         self.register_outputs({"release": release.tag, "commit": release.commit, "applications": sorted(self.applications)})

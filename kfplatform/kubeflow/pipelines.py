@@ -14,7 +14,7 @@ image is a client-side constant: docs/kubeflow-ha.md#supply-chain says what enfo
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -208,8 +208,10 @@ class TenantPipelineDefaults(pulumi.ComponentResource):
         mirror: str,
         tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
         kubeflow_namespace: str,
+        poddefault_crd: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`poddefault_crd`: what installs the PodDefault CRD (the admission webhook's Application)."""
         super().__init__("kfplatform:kubeflow:TenantPipelineDefaults", name, None, opts)
         base_image = base_image_ref(config, mirror)
         defaults = {"baseImage": base_image, "pipIndexUrl": config.pip_index_url}
@@ -246,7 +248,7 @@ class TenantPipelineDefaults(pulumi.ComponentResource):
                         {"name": "KFP_BASE_IMAGE", "value": base_image},
                     ],
                 },
-                opts=child(self, depends_on=deps),
+                opts=child(self, depends_on=[*deps, *poddefault_crd]),
             )
             # Belt and braces for the API server's spec patch: the PodDefault webhook also sets
             # the mirror on every v2 pipeline pod of the tenant (works with any KFP 2.x server).
@@ -260,6 +262,6 @@ class TenantPipelineDefaults(pulumi.ComponentResource):
                     "selector": {"matchLabels": {V2_COMPONENT_LABEL: "true"}},
                     "env": [{"name": "PIP_INDEX_URL", "value": config.pip_index_url}],
                 },
-                opts=child(self, depends_on=deps),
+                opts=child(self, depends_on=[*deps, *poddefault_crd]),
             )
         self.register_outputs({"baseImage": base_image, "pipIndexUrl": config.pip_index_url})

@@ -56,6 +56,10 @@ COMPONENTS: dict[str, Component] = {
 }
 
 # Components that carry this program's HA, identity or data-tier wiring.
+# Which upstream component installs the CRD of each kind this program declares objects of.
+# Their Applications are awaited (synced) before those objects are created.
+CRD_SOURCES = {"Profile": "profiles", "PodDefault": "admission-webhook", "AuthorizationPolicy": "istio-crds"}
+
 REQUIRED_COMPONENTS = frozenset({"istio-install", "dex", "oauth2-proxy", "pipelines", "katib", "profiles"})
 
 

@@ -33,9 +33,16 @@ def binding_name(kind: str, subject: str, role: str) -> str:
 
 
 def tenant_contributors(
-    tenant: TenantConfig, tenancy: TenancyConfig, parent: pulumi.Resource, depends_on: list[pulumi.Resource]
+    tenant: TenantConfig,
+    tenancy: TenancyConfig,
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource],
+    policy_depends_on: list[pulumi.Resource],
 ) -> list[pulumi.Resource]:
-    """RoleBindings and AuthorizationPolicies for the tenant's groups and members."""
+    """RoleBindings and AuthorizationPolicies for the tenant's groups and members.
+
+    `policy_depends_on`: what the AuthorizationPolicies wait for (their namespace and Istio's CRDs).
+    """
     ns = tenant.name
     created: list[pulumi.Resource] = []
     entries = [("user", m.user, m.role.value) for m in tenant.members]
@@ -65,7 +72,7 @@ def tenant_contributors(
                 kind="AuthorizationPolicy",
                 metadata=meta(name, ns, component="tenant-rbac", annotations=annotations),
                 spec={"action": "ALLOW", "rules": [{"when": [condition]}]},
-                opts=child(parent, depends_on=depends_on),
+                opts=child(parent, depends_on=policy_depends_on),
             )
         )
     return created

@@ -110,3 +110,50 @@ def test_duplicate_resource_names_fail_like_the_real_engine():
 
     with pytest.raises(DuplicateResourceError, match="duplicate resource URN"):
         run_under_mocks(program, "test")
+
+
+# What installs the CRD of each API group the program declares objects of: a Helm release (by
+# chart) or a Kubeflow Argo CD Application (by name). Groups of services that exist before this
+# program runs are listed apart, with who provides them (README, prerequisites).
+CRD_INSTALLERS = {
+    "k8s.mariadb.com": ("chart", "mariadb-operator-crds"),
+    "minio.min.io": ("chart", "operator"),
+    "external-secrets.io": ("chart", "external-secrets"),
+    "kubeflow.org/Profile": ("application", "kubeflow-profiles"),
+    "kubeflow.org/PodDefault": ("application", "kubeflow-admission-webhook"),
+    "security.istio.io": ("application", "kubeflow-istio-crds"),
+}
+PRE_EXISTING = {"argoproj.io": "Argo CD", "monitoring.coreos.com": "the Prometheus operator"}
+CORE_GROUPS = ("core", "apps", "rbac.authorization.k8s.io", "networking.k8s.io", "policy", "autoscaling",
+               "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "helm.sh")
+
+
+def test_custom_resources_wait_for_whatever_installs_their_crd(each_stack):
+    installers = {}
+    for r in each_stack.resources:
+        if r.type == "kubernetes:helm.sh/v3:Release":
+            installers[("chart", r.inputs["chart"])] = r.urn
+        elif r.type == "kubernetes:argoproj.io/v1alpha1:Application":
+            installers[("application", r.inputs["metadata"]["name"])] = r.urn
+    checked = 0
+    for r in each_stack.resources:
+        if not (r.custom and r.type.startswith("kubernetes:")) or r.type.startswith("kubernetes:helm.sh/"):
+            continue
+        group = r.type.split(":")[1].split("/")[0]
+        if group in CORE_GROUPS or "/" not in r.type.split(":")[1]:
+            continue
+        kind = r.type.split(":")[2]
+        key = f"{group}/{kind}" if f"{group}/{kind}" in CRD_INSTALLERS else group
+        if group in PRE_EXISTING:
+            continue
+        assert key in CRD_INSTALLERS, f"{r.type}: who installs this CRD? add it to CRD_INSTALLERS or PRE_EXISTING"
+        installer = installers[CRD_INSTALLERS[key]]
+        assert installer in depends_on_transitively(each_stack, r), f"{r.name} ({kind}) does not wait for {CRD_INSTALLERS[key]}"
+        checked += 1
+    assert checked > 50
+
+
+def test_kubeflow_applications_that_install_crds_are_awaited(prod):
+    apps = [o for o in prod.kubernetes_objects() if o["kind"] == "Application"]
+    awaited = {a["metadata"]["name"] for a in apps if "pulumi.com/waitFor" in (a["metadata"].get("annotations") or {})}
+    assert awaited == {name for how, name in CRD_INSTALLERS.values() if how == "application"}
