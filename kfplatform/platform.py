@@ -11,6 +11,7 @@ from .kubeflow.component import Kubeflow
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane, SecretsPlaneArgs
+from .secrets.vault_layout import TENANTS_TREE, tenant_role
 from .tenancy.tenant import TenantNamespaces, Tenants
 
 
@@ -68,6 +69,11 @@ class Platform(pulumi.ComponentResource):
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
             "tenantNamespaces": sorted(tenant_namespaces),
             "vaultKvMount": stack.secrets.vault.kv_mount,
+            # Where each team's secrets live (`bao kv put <mount>/<tree>/...`), and its Vault role.
+            "vaultTenantPaths": {
+                t: {"tree": f"{stack.secrets.vault.kv_mount}/{TENANTS_TREE}/{t}", "role": tenant_role(t)}
+                for t in sorted(tenant_namespaces)
+            },
             "gpuPools": self.gpus.pool_summary,
             "gpuCapacity": self.gpus.capacity,
             **self.kubeflow.outputs,

@@ -46,3 +46,8 @@ def test_tenant_namespaces_are_protected_in_prod_only(prod, sandbox):
 
     assert protected(prod, "team-vision") is True
     assert protected(sandbox, "team-vision") is False
+
+
+def test_exports_name_each_teams_namespace_and_vault_tree(prod):
+    assert prod.exports["vaultTenantPaths"]["team-nlp"] == {"tree": "kfplatform/tenants/team-nlp", "role": "tenant-team-nlp"}
+    assert sorted(prod.exports["vaultTenantPaths"]) == prod.exports["tenantNamespaces"]
