@@ -191,6 +191,13 @@ class GpuOperator(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:gpu:GpuOperator", name, None, opts)
+        for key in sorted(UNVERIFIED):
+            image = IMAGES[key]
+            pulumi.log.warn(
+                f"GPU operator image {image.path}:{image.tag} ({key}) has a placeholder digest "
+                "(kfplatform/gpu/operator.py); its pods will not start until the mirror's real digest is pinned",
+                resource=self,
+            )
         self.mig_config = k8s.core.v1.ConfigMap(
             f"{name}-mig-parted-config",
             metadata=meta(MIG_CONFIG_MAP, namespace_name, component="gpu-operator"),

@@ -243,3 +243,29 @@ def test_a_selector_pool_is_left_to_its_node_group_which_is_told_what_to_set():
     assert summary["nodes"] == {"selector": {"node.kubernetes.io/instance-type": "p5.48xlarge"}, "count": 2}
     assert summary["labels"] == {"nvidia.com/mig.config": "all-disabled", "kfplatform.io/gpu-pool": "h100-auto"}
     assert summary["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+
+
+def test_every_placeholder_digest_is_warned_about_on_each_run(monkeypatch):
+    """README: an unverified digest is a loud failure, never a silent one (the policy pack refuses it too)."""
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from kfplatform.config.stack import ImagesConfig
+    from kfplatform.gpu.config import GpuConfig
+    from kfplatform.render.run import run_under_mocks
+
+    warned = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    gpu = GpuConfig.model_validate({"pools": [{"name": "h", "model": "H100-80GB", "gpusPerNode": 8,
+                                               "nodes": {"names": ["n1"]}}]})
+
+    def program():
+        ns = k8s.core.v1.Namespace("ns", metadata={"name": "gpu-operator"})
+        operator.GpuOperator("gpu-operator", gpu, ImagesConfig(mirror="registry.example.com/m"), ns, "gpu-operator")
+
+    run_under_mocks(program, "test")
+    assert operator.UNVERIFIED == {"operator", "nfd"}  # drop an entry here when its digest is real
+    for key in operator.UNVERIFIED:
+        image = operator.IMAGES[key]
+        assert any(f"{image.path}:{image.tag} ({key}) has a placeholder digest" in w for w in warned), (key, warned)
+    assert len(warned) == len(operator.UNVERIFIED)
