@@ -1,10 +1,11 @@
 """TenantGpuAccess: what a GPU-using tenant's namespace gets so its GPU work can run, and stays in bounds.
 
 - PodDefault `gpu-pools`: tolerates the dedicated pools' `nvidia.com/gpu` taint. The
-  ExtendedResourceToleration admission plugin adds that toleration only to pods requesting
-  `nvidia.com/gpu` itself, never to `nvidia.com/mig-*` requests. Notebooks pick it in the
-  spawner ("configurations"); pipeline steps and Katib trial templates set the pod label
-  `kfplatform.io/gpu-pools: "true"`.
+  ExtendedResourceToleration admission plugin (off by default) adds that toleration only to pods
+  requesting `nvidia.com/gpu` itself, never to `nvidia.com/mig-*` requests. Pods opt in with the
+  label `kfplatform.io/gpu-pools: "true"`: notebooks by picking it in the spawner
+  ("configurations"), pipeline steps with `kfp.kubernetes.add_pod_label`, Katib trials in their
+  trial template's pod labels (docs/gpus.md, "Tenant quotas and Katib").
 - For a tenant that declares `katib:`, a ValidatingAdmissionPolicy (and its binding to the
   tenant's namespace) refuses Experiments above the declared `maxParallelTrials`: the number
   the capacity plan checked against the quota is the number that can run.
