@@ -14,6 +14,9 @@ from ..images import DIGEST
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 MOVING_REVISIONS = {"head", "master", "main", "latest", "HEAD"}
+# Lifetime of the ID tokens Dex issues (its `expiry.idTokens`, rendered explicitly): the upper bound
+# of a login session, since the session's cookie carries that token to the gateway.
+DEX_ID_TOKEN_HOURS = 24
 
 
 def _https_url(value: str, what: str) -> str:
@@ -162,8 +165,19 @@ class IdentityConfig(Model):
     @field_validator("cookie_expire")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not re.fullmatch(r"\d+(m|h)", value):
+        match = re.fullmatch(r"(\d+)(m|h)", value)
+        if not match:
             raise ValueError(f"{value!r} is not a duration like 24h")
+        minutes = int(match[1]) * (60 if match[2] == "h" else 1)
+        if minutes > DEX_ID_TOKEN_HOURS * 60:
+            # oauth2-proxy does not refresh the token (cookie_refresh 0): a session longer than the
+            # ID token it carries reaches the gateway with an expired JWT, which Istio refuses.
+            raise ValueError(
+                f"{value}: a login session cannot outlive Dex's ID token ({DEX_ID_TOKEN_HOURS}h); "
+                "past that the gateway refuses the session's token"
+            )
+        if minutes < 5:
+            raise ValueError(f"{value}: shorter than 5m would log people out between two clicks")
         return value
 
 

@@ -21,7 +21,7 @@ import pulumi
 import yaml
 
 from . import patches
-from .config import IdentityConfig
+from .config import DEX_ID_TOKEN_HOURS, IdentityConfig
 from ..secrets.vault_layout import IDP_CLIENT, OAUTH2_PROXY, platform_home
 from .release import DEX_CONFIGMAP, OAUTH2_PROXY_CONFIGMAP
 
@@ -78,6 +78,8 @@ def dex_config(config: IdentityConfig, domain: str, auth_namespace: str, groups:
         "web": {"http": "0.0.0.0:5556"},
         "logger": {"level": "info", "format": "json"},
         "oauth2": {"skipApprovalScreen": True},
+        # Explicit, not Dex's default: oauth2-proxy's cookie_expire is validated against it.
+        "expiry": {"idTokens": f"{DEX_ID_TOKEN_HOURS}h"},
         "enablePasswordDB": bool(config.static_users),
         "staticClients": [
             {

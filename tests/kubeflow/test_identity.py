@@ -83,3 +83,23 @@ def test_issuer_must_be_https_and_admin_groups_distinct_from_tenant_groups(issue
     assert "must be an https:// URL" in found
     (found,) = issues("prod", lambda kf: kf["identity"].update(adminGroups=["ml-nlp-engineers"]))
     assert found.startswith("kubeflow-platform:kubeflow.identity.adminGroups[0]:")
+
+
+def _hours(duration: str) -> float:
+    value, unit = int(duration[:-1]), duration[-1]
+    return value if unit == "h" else value / 60
+
+
+def test_a_login_session_never_outlives_the_id_token_it_carries(each_stack):
+    """oauth2-proxy does not refresh the token: past Dex's ID-token lifetime the gateway refuses it."""
+    id_tokens = dex_config(each_stack)["expiry"]["idTokens"]
+    cfg = patch_for(each_stack, "oauth2-proxy", "ConfigMap", "oauth2-proxy")["data"]["oauth2_proxy.cfg"]
+    (cookie,) = [line.split("=", 1)[1].strip().strip('"') for line in cfg.splitlines() if line.startswith("cookie_expire")]
+    assert 'cookie_refresh = "0"' in cfg
+    assert _hours(cookie) <= _hours(id_tokens)
+
+
+def test_a_session_longer_than_the_id_token_is_refused(issues):
+    (found,) = issues("prod", lambda kf: kf["identity"].update(cookieExpire="168h"))
+    assert found.startswith("kubeflow-platform:kubeflow.identity.cookieExpire: 168h: a login session cannot outlive")
+    assert issues("prod", lambda kf: kf["identity"].update(cookieExpire="8h")) == []
