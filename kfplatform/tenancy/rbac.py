@@ -8,6 +8,11 @@ user's id header. Members get exactly that, so the dashboard's "Manage contribut
 IdP groups get a RoleBinding with a `Group` subject (the API server's `--oidc-groups-prefix`
 prepended) and an AuthorizationPolicy on the token's `groups` claim: Kubeflow's
 `kubeflow-groups` header is a comma-joined list that Istio cannot match one group in.
+
+Limit (docs/identity.md, "What a group binding grants"): KFP and the Kubeflow web apps authorize
+with a SubjectAccessReview naming the user without groups, and KFAM lists bindings by user, so a
+Group binding grants kubectl access and reach through Istio, not the Kubeflow UIs or the KFP API;
+people who use those need a `members:` entry.
 """
 from __future__ import annotations
 
