@@ -36,7 +36,13 @@ def scaling_of(config: ControlPlaneConfig, key: str) -> Scaling:
 
 
 def spread_and_rollout_patch(workload: Workload, scaling: Scaling, zone_key: str) -> dict:
-    """Topology spread (nodes: hard, zones: soft), surge-only rollouts, requests for the HPA."""
+    """Topology spread (nodes: hard, zones: soft), surge-only rollouts, requests for the HPA.
+
+    `nodeTaintsPolicy: Honor`: only nodes the pod tolerates count as domains. With the default
+    (Ignore) every tainted node (the dedicated GPU pools, cordoned nodes in a drain) is a domain
+    that always holds 0 replicas, so the hard node spread would allow at most one replica per
+    schedulable node, for ever: the HPA could not scale past the number of untainted nodes.
+    """
     selector = {"matchLabels": dict(workload.selector)}
     constraints = [
         {
@@ -45,6 +51,7 @@ def spread_and_rollout_patch(workload: Workload, scaling: Scaling, zone_key: str
             "whenUnsatisfiable": "DoNotSchedule",
             "labelSelector": selector,
             "matchLabelKeys": ["pod-template-hash"],
+            "nodeTaintsPolicy": "Honor",
         },
         {
             "maxSkew": 1,
@@ -52,6 +59,7 @@ def spread_and_rollout_patch(workload: Workload, scaling: Scaling, zone_key: str
             "whenUnsatisfiable": "ScheduleAnyway",
             "labelSelector": selector,
             "matchLabelKeys": ["pod-template-hash"],
+            "nodeTaintsPolicy": "Honor",
         },
     ]
     return patches.deployment(

@@ -41,6 +41,8 @@ def test_prod_floor_is_at_least_two_with_hpa_pdb_and_spread(prod, deployment, na
     ]
     spread = {c["topologyKey"]: c for c in spec["template"]["spec"]["topologySpreadConstraints"]}
     assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule"
+    # Tainted nodes (dedicated GPU pools, cordoned nodes) are not domains that stay at 0 for ever.
+    assert all(c["nodeTaintsPolicy"] == "Honor" for c in spread.values())
     assert spread["topology.kubernetes.io/zone"]["labelSelector"]["matchLabels"] == workload.selector
     assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
 
