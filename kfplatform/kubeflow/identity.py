@@ -38,6 +38,7 @@ DEX_CLIENT_SECRET = "dex-oidc-client"
 DEX_PASSWORDS_SECRET = "dex-passwords"
 DEX_IDP_SECRET = "dex-upstream-idp"
 OAUTH2_PROXY_SECRET = "oauth2-proxy"
+DEX_CONFIG_HASH_ANNOTATION = "kfplatform.io/dex-config-hash"
 
 
 def dex_issuer(auth_namespace: str) -> str:
@@ -142,9 +143,16 @@ def dex_patches(config: IdentityConfig, domain: str, auth_namespace: str, groups
     if config.static_users:
         env_from.append({"secretRef": {"name": DEX_PASSWORDS_SECRET}})
     rendered = yaml.safe_dump(dex_config(config, domain, auth_namespace, groups), sort_keys=False, width=1000)
+    # Dex reads its config once, at start, from a plain (not generated) ConfigMap: the hash on the
+    # pod template rolls Dex whenever the config changes, e.g. a new tenant's groups in allowedGroups.
+    config_hash = hashlib.sha256(rendered.encode()).hexdigest()[:16]
     return [
         patches.configmap_data(DEX_CONFIGMAP, {"config.yaml": rendered}),
-        patches.deployment("dex", template_spec={"containers": [patches.container("dex", envFrom=env_from)]}),
+        patches.deployment(
+            "dex",
+            template_spec={"containers": [patches.container("dex", envFrom=env_from)]},
+            template_annotations={DEX_CONFIG_HASH_ANNOTATION: config_hash},
+        ),
         *[patches.delete("Secret", name=name) for name in (DEX_CLIENT_SECRET, DEX_PASSWORDS_SECRET)],
     ]
 

@@ -68,10 +68,22 @@ def env_secret(name: str, secret: str, key: str) -> dict:
     return {"name": name, "value": None, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def deployment(name: str, *, template_spec: Mapping[str, Any] | None = None, spec: Mapping[str, Any] | None = None) -> dict:
+def deployment(
+    name: str,
+    *,
+    template_spec: Mapping[str, Any] | None = None,
+    spec: Mapping[str, Any] | None = None,
+    template_annotations: Mapping[str, str] | None = None,
+) -> dict:
+    """A patch of Deployment `name`: its spec, its pod template's spec and annotations."""
     body_spec = dict(spec or {})
+    template: dict[str, Any] = {}
+    if template_annotations:
+        template["metadata"] = {"annotations": dict(template_annotations)}
     if template_spec:
-        body_spec["template"] = {"spec": dict(template_spec)}
+        template["spec"] = dict(template_spec)
+    if template:
+        body_spec["template"] = template
     body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": body_spec}
     return strategic(body, target("Deployment", name=name, group="apps"))
 

@@ -103,3 +103,28 @@ def test_a_session_longer_than_the_id_token_is_refused(issues):
     (found,) = issues("prod", lambda kf: kf["identity"].update(cookieExpire="168h"))
     assert found.startswith("kubeflow-platform:kubeflow.identity.cookieExpire: 168h: a login session cannot outlive")
     assert issues("prod", lambda kf: kf["identity"].update(cookieExpire="8h")) == []
+
+
+def test_dex_restarts_when_its_config_changes(prod):
+    """Dex reads its config at start only; a new tenant's groups must reach allowedGroups."""
+    import hashlib
+
+    from kfplatform.kubeflow import patches as p
+    from kfplatform.kubeflow.identity import DEX_CONFIG_HASH_ANNOTATION, dex_patches
+
+    rendered = patch_for(prod, "dex", "ConfigMap", "dex")["data"]["config.yaml"]
+    annotations = [d["spec"]["template"].get("metadata", {}).get("annotations", {})
+                   for d in patches_for(prod, "dex", "Deployment", "dex")]
+    (value,) = [a[DEX_CONFIG_HASH_ANNOTATION] for a in annotations if DEX_CONFIG_HASH_ANNOTATION in a]
+    assert value == hashlib.sha256(rendered.encode()).hexdigest()[:16]
+
+    from kfplatform.kubeflow.config import IdentityConfig
+
+    identity = IdentityConfig(issuer_url="https://login.example.com", client_id="c")
+
+    def hash_for(groups):
+        (deployment,) = [p.parse(x) for x in dex_patches(identity, "kf.example.com", "auth", groups)
+                         if x["target"]["kind"] == "Deployment"]
+        return deployment["spec"]["template"]["metadata"]["annotations"][DEX_CONFIG_HASH_ANNOTATION]
+
+    assert hash_for(["a"]) == hash_for(["a"]) != hash_for(["a", "new-team"])

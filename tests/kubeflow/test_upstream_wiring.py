@@ -168,6 +168,8 @@ def test_hpa_pdb_and_spread_match_the_built_upstream_deployment(prod, builds, ke
     spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert spread and all(_labels_select(c["labelSelector"]["matchLabels"], pod_labels) for c in spread)
     assert all(c["nodeTaintsPolicy"] == "Honor" for c in spread)
+    if workload.deployment == "dex":  # the config hash reaches the pod template: a new config rolls Dex
+        assert "kfplatform.io/dex-config-hash" in deployment["spec"]["template"]["metadata"]["annotations"]
 
     # Ours are the only HPA and PDB for it (two HPAs on one Deployment fight; upstream's floor is 1).
     assert not [o for (kind, _), o in objects.items() if kind == "HorizontalPodAutoscaler"
