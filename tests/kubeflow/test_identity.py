@@ -128,3 +128,17 @@ def test_dex_restarts_when_its_config_changes(prod):
         return deployment["spec"]["template"]["metadata"]["annotations"][DEX_CONFIG_HASH_ANNOTATION]
 
     assert hash_for(["a"]) == hash_for(["a"]) != hash_for(["a", "new-team"])
+
+
+def test_oauth2_proxy_presents_the_client_dex_knows(each_stack):
+    """Dex's static client (id/secret from its env) and oauth2-proxy's client must be the same pair."""
+    dex = each_stack.find("ExternalSecret", "dex-oidc-client", "auth")
+    proxy = each_stack.find("ExternalSecret", "oauth2-proxy", "oauth2-proxy")
+    dex_t, proxy_t = dex["spec"]["target"]["template"]["data"], proxy["spec"]["target"]["template"]["data"]
+    assert dex_t["OIDC_CLIENT_ID"] == proxy_t["client-id"]
+
+    def source(es, template_value):
+        (var,) = [d for d in es["spec"]["data"] if "{{ ." + d["secretKey"] + " }}" == template_value]
+        return var["remoteRef"]
+
+    assert source(dex, dex_t["OIDC_CLIENT_SECRET"]) == source(proxy, proxy_t["client-secret"])
