@@ -177,3 +177,44 @@ def test_a_missing_secret_or_key_is_reported():
     assert len(problems) == 2, problems
     assert "a/db has keys ['password', 'username'], not 'p'" in problems[0]
     assert "no ExternalSecret makes b/db" in problems[1]
+
+
+# ESO's own pods start before ESO can make any Secret: their first pull uses node-level credentials
+# for the mirror (docs/secrets.md, "What a user must set").
+BOOTSTRAP = {"eso-release"}
+# Known, outside this module's packages: the GPU operator's release (kfplatform/gpu) does not wait
+# for gpu-operator/internal-registry. Listed so the gap stays visible; remove it once fixed.
+NOT_YET = {"gpu-operator-release"}
+
+
+def test_workloads_start_after_the_external_secrets_they_use(each_stack):
+    """A Helm release, workload or operator CR is created only once the ExternalSecret exists.
+
+    Without the dependency Pulumi starts both at once: pods sit in ImagePullBackOff or
+    CreateContainerConfigError, and an `atomic` Helm release is rolled back when the kubelet's
+    back-off outlasts Helm's timeout. ConfigMaps (references only) and Argo CD Applications (Argo
+    CD retries) need no order.
+    """
+    from tests.render.test_render_contract import depends_on_transitively
+
+    made = {
+        (r.inputs["metadata"]["namespace"], r.inputs["spec"]["target"]["name"]): r.urn
+        for r in each_stack.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")
+    }
+    missing = set()
+    for resource in each_stack.resources:
+        if not resource.custom or not isinstance(resource.inputs, dict):
+            continue
+        if resource.type == "kubernetes:helm.sh/v3:Release":
+            refs = _refs(resource.inputs.get("values") or {}, resource.inputs["namespace"], resource.name)
+        elif resource.type.startswith("kubernetes:") and resource.inputs.get("kind") not in (
+            "ConfigMap", "Application", "ApplicationSet", "ExternalSecret", None,
+        ):
+            refs = _refs(resource.inputs, None, resource.name)
+        else:
+            continue
+        needed = {made[(ref.namespace, ref.secret)] for ref in refs if (ref.namespace, ref.secret) in made}
+        if needed - depends_on_transitively(each_stack, resource):
+            missing.add(resource.name)
+    assert missing - BOOTSTRAP - NOT_YET == set()
+    assert NOT_YET <= missing, "fixed: remove it from NOT_YET"
