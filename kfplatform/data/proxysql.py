@@ -64,6 +64,10 @@ def proxysql_config(
             "max_connections": 4096,
             "interfaces": f"0.0.0.0:{PROXYSQL_PORT}",
             "server_version": server_version,
+            # KFP, MLMD and Katib authenticate to ProxySQL, not to MariaDB: the plugin ProxySQL offers
+            # its clients is the one KFP's driver needs (kubeflow/pipelines#9549). ProxySQL's default
+            # since 2.6, written here so a newer default cannot change it silently.
+            "default_authentication_plugin": "mysql_native_password",
             "default_schema": "information_schema",
             "connect_timeout_server": 3000,
             "monitor_username": monitor_user,

@@ -45,6 +45,11 @@ def test_every_consumer_account_is_routed_to_the_writer(prod):
     assert "mysql_query_rules" not in config  # no read/write split: consumers read their own writes
 
 
+def test_clients_are_offered_mysql_native_password(each_stack):
+    # KFP's driver authenticates to ProxySQL (the only endpoint), so ProxySQL's frontend plugin is the one that counts.
+    assert cnf(each_stack)["mysql_variables"]["default_authentication_plugin"] == "mysql_native_password"
+
+
 def test_no_credential_is_inlined_only_referenced(each_stack):
     config = cnf(each_stack)
     fields = [
