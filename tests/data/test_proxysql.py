@@ -87,6 +87,22 @@ def test_deployment_is_ha_in_prod_with_anti_affinity_pdb_and_health_checks(prod)
     assert pdb["maxUnavailable"] == 1 and pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
 
 
+def test_the_container_user_can_read_every_file_it_mounts(each_stack):
+    """Secret and ConfigMap files belong to root: a non-root container reads them through the mode's
+    "other" bits, or as the pod's fsGroup (the kubelet gives that group read on the volume)."""
+    pod = deployment(each_stack)["spec"]["template"]["spec"]
+    user = pod["securityContext"]["runAsUser"]
+    assert user != 0
+    fs_group = pod["securityContext"].get("fsGroup")
+    for volume in pod["volumes"]:
+        source = volume.get("secret") or volume.get("configMap")
+        if source is None:
+            continue
+        modes = [int(item.get("mode", source.get("defaultMode", 0o644))) for item in source.get("items") or [{}]]
+        for mode in modes:
+            assert mode & 0o004 or (fs_group is not None and mode & 0o040), (volume["name"], oct(mode), fs_group)
+
+
 def test_sandbox_single_replica_has_no_pdb(sandbox):
     assert deployment(sandbox)["spec"]["replicas"] == 1
     with pytest.raises(KeyError):
