@@ -22,8 +22,12 @@ STATEFUL_TYPES = {
     "kubernetes:k8s.mariadb.com/v1alpha1:Database": "a Galera database",
 }
 # Helm charts whose uninstall deletes data: removing mariadb-operator's CRDs deletes every MariaDB,
-# Database and User object, and with them the StatefulSets.
-STATEFUL_CHARTS = {"mariadb-operator-crds": "mariadb-operator's CRDs"}
+# Database and User object, and with them the StatefulSets; the MinIO operator chart (`operator`)
+# renders the Tenant CRD from its templates, so the same holds for the Tenant.
+STATEFUL_CHARTS = {
+    "mariadb-operator-crds": "mariadb-operator's CRDs",
+    "operator": "the MinIO operator (its release holds the Tenant CRD)",
+}
 
 
 def _walk_images(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
