@@ -122,6 +122,7 @@ class SecretsPlane(pulumi.ComponentResource):
             replicas=2 if args.prod else 1,
             topology_key=args.cluster.topology_key,
             depends_on=operators_deps,
+            protect=args.prod,
             opts=here,
         )
 

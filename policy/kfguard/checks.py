@@ -27,6 +27,7 @@ STATEFUL_TYPES = {
 STATEFUL_CHARTS = {
     "mariadb-operator-crds": "mariadb-operator's CRDs",
     "operator": "the MinIO operator (its release holds the Tenant CRD)",
+    "external-secrets": "External Secrets Operator (its CRDs own every delivered Secret)",
 }
 
 

@@ -87,10 +87,11 @@ def test_unprotected_stateful_resource_fails_on_prod_only(prod, sandbox):
 
 
 def test_every_stateful_resource_of_the_data_tier_is_guarded(prod):
-    """Each resource the data tier protects in prod (tests/data/test_safety.py) fails the pack once unprotected."""
+    """Each resource the data tier protects in prod (tests/data/test_safety.py), and ESO's release (its
+    CRDs own every delivered Secret), fails the pack once unprotected."""
     from tests.data.test_safety import STATEFUL
 
-    for type_, name in STATEFUL:
+    for type_, name in [*STATEFUL, ("kubernetes:helm.sh/v3:Release", "eso-release")]:
         tampered = copy.deepcopy(prod)
         (resource,) = [r for r in tampered.resources if r.type == type_ and r.name == name]
         resource.protect = False

@@ -147,6 +147,9 @@ def test_eso_is_a_pinned_chart_with_digest_pinned_images(prod, sandbox):
         )
         values = inputs["values"]
         assert values["installCRDs"] is True and values["processPushSecret"] is False
+        # Uninstalling would delete the CRDs, every ExternalSecret and (owner references) every Secret it made.
+        assert values["crds"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert release.protect is (replicas > 1)  # prod only
         for workload in (values, values["webhook"], values["certController"]):
             image = workload["image"]
             assert image["repository"].startswith("registry.ml.example.com/mirror/")
