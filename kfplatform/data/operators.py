@@ -97,9 +97,11 @@ class DataOperators(pulumi.ComponentResource):
             mariadb_operator_values(mirror, pull_secret, ha, topology_key),
             depends_on=[self.mariadb_crds, *(depends_on or [])],
         )
-        # The MinIO chart ships its CRDs in crds/, which Helm never deletes on uninstall.
+        # The MinIO operator chart (7.x) renders the Tenant CRD from templates/, not crds/: uninstalling
+        # or replacing the release deletes the CRD, and with it the Tenant and its StatefulSets.
+        # Protected in prod like mariadb-operator's CRDs.
         self.minio = _release(
             self, "minio-operator", releases.MINIO_OPERATOR_CHART, namespace,
-            minio_operator_values(mirror, pull_secret, ha), depends_on=depends_on,
+            minio_operator_values(mirror, pull_secret, ha), depends_on=depends_on, protect=protect,
         )
         self.register_outputs({})

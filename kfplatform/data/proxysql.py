@@ -32,6 +32,7 @@ WRITER, BACKUP_WRITER, READER, OFFLINE = 10, 20, 30, 9999
 SECRETS_DIR = "/etc/proxysql/secrets"
 RUN_DIR = "/run/proxysql"
 APP = {"app.kubernetes.io/name": "proxysql"}
+RUN_AS = 65532  # the container's user and group (not root)
 
 
 def secret_ref(secret: str, key: str = "password") -> str:
@@ -64,6 +65,10 @@ def proxysql_config(
             "max_connections": 4096,
             "interfaces": f"0.0.0.0:{PROXYSQL_PORT}",
             "server_version": server_version,
+            # KFP, MLMD and Katib authenticate to ProxySQL, not to MariaDB: the plugin ProxySQL offers
+            # its clients is the one KFP's driver needs (kubeflow/pipelines#9549). ProxySQL's default
+            # since 2.6, written here so a newer default cannot change it silently.
+            "default_authentication_plugin": "mysql_native_password",
             "default_schema": "information_schema",
             "connect_timeout_server": 3000,
             "monitor_username": monitor_user,
@@ -260,7 +265,10 @@ class ProxySql(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=pull_secret)],
                         security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True, run_as_user=65532, run_as_group=65532,
+                            run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS,
+                            # Secret files belong to root; fsGroup makes them group RUN_AS, which the
+                            # container (not root) needs to read the passwords at start.
+                            fs_group=RUN_AS,
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                         affinity=k8s.core.v1.AffinityArgs(
@@ -292,7 +300,7 @@ class ProxySql(pulumi.ComponentResource):
                                 k8s.core.v1.VolumeArgs(
                                     name=f"secret-{s}",
                                     secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                        secret_name=s, default_mode=0o400,
+                                        secret_name=s, default_mode=0o440,
                                         items=[k8s.core.v1.KeyToPathArgs(key="password", path="password")],
                                     ),
                                 )

@@ -45,6 +45,10 @@ class DataTier(pulumi.ComponentResource):
         def in_ns(role: str) -> list[pulumi.Resource]:
             return [namespaces[role]] if role in namespaces else []
 
+        def pulls_in(namespace: str) -> list[pulumi.Resource]:
+            # Pods here pull with the namespace's image-pull Secret: start them after ESO is asked for it.
+            return [secrets.pull_secret_delivery(namespace)]
+
         sc = config.storage_class
         self.storage_class = k8s.storage.v1.StorageClass(
             "data-storage-class",
@@ -58,14 +62,15 @@ class DataTier(pulumi.ComponentResource):
         )
         self.operators = DataOperators(
             "data-operators", namespace=ns.operators, mirror=mirror, pull_secret=pull_secret, ha=prod,
-            topology_key=cluster.topology_key, protect=prod, depends_on=in_ns("operators"),
+            topology_key=cluster.topology_key, protect=prod, depends_on=[*in_ns("operators"), *pulls_in(ns.operators)],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.galera = GaleraCluster(
             "galera", config, namespace=ns.database, consumer_namespace=ns.kubeflow, endpoints=self.endpoints,
             secrets=secrets, storage_class=sc.name, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key, operator=self.operators.mariadb, protect=prod,
-            depends_on=[*in_ns("database"), self.storage_class], opts=pulumi.ResourceOptions(parent=self),
+            depends_on=[*in_ns("database"), *pulls_in(ns.database), self.storage_class],
+            opts=pulumi.ResourceOptions(parent=self),
         )
         admin_path = platform_path("database", ADMIN_SECRET)
         secrets.generated(admin_path, ["password"])
@@ -75,14 +80,15 @@ class DataTier(pulumi.ComponentResource):
             users=self.galera.account_secrets, monitor_user=MONITOR_USER, monitor_secret=self.galera.monitor_secret,
             admin_secret=admin, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key,
-            depends_on=[*in_ns("database"), self.galera.mariadb, *self.galera.credential_objects],
+            depends_on=[*in_ns("database"), *pulls_in(ns.database), self.galera.mariadb, *self.galera.credential_objects],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.object_store = ObjectStore(
             "object-store", config.object_store, namespace=ns.object_store, consumer_namespace=ns.kubeflow,
             endpoints=self.endpoints, storage_class=sc, secrets=secrets, mirror=mirror, pull_secret=pull_secret,
             zones=cluster.zones, topology_key=cluster.topology_key, operator=self.operators.minio,
-            provider=minio_provider, protect=prod, depends_on=[*in_ns("objectStore"), self.storage_class],
+            provider=minio_provider, protect=prod,
+            depends_on=[*in_ns("objectStore"), *pulls_in(ns.object_store), self.storage_class],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.tenant_access = {

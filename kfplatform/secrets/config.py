@@ -20,6 +20,9 @@ PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?
 # Prod ceilings for the tokens ESO gets from Vault: a stolen token is useful for minutes, not days.
 PROD_MAX_TOKEN_TTL = 15 * 60
 PROD_MAX_TOKEN_MAX_TTL = 60 * 60
+# Prod ceiling for ESO's refresh: after a rotation (or a leak's replacement, runbooks A and B) the old
+# value is gone from MinIO/MariaDB at once, and pods keep failing until ESO has fetched the new one.
+PROD_MAX_REFRESH_INTERVAL = 60 * 60
 
 
 def duration_seconds(value: str) -> int:
@@ -142,9 +145,15 @@ class EsoConfig(Model):
 
     @field_validator("refresh_interval")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        if duration_seconds(value) < 60:
+    def _duration(cls, value: str, info: ValidationInfo) -> str:
+        seconds = duration_seconds(value)
+        if seconds < 60:
             raise ValueError(f"{value!r}: refresh at most once a minute (30 tenants hit one Vault)")
+        if is_prod(info) and seconds > PROD_MAX_REFRESH_INTERVAL:
+            raise ValueError(
+                f"{value!r}: prod refreshes at least every {PROD_MAX_REFRESH_INTERVAL // 60}m; a rotated key is "
+                "revoked at `pulumi up`, and its consumers fail until ESO delivers the new one"
+            )
         return value
 
     @field_validator("chart_repository")

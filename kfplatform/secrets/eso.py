@@ -62,6 +62,10 @@ def release_values(
     controller["resources"] = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
     return {
         "installCRDs": True,
+        # The chart renders its CRDs from templates: uninstalling it would delete every ExternalSecret,
+        # and ESO's owner references would take every delivered Secret with them (database passwords,
+        # MinIO's configuration, pull secrets). Helm keeps CRDs annotated `keep`.
+        "crds": {"annotations": {"helm.sh/resource-policy": "keep"}},
         "fullnameOverride": RELEASE_NAME,
         "serviceAccount": {"create": True, "name": CONTROLLER_SERVICE_ACCOUNT},
         "leaderElect": ha,
@@ -87,6 +91,7 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
         replicas: int,
         topology_key: str,
         depends_on: Sequence[pulumi.Resource] = (),
+        protect: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:secrets:ExternalSecretsOperator", name, None, opts)
@@ -102,6 +107,7 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=child(self, depends_on=list(depends_on)),
+            # Protected in prod: removing it removes ESO's CRDs' owner, see release_values.
+            opts=child(self, depends_on=list(depends_on), protect=protect),
         )
         self.register_outputs({"release": RELEASE_NAME, "chartVersion": CHART_VERSION})

@@ -122,6 +122,7 @@ class SecretsPlane(pulumi.ComponentResource):
             replicas=2 if args.prod else 1,
             topology_key=args.cluster.topology_key,
             depends_on=operators_deps,
+            protect=args.prod,
             opts=here,
         )
 
@@ -173,6 +174,8 @@ class SecretsPlane(pulumi.ComponentResource):
 
         self.registry_host = args.images.mirror.split("/", 1)[0]
         self.pull_secret = args.images.pull_secret
+        # namespace -> the ExternalSecret making its image-pull Secret (`pull_secret_delivery`).
+        self._pull_secrets: dict[str, k8s.apiextensions.CustomResource] = {}
         self._platform_homes()
         for tenant in tenants:
             self._tenant_homes(tenant)
@@ -259,6 +262,17 @@ class SecretsPlane(pulumi.ComponentResource):
             depends_on=depends_on,
         )
 
+    def pull_secret_delivery(self, namespace: str) -> k8s.apiextensions.CustomResource:
+        """The ExternalSecret that makes `namespace`'s image-pull Secret (`images.pullSecret`).
+
+        Workloads that pull with it depend on it: a Helm release installed before the Secret
+        exists sits in ImagePullBackOff, and an `atomic` release is rolled back when the kubelet's
+        back-off outlasts Helm's timeout.
+        """
+        if namespace not in self._pull_secrets:
+            raise KeyError(f"{namespace!r}: no image-pull Secret is delivered there")
+        return self._pull_secrets[namespace]
+
     # -- the homes of each category (docs/secrets.md) ---------------------------------------------
 
     # Credentials of users that another component creates (database accounts, MinIO users) are
@@ -276,11 +290,12 @@ class SecretsPlane(pulumi.ComponentResource):
         )
 
     def _pull_secret(self, namespace: str, path: str) -> k8s.apiextensions.CustomResource:
-        return self.deliver(
+        self._pull_secrets[namespace] = self.deliver(
             namespace, self.pull_secret, path, {"username": "username", "password": "password"},
             secret_type="kubernetes.io/dockerconfigjson",
             template_data={".dockerconfigjson": dockerconfigjson_template(self.registry_host)},
         )
+        return self._pull_secrets[namespace]
 
     # -- the one place an ExternalSecret is declared ----------------------------------------------
 

@@ -18,6 +18,16 @@ STATEFUL_TYPES = {
     "kubernetes:minio.min.io/v2:Tenant": "the MinIO tenant",
     "minio:index/s3Bucket:S3Bucket": "an object-store bucket",
     "vault:index/mount:Mount": "a Vault mount",
+    # A Database object's schema (cleanupPolicy Skip keeps it, but only while the object says so).
+    "kubernetes:k8s.mariadb.com/v1alpha1:Database": "a Galera database",
+}
+# Helm charts whose uninstall deletes data: removing mariadb-operator's CRDs deletes every MariaDB,
+# Database and User object, and with them the StatefulSets; the MinIO operator chart (`operator`)
+# renders the Tenant CRD from its templates, so the same holds for the Tenant.
+STATEFUL_CHARTS = {
+    "mariadb-operator-crds": "mariadb-operator's CRDs",
+    "operator": "the MinIO operator (its release holds the Tenant CRD)",
+    "external-secrets": "External Secrets Operator (its CRDs own every delivered Secret)",
 }
 
 
@@ -84,6 +94,11 @@ def unprotected_stateful(resource_type: str, props: Mapping[str, Any], protect: 
     if what is None and resource_type == "kubernetes:core/v1:Namespace":
         if TENANT_LABEL in ((props.get("metadata") or {}).get("labels") or {}):
             what = "a tenant namespace"
+    if what is None and resource_type == "kubernetes:storage.k8s.io/v1:StorageClass" and props.get("reclaimPolicy") == "Retain":
+        # Its reclaim policy is immutable: protection keeps a replacement from switching it to Delete.
+        what = "a Retain storage class"
+    if what is None and resource_type == "kubernetes:helm.sh/v3:Release":
+        what = STATEFUL_CHARTS.get(props.get("chart") or "")
     if what and not protect:
         return [f"{what} ({_name(props) or resource_type}) must be protected against deletion (protect=True)"]
     return []

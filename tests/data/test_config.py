@@ -150,3 +150,10 @@ def test_a_stack_without_a_data_section_is_refused():
     del raw["kubeflow-platform:data"]
     with pytest.raises(ConfigError, match="kubeflow-platform:data: Field required"):
         load_platform_config("prod", raw, PROJECT_DIR)
+
+
+def test_access_keys_rotate_every_90_days_unless_configured():
+    for stack in ("prod", "sandbox"):
+        data = data_section(stack)
+        data["objectStore"].pop("accessKeyMaxAgeDays", None)
+        assert load_with_data(stack, data).stack.data.object_store.access_key_max_age_days == 90

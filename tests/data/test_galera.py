@@ -46,6 +46,17 @@ def test_primary_keys_are_not_enforced_because_mlmd_eventpath_has_none(each_stac
     assert not any(s.startswith("wsrep_mode") for s in settings)
 
 
+def test_nothing_in_the_render_enforces_primary_keys(each_stack):
+    """Not in myCnf, nor anywhere else a setting could reach MariaDB (provider options, Helm values, patches)."""
+    import json
+    import re
+
+    text = json.dumps([r.inputs for r in each_stack.resources if r.custom]).upper()
+    assert "REQUIRED_PRIMARY_KEY" not in text
+    assert "SQL_REQUIRE_PRIMARY_KEY" not in text
+    assert re.findall(r"INNODB[_-]FORCE[_-]PRIMARY[_-]KEY\s*=\s*(\w+)", text) == ["OFF"]
+
+
 def test_my_cnf_sizes_the_buffer_pool_from_the_memory_limit():
     config = load_with_data("prod", data_section("prod")).stack.data
     assert "innodb_buffer_pool_size=8192M" in my_cnf(config)  # half of 16Gi

@@ -45,6 +45,11 @@ def test_every_consumer_account_is_routed_to_the_writer(prod):
     assert "mysql_query_rules" not in config  # no read/write split: consumers read their own writes
 
 
+def test_clients_are_offered_mysql_native_password(each_stack):
+    # KFP's driver authenticates to ProxySQL (the only endpoint), so ProxySQL's frontend plugin is the one that counts.
+    assert cnf(each_stack)["mysql_variables"]["default_authentication_plugin"] == "mysql_native_password"
+
+
 def test_no_credential_is_inlined_only_referenced(each_stack):
     config = cnf(each_stack)
     fields = [
@@ -80,6 +85,22 @@ def test_deployment_is_ha_in_prod_with_anti_affinity_pdb_and_health_checks(prod)
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     pdb = prod.find("PodDisruptionBudget", "proxysql", DB_NS)["spec"]
     assert pdb["maxUnavailable"] == 1 and pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_the_container_user_can_read_every_file_it_mounts(each_stack):
+    """Secret and ConfigMap files belong to root: a non-root container reads them through the mode's
+    "other" bits, or as the pod's fsGroup (the kubelet gives that group read on the volume)."""
+    pod = deployment(each_stack)["spec"]["template"]["spec"]
+    user = pod["securityContext"]["runAsUser"]
+    assert user != 0
+    fs_group = pod["securityContext"].get("fsGroup")
+    for volume in pod["volumes"]:
+        source = volume.get("secret") or volume.get("configMap")
+        if source is None:
+            continue
+        modes = [int(item.get("mode", source.get("defaultMode", 0o644))) for item in source.get("items") or [{}]]
+        for mode in modes:
+            assert mode & 0o004 or (fs_group is not None and mode & 0o040), (volume["name"], oct(mode), fs_group)
 
 
 def test_sandbox_single_replica_has_no_pdb(sandbox):

@@ -11,6 +11,7 @@ STATEFUL = [
     ("kubernetes:k8s.mariadb.com/v1alpha1:MariaDB", "galera"),
     ("kubernetes:minio.min.io/v2:Tenant", "kubeflow-minio"),
     ("kubernetes:helm.sh/v3:Release", "mariadb-operator-crds"),
+    ("kubernetes:helm.sh/v3:Release", "minio-operator"),  # its templates hold the Tenant CRD
     *[("kubernetes:k8s.mariadb.com/v1alpha1:Database", f"db-{db}") for db in ("mlpipeline", "cachedb", "metadb", "katib")],
     *[("minio:index/s3Bucket:S3Bucket", f"bucket-{role}") for role in ("artifacts", "backups", "audit")],
 ]

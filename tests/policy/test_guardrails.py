@@ -86,6 +86,19 @@ def test_unprotected_stateful_resource_fails_on_prod_only(prod, sandbox):
     assert not any(v[0] == "stateful-resources-protected" for v in violations(sandbox))
 
 
+def test_every_stateful_resource_of_the_data_tier_is_guarded(prod):
+    """Each resource the data tier protects in prod (tests/data/test_safety.py), and ESO's release (its
+    CRDs own every delivered Secret), fails the pack once unprotected."""
+    from tests.data.test_safety import STATEFUL
+
+    for type_, name in [*STATEFUL, ("kubernetes:helm.sh/v3:Release", "eso-release")]:
+        tampered = copy.deepcopy(prod)
+        (resource,) = [r for r in tampered.resources if r.type == type_ and r.name == name]
+        resource.protect = False
+        found = [v for v in violations(tampered) if v[0] == "stateful-resources-protected"]
+        assert len(found) == 1 and found[0][2] == resource.urn, (type_, name, found)
+
+
 def test_removing_a_tenants_default_deny_fails_the_stack_policy(prod):
     tampered = copy.deepcopy(prod)
     tampered.resources = [r for r in tampered.resources if r.name != "team-nlp-default-deny"]

@@ -56,3 +56,10 @@ def test_mount_names_are_single_path_segments():
 def test_refresh_interval_is_at_least_a_minute():
     with pytest.raises(pydantic.ValidationError, match="at most once a minute"):
         validate({}, eso={"refreshInterval": "30s"})
+
+
+def test_prod_refreshes_at_least_hourly_but_sandbox_may_wait_longer():
+    with pytest.raises(pydantic.ValidationError, match="prod refreshes at least every 60m"):
+        validate({}, eso={"refreshInterval": "2h"})
+    assert validate({}, eso={"refreshInterval": "1h"}).eso.refresh_interval == "1h"
+    assert validate({}, environment="sandbox", eso={"refreshInterval": "24h"}).eso.refresh_interval == "24h"

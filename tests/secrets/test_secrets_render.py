@@ -147,6 +147,9 @@ def test_eso_is_a_pinned_chart_with_digest_pinned_images(prod, sandbox):
         )
         values = inputs["values"]
         assert values["installCRDs"] is True and values["processPushSecret"] is False
+        # Uninstalling would delete the CRDs, every ExternalSecret and (owner references) every Secret it made.
+        assert values["crds"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert release.protect is (replicas > 1)  # prod only
         for workload in (values, values["webhook"], values["certController"]):
             image = workload["image"]
             assert image["repository"].startswith("registry.ml.example.com/mirror/")
@@ -201,3 +204,41 @@ def test_every_path_an_external_secret_reads_is_generated_or_a_home_written_outs
     outside |= {tenant_home(t, h) for t in tenants for h in TENANT_HOMES if not h.generated}
     assert read - written == outside
     assert written <= read  # nothing generated that no one receives
+
+
+def embedded_secrets(value, where: str = ""):
+    """(where, document) of every mapping of kind Secret, also inside YAML strings (kustomize patches, values)."""
+    import yaml
+
+    if isinstance(value, dict):
+        if value.get("kind") == "Secret" and "apiVersion" in value:
+            yield where, value
+        for key, item in value.items():
+            yield from embedded_secrets(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from embedded_secrets(item, f"{where}[{index}]")
+    elif isinstance(value, str) and "\n" in value and "Secret" in value:
+        try:
+            documents = list(yaml.safe_load_all(value))
+        except yaml.YAMLError:
+            return
+        for document in documents:
+            yield from embedded_secrets(document, f"{where}<yaml>")
+
+
+def test_no_secret_with_literal_data_hides_in_patches_or_helm_values(each_stack):
+    """Argo CD patches and Helm values never add a Secret with data; a patch naming a Secret only deletes it."""
+    found = [
+        (f"{r.name}{where}", doc) for r in each_stack.resources if r.custom for where, doc in embedded_secrets(r.inputs)
+    ]
+    assert found, "the Kubeflow patches delete upstream's literal Secrets: expected to see them"
+    for where, doc in found:
+        assert doc.get("$patch") == "delete", where
+        assert not doc.get("data") and not doc.get("stringData"), where
+
+
+def test_the_embedded_secret_walk_finds_literal_data():
+    patch = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2\n"
+    (where, doc), = embedded_secrets({"spec": {"source": {"kustomize": {"patches": [{"patch": patch}]}}}})
+    assert doc["stringData"] == {"password": "hunter2"} and where.endswith("<yaml>")

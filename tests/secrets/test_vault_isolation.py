@@ -13,6 +13,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import pathlib
 import secrets
 import shutil
@@ -315,3 +316,83 @@ def test_a_team_whose_name_prefixes_another_cannot_read_it(bao, world):
     client = policy_token(bao, f"{mount}-tenant-team-a")
     with pytest.raises(Forbidden):
         client.secrets.kv.v2.read_secret_version(path="tenants/team-ab/git", mount_point=mount, raise_on_deleted_version=True)
+
+
+# -- the runner's token: the policy docs/secrets.md suggests is enough for what `pulumi up` writes ---
+
+RUNNER_KV, RUNNER_AUTH = "runner-check", "runner-check-auth"  # fresh names: `world` holds the real ones
+
+
+def documented_runner_policy(kv_mount: str, auth_mount: str) -> str:
+    """The HCL block of docs/secrets.md, with the prod mount names replaced by this test's."""
+    from tests.conftest import PROJECT_DIR
+
+    doc = (PROJECT_DIR / "docs" / "secrets.md").read_text()
+    (block,) = re.findall(r"```hcl\n(.*?)```", doc, flags=re.S)
+    assert f'"sys/mounts/{kv_mount}"' in block and f'"sys/auth/{auth_mount}"' in block, "the doc's example is for prod"
+    return block.replace(auth_mount, RUNNER_AUTH).replace(kv_mount, RUNNER_KV)
+
+
+def test_the_documented_runner_policy_does_what_pulumi_up_does(bao, prod):
+    """With only the suggested policy, a token creates, reads and deletes every kind of rendered Vault
+    resource: the KV mount, the policies, the Kubernetes auth backend, its config and roles, the
+    generated values (the same API calls as the provider's, made with hvac; not the provider itself)."""
+    spec = rendered_vault(prod)
+    kv, auth = spec["mount"]["path"], spec["auth"]["path"]
+    bao.sys.create_or_update_policy(name="runner", policy=documented_runner_policy(kv, auth))
+    runner = client_for(bao, bao.auth.token.create(policies=["runner"], ttl="10m")["auth"]["client_token"])
+    runner.auth.token.create(ttl="5m")  # the provider works with a child token of its own
+
+    mount = spec["mount"]
+    runner.sys.enable_secrets_engine(backend_type=mount["type"], path=RUNNER_KV, options=mount["options"])
+    runner.sys.read_mount_configuration(path=RUNNER_KV)
+    policies = {}
+    for name, hcl in spec["policies"].items():
+        name, hcl = name.replace(kv, RUNNER_KV, 1), hcl.replace(f'"{kv}/', f'"{RUNNER_KV}/')
+        # The provider uses the sys/policies/acl endpoints (Vault's Go client), not the legacy sys/policy.
+        runner.sys.create_or_update_acl_policy(name=name, policy=hcl)
+        assert runner.sys.read_acl_policy(name=name)["data"]["policy"] == hcl
+        policies[name] = hcl
+    runner.sys.enable_auth_method(spec["auth"]["type"], path=RUNNER_AUTH)
+    assert f"{RUNNER_AUTH}/" in runner.sys.list_auth_methods()["data"]
+    runner.write_data(f"auth/{RUNNER_AUTH}/config", data={
+        "kubernetes_host": "https://api.example.com:6443", "kubernetes_ca_cert": TEST_CA,
+        "disable_local_ca_jwt": spec["auth_config"]["disableLocalCaJwt"],
+    })
+    runner.read(f"auth/{RUNNER_AUTH}/config")
+    for role in spec["roles"]:
+        runner.write_data(f"auth/{RUNNER_AUTH}/role/{role['roleName']}", data={
+            "bound_service_account_names": role["boundServiceAccountNames"],
+            "bound_service_account_namespaces": role["boundServiceAccountNamespaces"],
+            "token_policies": [p.replace(kv, RUNNER_KV, 1) for p in role["tokenPolicies"]],
+            "token_ttl": int(role["tokenTtl"]), "token_max_ttl": int(role["tokenMaxTtl"]),
+        })
+        runner.read(f"auth/{RUNNER_AUTH}/role/{role['roleName']}")
+    generated = sorted(r.inputs["name"] for r in prod.by_type("vault:kv/secretV2:SecretV2"))
+    for path in generated:
+        runner.secrets.kv.v2.create_or_update_secret(path=path, secret={"k": "v"}, mount_point=RUNNER_KV)
+        runner.secrets.kv.v2.read_secret_version(path=path, mount_point=RUNNER_KV, raise_on_deleted_version=True)
+        runner.secrets.kv.v2.read_secret_metadata(path=path, mount_point=RUNNER_KV)
+
+    # And what a removed tenant or a `pulumi destroy` does.
+    for path in generated:
+        runner.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point=RUNNER_KV)
+    for role in spec["roles"]:
+        runner.delete(f"auth/{RUNNER_AUTH}/role/{role['roleName']}")
+    for name in policies:
+        runner.sys.delete_acl_policy(name=name)
+    runner.sys.disable_auth_method(path=RUNNER_AUTH)
+    runner.sys.disable_secrets_engine(path=RUNNER_KV)
+
+
+def test_the_runner_policy_is_not_root(bao, prod):
+    """Not vacuous: the suggested policy refuses what `pulumi up` never does."""
+    spec = rendered_vault(prod)
+    bao.sys.create_or_update_policy(name="runner-neg", policy=documented_runner_policy(spec["mount"]["path"], spec["auth"]["path"]))
+    runner = client_for(bao, bao.auth.token.create(policies=["runner-neg"], ttl="10m")["auth"]["client_token"])
+    with pytest.raises(Forbidden):
+        runner.sys.enable_secrets_engine(backend_type="kv", path="elsewhere", options={"version": "2"})
+    with pytest.raises(Forbidden):
+        runner.sys.create_or_update_acl_policy(name="root-ish", policy='path "*" { capabilities = ["sudo"] }')
+    with pytest.raises(Forbidden):
+        runner.sys.enable_auth_method("userpass", path="userpass-x")
