@@ -61,7 +61,10 @@ class Platform(pulumi.ComponentResource):
             "tenants", config.tenants, tenant_namespaces, stack.tenancy, stack.network, crds,
             closed_quota=closed_quota_keys(stack.gpu), opts=here,
         )
-        self.gpus = Gpus("gpus", config, self.namespaces["gpuOperator"], tenant_namespaces, crds, opts=here)
+        self.gpus = Gpus(
+            "gpus", config, self.namespaces["gpuOperator"], tenant_namespaces, crds,
+            pull_secret=self.secrets.pull_secret_delivery(stack.cluster.namespaces.gpu_operator), opts=here,
+        )
 
         self.outputs = {
             "environment": stack.environment.value,

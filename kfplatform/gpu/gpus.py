@@ -23,6 +23,7 @@ class Gpus(pulumi.ComponentResource):
         operator_namespace: k8s.core.v1.Namespace,
         tenant_namespaces: dict[str, k8s.core.v1.Namespace],
         crd_installers: Mapping[str, pulumi.Resource] | None = None,
+        pull_secret: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         """`crd_installers`: kind -> what installs its CRD (the tenants' PodDefaults wait for theirs)."""
@@ -32,7 +33,7 @@ class Gpus(pulumi.ComponentResource):
         here = pulumi.ResourceOptions(parent=self)
         self.operator = GpuOperator(
             "gpu-operator", stack.gpu, stack.images, operator_namespace,
-            stack.cluster.namespaces.gpu_operator, opts=here,
+            stack.cluster.namespaces.gpu_operator, pull_secret, opts=here,
         )
         self.pools = GpuPools("gpu-pools", stack.gpu, depends_on=[self.operator.mig_config], opts=here)
         self.tenant_access = {

@@ -188,8 +188,10 @@ class GpuOperator(pulumi.ComponentResource):
         images: ImagesConfig,
         namespace: k8s.core.v1.Namespace,
         namespace_name: str,
+        pull_secret: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`pull_secret`: what makes the namespace's image-pull Secret; the release waits for it."""
         super().__init__("kfplatform:gpu:GpuOperator", name, None, opts)
         for key in sorted(UNVERIFIED):
             image = IMAGES[key]
@@ -214,6 +216,6 @@ class GpuOperator(pulumi.ComponentResource):
             namespace=namespace_name,
             create_namespace=False,
             values=self.values,
-            opts=child(self, depends_on=[namespace, self.mig_config]),
+            opts=child(self, depends_on=[namespace, self.mig_config, *([pull_secret] if pull_secret else [])]),
         )
         self.register_outputs({"chartVersion": CHART_VERSION, "migStrategy": gpu.strategy})

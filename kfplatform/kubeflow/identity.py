@@ -22,12 +22,12 @@ import yaml
 
 from . import patches
 from .config import DEX_ID_TOKEN_HOURS, IdentityConfig
-from ..secrets.vault_layout import IDP_CLIENT, OAUTH2_PROXY, platform_home
+from ..secrets.vault_layout import DEX_STATIC_USERS, IDP_CLIENT, OAUTH2_PROXY, platform_home
 from .release import DEX_CONFIGMAP, OAUTH2_PROXY_CONFIGMAP
 
 IDP_CLIENT_VAULT_PATH = platform_home(IDP_CLIENT)
 OAUTH2_PROXY_VAULT_PATH = platform_home(OAUTH2_PROXY)
-STATIC_USERS_VAULT_PATH = "platform/identity/dex-static-users"
+STATIC_USERS_VAULT_PATH = platform_home(DEX_STATIC_USERS)
 DEX_INTERNAL = "http://dex.{auth}.svc.cluster.local:5556/dex"
 OAUTH2_PROXY_CLIENT_ID = "kubeflow-oauth2-proxy"
 GROUPS_CLAIM = "groups"  # the claim Dex puts groups in; tenancy's AuthorizationPolicies read it

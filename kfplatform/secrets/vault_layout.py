@@ -59,6 +59,9 @@ TENANT_OBJECT_STORE = SecretHome("object-store", ("access_key", "secret_key"), "
 TENANT_REGISTRY = SecretHome("registry", ("username", "password"), "registry admins (pull-only robot per team)")
 TENANT_GIT = SecretHome("git", ("username", "password"), "the team, through platform on-call")
 PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY)
+# Homes only some stacks use: Dex's static test users (sandbox only; prod refuses static users).
+DEX_STATIC_USERS = SecretHome("identity/dex-static-users", ("password_hash",), "platform engineers (sandbox test login)")
+OPTIONAL_PLATFORM_HOMES = (DEX_STATIC_USERS,)
 TENANT_HOMES = (TENANT_OBJECT_STORE, TENANT_REGISTRY, TENANT_GIT)
 
 

@@ -182,9 +182,7 @@ def test_a_missing_secret_or_key_is_reported():
 # ESO's own pods start before ESO can make any Secret: their first pull uses node-level credentials
 # for the mirror (docs/secrets.md, "What a user must set").
 BOOTSTRAP = {"eso-release"}
-# Known, outside this module's packages: the GPU operator's release (kfplatform/gpu) does not wait
-# for gpu-operator/internal-registry. Listed so the gap stays visible; remove it once fixed.
-NOT_YET = {"gpu-operator-release"}
+NOT_YET: set[str] = set()  # known gaps, listed so they stay visible; none now
 
 
 def test_workloads_start_after_the_external_secrets_they_use(each_stack):
