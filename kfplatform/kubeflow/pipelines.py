@@ -148,7 +148,8 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
     ui_mounts: list[dict] = []
     if data.object_store_secure:
         # The API server's own MinIO client (Go, system roots): SSL_CERT_FILE names the bundle file.
-        # Its compiler mounts CABUNDLE_CONFIGMAP_NAME/KEY into every driver and launcher container.
+        # Its compiler mounts CABUNDLE_CONFIGMAP_NAME/KEY into every launcher (executor) container
+        # (drivers and importers only with KFP's own TLS on: docs/kubeflow-ha.md#object-store-tls-trust).
         api_env += [
             patches.env_value("SSL_CERT_FILE", CA_FILE),
             patches.env_value("CABUNDLE_CONFIGMAP_NAME", data.object_store_ca_configmap),

@@ -6,7 +6,7 @@ image trusts that CA by itself. These tests build the pipelines stand-in with ea
 Application settings through real kustomize and follow each client's trust setting to the file,
 the volume and the ConfigMap key behind it:
 - ml-pipeline: SSL_CERT_FILE (its own MinIO client) and CABUNDLE_CONFIGMAP_NAME/KEY (KFP mounts
-  that ConfigMap into every driver and launcher container at /kfp/certs);
+  that ConfigMap into every launcher container at /kfp/certs);
 - pipeline pods: SSL_CERT_DIR on `main` (through COMPILED_PIPELINE_SPEC_PATCH) lists /kfp/certs;
 - ml-pipeline-ui: NODE_EXTRA_CA_CERTS;
 - Argo's executor (artifacts and archived logs): SSL_CERT_FILE in workflow-controller-configmap's
@@ -92,13 +92,13 @@ def test_every_object_store_client_with_tls_trusts_the_ca_that_signs_minio(built
     assert sorted(clients) == ["ml-pipeline", "ml-pipeline-ui"]
 
 
-def test_api_server_trusts_the_ca_and_hands_it_to_every_driver_and_launcher(built):
+def test_api_server_trusts_the_ca_and_hands_it_to_every_launcher(built):
     _, objects = built
     api = objects[("Deployment", "ml-pipeline")]
     container = containers(api)["ml-pipeline-api-server"]
     assert trusted_ca(api, container) == {"SSL_CERT_FILE": CLUSTER_CA}
     env = env_of(container)
-    # KFP's compiler mounts this ConfigMap key as /kfp/certs/ca.crt into driver and launcher pods;
+    # KFP's compiler mounts this ConfigMap key as /kfp/certs/ca.crt into every launcher container;
     # the ConfigMap is read in the run's namespace, where Kubernetes publishes it too.
     assert (env["CABUNDLE_CONFIGMAP_NAME"], env["CABUNDLE_KEY_NAME"]) == CLUSTER_CA
     assert "CABUNDLE_SECRET_NAME" not in env  # it would take precedence over the ConfigMap
