@@ -17,6 +17,19 @@ MINIO_TENANT = "kubeflow-minio"
 ARTIFACT_BUCKET = DEFAULT_ARTIFACT_BUCKET  # the default of `data.objectStore.buckets.artifacts`
 TENANT_ARTIFACT_SECRET = "mlpipeline-minio-artifact"  # the Secret name KFP expects, keys accesskey/secretkey
 
+# Who signs MinIO's serving certificate, as its clients must be told. The Tenant uses
+# `requestAutoCert` (object_store.py): the MinIO operator has the certificate signed through the
+# Kubernetes CSR API, i.e. by the cluster CA, which Kubernetes publishes in every namespace as this
+# ConfigMap and key (no Secret, nothing to deliver). Every client of the object store reads the CA
+# from here (kubeflow/pipelines.py); change both together if the Tenant's certificate ever comes
+# from another issuer (e.g. cert-manager with an organisation CA).
+OBJECT_STORE_CA_CONFIGMAP = "kube-root-ca.crt"
+OBJECT_STORE_CA_KEY = "ca.crt"
+# The kubelet projects the same ConfigMap key into every pod's service-account token volume
+# (`kube-api-access-*`), at this path: where a client that cannot be given a volume (Argo's
+# executor containers) finds the same CA.
+SERVICE_ACCOUNT_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
 # Object keys of a namespace's artifacts in the artifact bucket. This is the one contract between
 # the MinIO policies (tenant_access.py: a tenant's key reaches only these prefixes) and the places
 # KFP writes to (kubeflow/pipelines.py: Argo's keyFormat, the v2 pipeline root): both sides call the
@@ -68,6 +81,8 @@ class DataEndpoints:
     object_store_host: str
     object_store_port: int
     object_store_secure: bool
+    object_store_ca_configmap: str  # in every namespace: the CA that signs the object store's certificate
+    object_store_ca_key: str
     artifact_bucket: str
     platform_artifact_secret: str  # in the kubeflow namespace, keys accesskey/secretkey
     tenant_artifact_secret: str  # in each tenant namespace, keys accesskey/secretkey
@@ -88,6 +103,8 @@ def data_endpoints(stack: StackConfig) -> DataEndpoints:
         object_store_host=f"minio.{store_ns}.svc.cluster.local",
         object_store_port=443,
         object_store_secure=True,
+        object_store_ca_configmap=OBJECT_STORE_CA_CONFIGMAP,
+        object_store_ca_key=OBJECT_STORE_CA_KEY,
         artifact_bucket=stack.data.object_store.buckets.artifacts,
         platform_artifact_secret=TENANT_ARTIFACT_SECRET,
         tenant_artifact_secret=TENANT_ARTIFACT_SECRET,

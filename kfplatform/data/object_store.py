@@ -85,7 +85,8 @@ def tenant_spec(
         "image": releases.MINIO.ref(mirror),
         "imagePullSecret": {"name": pull_secret},
         "configuration": {"name": CONFIG_SECRET},
-        # TLS on: the operator issues the servers' certificate (Kubernetes CSR API); the `minio`
+        # TLS on: the operator issues the servers' certificate (Kubernetes CSR API, so the cluster
+        # CA signs it: endpoints.OBJECT_STORE_CA_*, which every client is given); the `minio`
         # Service then serves HTTPS on 443.
         "requestAutoCert": True,
         "podManagementPolicy": "Parallel",

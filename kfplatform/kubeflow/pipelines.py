@@ -20,7 +20,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from ..data.endpoints import DataEndpoints, argo_key_format, v2_pipeline_root
+from ..data.endpoints import (
+    OBJECT_STORE_CA_CONFIGMAP,
+    OBJECT_STORE_CA_KEY,
+    SERVICE_ACCOUNT_CA_FILE,
+    DataEndpoints,
+    argo_key_format,
+    v2_pipeline_root,
+)
 from ..images import Image
 from ..k8s import child, custom_resource, meta
 from . import patches
@@ -42,6 +49,19 @@ PODDEFAULT_LABEL = "kfplatform.io/kfp-defaults"
 PIPELINE_PODDEFAULT = "kfp-pipeline-pip-mirror"
 V2_COMPONENT_LABEL = "pipelines.kubeflow.org/v2_component"  # KFP puts it on every v2 pipeline pod
 
+# Trust of the object store's TLS certificate (docs/kubeflow-ha.md#object-store-tls-trust).
+CA_VOLUME = "object-store-ca"
+CA_DIR = "/etc/kfplatform/object-store-ca"
+CA_FILE = f"{CA_DIR}/ca.crt"  # the volume projects the CA ConfigMap's key as `ca.crt`
+# Where KFP's compiler mounts the CABUNDLE_* ConfigMap in driver and launcher containers
+# (backend/src/apiserver/common: CABundleDir; argocompiler ConfigureCustomCABundle, key -> ca.crt).
+KFP_CA_DIR = "/kfp/certs"
+# Go reads every file of each SSL_CERT_DIR directory into its roots; the system directories stay
+# listed, so the images' own roots are kept (the list KFP's v1 ConfigureCABundle used).
+PIPELINE_POD_CERT_DIRS = f"{KFP_CA_DIR}:/etc/ssl/certs:/etc/pki/tls/certs"
+# Argo's executor config in workflow-controller-configmap: upstream KFP's value, kept.
+UPSTREAM_EXECUTOR_CONFIG = {"imagePullPolicy": "IfNotPresent"}
+
 
 def base_image_ref(config: PipelinesConfig, mirror: str) -> str:
     image = config.base_image
@@ -52,14 +72,50 @@ def object_store_endpoint(data: DataEndpoints) -> str:
     return f"{data.object_store_host}:{data.object_store_port}"
 
 
-def compiled_spec_patch(config: PipelinesConfig) -> str:
+def compiled_spec_patch(config: PipelinesConfig, data: DataEndpoints) -> str:
     """KFP's COMPILED_PIPELINE_SPEC_PATCH: a strategic-merge patch on every compiled Argo Workflow.
 
     Argo applies the workflow-level `podSpecPatch` to every pod of the run, so pip in each step
-    (the SDK's `pip install kfp ...` and `packages_to_install`) reads the internal mirror.
+    (the SDK's `pip install kfp ...` and `packages_to_install`) reads the internal mirror. With TLS
+    to the object store, the Go driver and launcher in `main` also read the CA KFP mounts at
+    KFP_CA_DIR (`CABUNDLE_*` on the API server) through SSL_CERT_DIR, whether or not their own
+    object-store client loads that file explicitly.
     """
-    pod_patch = {"containers": [{"name": "main", "env": [{"name": "PIP_INDEX_URL", "value": config.pip_index_url}]}]}
+    env = [{"name": "PIP_INDEX_URL", "value": config.pip_index_url}]
+    if data.object_store_secure:
+        env.append({"name": "SSL_CERT_DIR", "value": PIPELINE_POD_CERT_DIRS})
+    pod_patch = {"containers": [{"name": "main", "env": env}]}
     return json.dumps({"podSpecPatch": json.dumps(pod_patch, sort_keys=True)}, sort_keys=True)
+
+
+def ca_volume(data: DataEndpoints) -> dict:
+    """The CA ConfigMap (present in every namespace) as a volume holding exactly `ca.crt`."""
+    return {
+        "name": CA_VOLUME,
+        "configMap": {"name": data.object_store_ca_configmap, "items": [{"key": data.object_store_ca_key, "path": "ca.crt"}]},
+    }
+
+
+def ca_mount() -> dict:
+    return {"name": CA_VOLUME, "mountPath": CA_DIR, "readOnly": True}
+
+
+def executor_config(data: DataEndpoints) -> dict:
+    """Argo's `executor` (init and wait containers of every workflow pod): upstream's, plus the CA.
+
+    Argo copies `executor.env` into those containers but no volume mounts, so they read the CA
+    where the kubelet already projects it: the service-account volume, which carries the same
+    `kube-root-ca.crt` key. That holds only while the object store's CA is the cluster CA.
+    """
+    config: dict = dict(UPSTREAM_EXECUTOR_CONFIG)
+    if data.object_store_secure:
+        if (data.object_store_ca_configmap, data.object_store_ca_key) != (OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY):
+            raise ValueError(
+                "Argo's executor reads the object store's CA from the service-account volume, i.e. the cluster CA "
+                f"({OBJECT_STORE_CA_CONFIGMAP}/{OBJECT_STORE_CA_KEY}); another CA needs another mechanism"
+            )
+        config["env"] = [{"name": "SSL_CERT_FILE", "value": SERVICE_ACCOUNT_CA_FILE}]
+    return config
 
 
 def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
@@ -84,8 +140,23 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
         patches.env_value("OBJECTSTORECONFIG_BUCKETNAME", data.artifact_bucket),
         patches.env_secret("OBJECTSTORECONFIG_ACCESSKEY", artifacts, "accesskey"),
         patches.env_secret("OBJECTSTORECONFIG_SECRETACCESSKEY", artifacts, "secretkey"),
-        patches.env_value("COMPILED_PIPELINE_SPEC_PATCH", compiled_spec_patch(config)),
+        patches.env_value("COMPILED_PIPELINE_SPEC_PATCH", compiled_spec_patch(config, data)),
     ]
+    api_volumes: list[dict] = []
+    ui_volumes: list[dict] = []
+    api_mounts: list[dict] = []
+    ui_mounts: list[dict] = []
+    if data.object_store_secure:
+        # The API server's own MinIO client (Go, system roots): SSL_CERT_FILE names the bundle file.
+        # Its compiler mounts CABUNDLE_CONFIGMAP_NAME/KEY into every launcher (executor) container
+        # (drivers and importers only with KFP's own TLS on: docs/kubeflow-ha.md#object-store-tls-trust).
+        api_env += [
+            patches.env_value("SSL_CERT_FILE", CA_FILE),
+            patches.env_value("CABUNDLE_CONFIGMAP_NAME", data.object_store_ca_configmap),
+            patches.env_value("CABUNDLE_KEY_NAME", data.object_store_ca_key),
+        ]
+        api_volumes, api_mounts = [ca_volume(data)], [ca_mount()]
+        ui_volumes, ui_mounts = [ca_volume(data)], [ca_mount()]
     cache_env = [
         patches.env_secret("DBCONFIG_USER", kfp.secret_name, "username"),
         patches.env_secret("DBCONFIG_PASSWORD", kfp.secret_name, "password"),
@@ -112,6 +183,9 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
         # artifacts itself, with KFP's own key (a known upstream limit: docs/kubeflow-ha.md).
         patches.env_value("ARTIFACTS_SERVICE_PROXY_ENABLED", "false"),
     ]
+    if data.object_store_secure:
+        # Node.js adds this file to its built-in roots (the UI's MinIO client uses Node's https).
+        ui_env.append(patches.env_value("NODE_EXTRA_CA_CERTS", CA_FILE))
     # Argo resolves this controller-wide repository per Workflow: the Secret named here is read in
     # the Workflow's namespace, i.e. each tenant writes its artifacts and logs with its own key.
     artifact_repository = {
@@ -142,13 +216,26 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
             },
         ),
         patches.configmap_data(
-            KFP_WORKFLOW_CONTROLLER_CONFIGMAP, {"artifactRepository": yaml.safe_dump(artifact_repository, sort_keys=False)}
+            KFP_WORKFLOW_CONTROLLER_CONFIGMAP,
+            {
+                "artifactRepository": yaml.safe_dump(artifact_repository, sort_keys=False),
+                "executor": yaml.safe_dump(executor_config(data), sort_keys=False),
+            },
         ),
-        patches.deployment("ml-pipeline", template_spec={"containers": [patches.container("ml-pipeline-api-server", env=api_env)]}),
+        patches.deployment("ml-pipeline", template_spec=_with_volumes(
+            [patches.container("ml-pipeline-api-server", env=api_env, volumeMounts=api_mounts or None)], api_volumes)),
         patches.deployment(KFP_CACHE_SERVER[0], template_spec={"containers": [patches.container(KFP_CACHE_SERVER[1], env=cache_env)]}),
         patches.deployment("metadata-grpc-deployment", template_spec={"containers": [patches.container("container", env=mlmd_env)]}),
-        patches.deployment("ml-pipeline-ui", template_spec={"containers": [patches.container("ml-pipeline-ui", env=ui_env)]}),
+        patches.deployment("ml-pipeline-ui", template_spec=_with_volumes(
+            [patches.container("ml-pipeline-ui", env=ui_env, volumeMounts=ui_mounts or None)], ui_volumes)),
     ]
+
+
+def _with_volumes(containers: list[dict], volumes: list[dict]) -> dict:
+    spec: dict = {"containers": containers}
+    if volumes:
+        spec["volumes"] = volumes
+    return spec
 
 
 def katib_patches(data: DataEndpoints) -> list[dict]:
