@@ -60,7 +60,13 @@ MARIADB_OPERATOR_CHART = Chart("mariadb-operator", "26.6.0", "https://helm.maria
 MINIO_OPERATOR_CHART = Chart("operator", "7.1.1", "https://operator.min.io")
 
 MARIADB_OPERATOR = _placeholder("ghcr.io", "mariadb-operator/mariadb-operator", "26.6.0")
-MARIADB = _placeholder("docker-registry1.mariadb.com", "library/mariadb", "11.8.5")
+# The Docker official image (the operator's default registry, docker-registry1.mariadb.com, serves
+# the same library image); its digest is pinned identically by several unrelated public repositories.
+MARIADB = PinnedImage(
+    Image("library/mariadb", "11.8.5", "sha256:345fa26d595e8c7fe298e0c4098ed400356f502458769c8902229b3437d6da2b"),
+    "docker.io",
+    "same digest pinned by several independent public repositories; re-check against the mirror",
+)
 MYSQLD_EXPORTER = _placeholder("docker.io", "prom/mysqld-exporter", "v0.15.1")
 PROXYSQL = _placeholder("docker.io", "proxysql/proxysql", "2.7.3")
 MINIO_OPERATOR = _placeholder("quay.io", "minio/operator", "v7.1.1")

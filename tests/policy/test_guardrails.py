@@ -59,7 +59,6 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("mariadb-operator", "values.image"),
     ("mariadb-operator", "values.webhook.image"),
     ("mariadb-operator", "values.certController.image"),
-    ("galera", "spec.image"),
     ("galera", "spec.galera.agent.image"),
     ("galera", "spec.galera.initContainer.image"),
     ("galera", "spec.metrics.exporter.image"),
