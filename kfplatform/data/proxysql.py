@@ -5,7 +5,9 @@ whose `proxysql.cnf` comes from a ConfigMap with `mysql_galera_hostgroups` (one 
 nodes are backup writers that also serve as readers), a monitor account, and the consumers'
 accounts. The ConfigMap holds no password: every credential is a `@@secret:<secret>/<key>@@`
 reference that the container's start script replaces with the mounted Secret's value, in memory
-(/run), when the container starts. When a password rotates the liveness check notices that the
+(/run), when the container starts. When a password rotates, `pulumi up` rolls the pods: their
+template carries the rotation marker of every mounted credential (`rotation`). Should a pod still
+have started with an old value (ESO slower than the roll), the liveness check notices that the
 mounted Secrets changed and the kubelet restarts the container, which renders the new values.
 
 All statements go to the writer hostgroup: KFP and MLMD read their own writes, and one writer
@@ -21,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..k8s import child, labels, meta
+from ..secrets.plane import ROTATION_ANNOTATION
 from . import releases
 from .config import ProxySqlConfig
 from .endpoints import PROXYSQL_PORT, PROXYSQL_SERVICE
@@ -38,6 +41,11 @@ RUN_AS = 65532  # the container's user and group (not root)
 def secret_ref(secret: str, key: str = "password") -> str:
     """A placeholder the start script replaces with the mounted Secret's value."""
     return f"@@secret:{secret}/{key}@@"
+
+
+def mounted_secrets(users: Mapping[str, str], monitor_secret: str) -> list[str]:
+    """The Secrets (in ProxySQL's namespace) whose `password` each pod mounts and reads at start."""
+    return sorted({ADMIN_SECRET, monitor_secret, *users.values()})
 
 
 def proxysql_config(
@@ -183,9 +191,12 @@ class ProxySql(pulumi.ComponentResource):
         pull_secret: str,
         zones: Sequence[str],
         topology_key: str,
+        rotation: pulumi.Input[str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`rotation`: the rotation markers of the `mounted_secrets` (plane.rotation_markers), put
+        on the pod template so a rotation rolls the pods; `depends_on` must hold their ExternalSecrets."""
         super().__init__("kfplatform:data:ProxySql", name, None, opts)
         self.config_data = proxysql_config(
             galera_hosts, users, monitor_user=monitor_user, monitor_secret=monitor_secret, config=config,
@@ -204,7 +215,7 @@ class ProxySql(pulumi.ComponentResource):
             data={"start.sh": START_SCRIPT, "liveness.sh": LIVENESS_SCRIPT},
             opts=child(self, depends_on=depends_on),
         )
-        secret_names = sorted({ADMIN_SECRET, monitor_secret, *users.values()})
+        secret_names = mounted_secrets(users, monitor_secret)
         checksum = hashlib.sha256((self.cnf + START_SCRIPT + LIVENESS_SCRIPT).encode()).hexdigest()
         pod_labels = labels("database", APP)
         spread = []
@@ -258,8 +269,11 @@ class ProxySql(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=pod_labels,
-                        # A changed configuration (not a password) rolls the pods.
-                        annotations={"kfplatform.io/config-sha256": checksum},
+                        # A changed configuration, or a rotated password, rolls the pods.
+                        annotations={
+                            "kfplatform.io/config-sha256": checksum,
+                            **({ROTATION_ANNOTATION: rotation} if rotation is not None else {}),
+                        },
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,

@@ -17,7 +17,7 @@ from .endpoints import DataEndpoints, data_endpoints
 from .galera import GaleraCluster, MONITOR_USER
 from .object_store import ObjectStore
 from .operators import DataOperators
-from .proxysql import ADMIN_SECRET, ProxySql
+from .proxysql import ADMIN_SECRET, ProxySql, mounted_secrets
 from .tenant_access import TenantObjectAccess
 
 
@@ -75,12 +75,19 @@ class DataTier(pulumi.ComponentResource):
         admin_path = platform_path("database", ADMIN_SECRET)
         secrets.generated(admin_path, ["password"])
         admin = secrets.deliver(ns.database, ADMIN_SECRET, admin_path, {"password": "password"}, depends_on=in_ns("database"))
+        # ProxySQL reads every password at start: its pods roll when any of them rotates.
+        proxysql_secrets = mounted_secrets(self.galera.account_secrets, self.galera.monitor_secret)
+        proxysql_deliveries = [secrets.delivery(ns.database, s) for s in proxysql_secrets]
         self.proxysql = ProxySql(
             "proxysql", config.proxysql, namespace=ns.database, galera_hosts=self.galera.hosts,
             users=self.galera.account_secrets, monitor_user=MONITOR_USER, monitor_secret=self.galera.monitor_secret,
             admin_secret=admin, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key,
-            depends_on=[*in_ns("database"), *pulls_in(ns.database), self.galera.mariadb, *self.galera.credential_objects],
+            rotation=secrets.rotation_markers([p for _, paths in proxysql_deliveries for p in paths]),
+            depends_on=[
+                *in_ns("database"), *pulls_in(ns.database), self.galera.mariadb, *self.galera.credential_objects,
+                *[es for es, _ in proxysql_deliveries],
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.object_store = ObjectStore(

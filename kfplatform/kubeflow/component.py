@@ -13,9 +13,47 @@ from .config import KubeflowConfig
 from .gitops import WorkloadsGitOps
 from .ha import ControlPlaneHA, install_wiring
 from .identity import Identity, allowed_groups, dex_patches, oauth2_proxy_patches
+from . import patches
 from .install import KubeflowInstall
 from .pipelines import TenantPipelineDefaults, katib_patches, kfp_patches
 from .release import COMPONENTS
+
+
+def restart_on_rotation(
+    by_component: Mapping[str, list[dict]], namespace_of: Mapping[str, str], secrets
+) -> tuple[dict[str, list[dict]], dict[str, list[pulumi.Resource]]]:
+    """Upstream Deployments read their credentials once, at start: restart them when those rotate.
+
+    For each Deployment patch, the Secrets its pods read (`patches.secrets_read`) are looked up in
+    the plane (`secrets.delivery`); when any of their Vault paths rotates, the pod template gets
+    ROTATION_ANNOTATION = the paths' rotation markers, so a rotation rolls the pods through Argo CD.
+    The component's Application depends on those ExternalSecrets: Pulumi updates them (and ESO
+    refreshes the Secrets) before it hands Argo CD the changed patch. Returns (patches, deps).
+    """
+    from ..secrets.plane import ROTATION_ANNOTATION
+
+    out: dict[str, list[dict]] = {}
+    deps: dict[str, list[pulumi.Resource]] = {}
+    for component, component_patches_ in by_component.items():
+        namespace = namespace_of[component]
+        out[component] = []
+        for patch in component_patches_:
+            if patch["target"].get("kind") != "Deployment":
+                out[component].append(patch)
+                continue
+            paths: set[str] = set()
+            for secret in sorted(patches.secrets_read(patches.parse(patch))):
+                try:
+                    external_secret, secret_paths = secrets.delivery(namespace, secret)
+                except KeyError:
+                    continue  # not the plane's (none of this program's credentials)
+                deps.setdefault(component, []).append(external_secret)
+                paths.update(secret_paths)
+            marker = secrets.rotation_markers(sorted(paths))
+            out[component].append(
+                patches.with_template_annotations(patch, {ROTATION_ANNOTATION: marker}) if marker is not None else patch
+            )
+    return out, deps
 
 
 def tenant_groups(tenants: Sequence[TenantFile]) -> list[str]:
@@ -63,10 +101,14 @@ class Kubeflow(pulumi.ComponentResource):
         self.identity = Identity("identity", config.identity, secrets, names.auth, names.oauth2_proxy, opts=here)
         self.ha = ControlPlaneHA("ha", config.control_plane, names, platform_namespaces, opts=here)
         patches_, replicas, ignore = component_patches(stack, tenants)
+        ns_by_role = names.model_dump(by_alias=True)
+        patches_, credential_deps = restart_on_rotation(
+            patches_, {c: ns_by_role[COMPONENTS[c].namespace_role] for c in patches_}, secrets
+        )
         components = [c for c in COMPONENTS if c not in config.skip_components]
         self.install = KubeflowInstall(
             "install", config.release, config.argocd, names, components, patches_, replicas, ignore,
-            depends_on=self.identity.external_secrets, opts=here,
+            depends_on=self.identity.external_secrets, component_depends_on=credential_deps, opts=here,
         )
         self.pipelines = TenantPipelineDefaults(
             "pipelines", config.pipelines, data_endpoints(stack), stack.images.mirror, tenant_namespaces,

@@ -85,8 +85,11 @@ class KubeflowInstall(pulumi.ComponentResource):
         replicas: Mapping[str, list[dict]],
         ignore_differences: Mapping[str, list[dict]],
         depends_on: Sequence[pulumi.Resource] = (),
+        component_depends_on: Mapping[str, Sequence[pulumi.Resource]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`component_depends_on`: what one component's Application waits for besides `depends_on`
+        (the ExternalSecrets of the credentials its patched Deployments read)."""
         super().__init__("kfplatform:kubeflow:KubeflowInstall", name, None, opts)
         ns_by_role = namespaces.model_dump(by_alias=True)
         if release.commit_is_placeholder:
@@ -159,7 +162,7 @@ class KubeflowInstall(pulumi.ComponentResource):
                     extra_labels={"kfplatform.io/kubeflow-component": component}, annotations=annotations,
                 ),
                 spec=spec,
-                opts=child(self, depends_on=[self.project, *depends_on]),
+                opts=child(self, depends_on=[self.project, *depends_on, *(component_depends_on or {}).get(component, [])]),
             )
         # kind -> the Application installing its CRD (absent when the component is skipped because
         # the cluster already has it).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import pulumi
 import yaml
 
 PRUNE_PROTECT = "argocd.argoproj.io/sync-options"
@@ -95,3 +96,38 @@ def container(name: str, **fields: Any) -> dict:
 def parse(patch: Mapping[str, Any]) -> dict:
     """The patch body back as data (tests and docs read patches through this)."""
     return yaml.safe_load(patch["patch"])
+
+
+def secrets_read(body: Mapping[str, Any]) -> set[str]:
+    """Names of the Secrets a Deployment patch makes its pods read (env, envFrom, volumes)."""
+    spec = (body.get("spec") or {}).get("template", {}).get("spec") or {}
+    names: set[str] = set()
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        for env in c.get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                names.add(ref["name"])
+        for env_from in c.get("envFrom") or []:
+            if env_from.get("secretRef"):
+                names.add(env_from["secretRef"]["name"])
+    for volume in spec.get("volumes") or []:
+        if volume.get("secret"):
+            names.add(volume["secret"]["secretName"])
+    return names
+
+
+def with_template_annotations(patch: Mapping[str, Any], annotations: Mapping[str, pulumi.Input[str]]) -> dict:
+    """A Deployment patch that also sets pod-template annotations whose values may be Outputs
+    (e.g. a rotation marker): the patch text becomes an Output, rendered once they are known."""
+    body = parse(patch)
+    keys = sorted(annotations)
+
+    def text(values: list) -> str:
+        template = body.setdefault("spec", {}).setdefault("template", {})
+        metadata = template.setdefault("metadata", {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **dict(zip(keys, values))}
+        if "spec" in template:  # metadata first, as `deployment` writes it
+            template["spec"] = template.pop("spec")
+        return _text(body)
+
+    return {"patch": pulumi.Output.all(*[annotations[k] for k in keys]).apply(text), "target": dict(patch["target"])}

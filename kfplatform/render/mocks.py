@@ -64,12 +64,17 @@ COMPUTED_OUTPUTS: dict[str, dict[str, str]] = {
 }
 
 
+def computed_output(type_: str, name: str, key: str) -> str:
+    """The value the mocks give output `key` of resource `name` (tests compare rendered values with it)."""
+    digest = hashlib.sha256(f"{name}/{key}".encode()).hexdigest()
+    return f"mock-{COMPUTED_OUTPUTS[type_][key]}-{digest[:16]}"
+
+
 class PlatformMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs):
         state = dict(args.inputs)
-        for key, kind in COMPUTED_OUTPUTS.get(args.typ, {}).items():
-            digest = hashlib.sha256(f"{args.name}/{key}".encode()).hexdigest()
-            state.setdefault(key, f"mock-{kind}-{digest[:16]}")
+        for key in COMPUTED_OUTPUTS.get(args.typ, {}):
+            state.setdefault(key, computed_output(args.typ, args.name, key))
         # Every custom resource gets a real id, so `.id.apply(...)` runs under the mocks.
         return f"{args.name}-id", state
 

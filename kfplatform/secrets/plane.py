@@ -7,6 +7,13 @@ Components never hold secret values in YAML. A component that needs a credential
 - `deliver(namespace, secret_name, path, keys)` declares an ExternalSecret that materialises a
   Kubernetes Secret from Vault, through the platform's ClusterSecretStore (platform namespaces) or
   the tenant's own namespaced SecretStore (tenant namespaces).
+Rotation: a rotated generated path has a marker (`rotation_marker`, its `Rotating`'s due date) that
+changes exactly when its values are regenerated. Every ExternalSecret reading such a path carries
+the marker as the annotation ROTATION_ANNOTATION: a changed annotation makes ESO refresh at once
+(it hashes an ExternalSecret's labels and annotations), so a rotation reaches the Kubernetes
+Secrets in the same `pulumi up` rather than after `refreshInterval`. Consumers that read a
+credential only at start put the same marker on their pod template (`delivery()` tells them the
+ExternalSecret and paths behind a Secret), so they restart with the new value.
 Vault paths: `platform/<area>/<name>` for the platform, `tenants/<team>/<name>` for a team
 (vault_layout.py). The plane itself puts every secret category's home in place (`_platform_homes`,
 `_tenant_homes`); docs/secrets.md is the table of them.
@@ -48,12 +55,18 @@ from .vault_layout import (
 
 __all__ = [
     "PLATFORM_STORE", "TENANT_STORE", "TENANT_STORE_SA", "PLATFORM_STORE_SA",
-    "GIT_CREDENTIALS_SECRET", "SecretsPlane", "SecretsPlaneArgs", "platform_path", "tenant_path",
+    "GIT_CREDENTIALS_SECRET", "ROTATION_ANNOTATION", "SecretsPlane", "SecretsPlaneArgs", "platform_path", "tenant_path",
 ]
 
 PLATFORM_STORE = "vault-platform"  # ClusterSecretStore, platform namespaces only
 TENANT_STORE = "vault-tenant"  # SecretStore in each tenant namespace
 GIT_CREDENTIALS_SECRET = "git-credentials"  # each tenant namespace: kubernetes.io/basic-auth
+# On an ExternalSecret reading rotated generated values, and on the pod template of a workload that
+# reads them at start: `<path>=<rotation marker>` per rotated path, comma-separated, sorted by path.
+# ESO refreshes an ExternalSecret whose labels or annotations changed (the documented `force-sync`
+# is one such annotation; this key is the program's own, so a person's `kubectl annotate ...
+# force-sync=...` (runbook A) never fights Pulumi over one field).
+ROTATION_ANNOTATION = "kfplatform.io/credentials-rotation"
 
 
 def dockerconfigjson_template(registry_host: str) -> str:
@@ -92,6 +105,9 @@ class SecretsPlane(pulumi.ComponentResource):
         self._namespace_resources = {**args.platform_namespaces, **self.tenant_namespaces}
         self._generated: dict[str, tuple[tuple, dict[str, pulumi.Output[str]]]] = {}
         self._delivered: dict[tuple[str, str], tuple[tuple, k8s.apiextensions.CustomResource]] = {}
+        self._rotations: dict[str, pulumi.Output[str]] = {}  # rotated generated path -> its marker
+        self._kv: dict[str, vault.kv.SecretV2] = {}  # generated path -> the Vault write
+        self._delivered_paths: set[str] = set()
         vault_cfg = config.vault
         kv_mount = vault_cfg.kv_mount
         tenants = sorted(self.tenant_namespaces)
@@ -213,11 +229,16 @@ class SecretsPlane(pulumi.ComponentResource):
             if earlier != request:
                 raise ValueError(f"{path}: generated twice with different arguments ({earlier} vs {request})")
             return values
+        if path in self._delivered_paths:
+            # Its ExternalSecrets would lack the rotation marker and the wait for the Vault write.
+            raise ValueError(f"{path}: generate values before delivering them")
         slug = path.replace("/", "-")
         keepers = None
         if rotate:
             rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, opts=child(self))
             keepers = {"rotation": rotation.rotation_rfc3339}
+            # The keepers replace every value of the path when this changes, and only then.
+            self._rotations[path] = rotation.rotation_rfc3339
         # Secret explicitly: the provider marks `result` secret engine-side, which a program (and
         # the offline render) must not depend on before passing it to another resource.
         values = {
@@ -226,7 +247,7 @@ class SecretsPlane(pulumi.ComponentResource):
             )
             for key in keys
         }
-        vault.kv.SecretV2(
+        self._kv[path] = vault.kv.SecretV2(
             slug,
             mount=self.layout.mount.path,
             name=path,
@@ -261,6 +282,36 @@ class SecretsPlane(pulumi.ComponentResource):
             namespace, secret_name, refs, secret_type=secret_type, template_data=template_data, labels=labels,
             depends_on=depends_on,
         )
+
+    def rotation_marker(self, path: str) -> pulumi.Output[str] | None:
+        """What changes exactly when the values at generated `path` are replaced: its `Rotating`'s
+        `rotation_rfc3339` (the current values' due date). None for a path that is never rotated;
+        KeyError for a path this plane does not generate (values written by people have no marker).
+        """
+        if path not in self._generated:
+            raise KeyError(f"{path}: not generated by the plane")
+        return self._rotations.get(path)
+
+    def rotation_markers(self, paths: Sequence[str]) -> pulumi.Output[str] | None:
+        """ROTATION_ANNOTATION's value for something reading `paths`: `<path>=<marker>` for each
+        rotated generated path, sorted, comma-separated; None when none of them rotates."""
+        rotated = sorted(p for p in set(paths) if p in self._rotations)
+        if not rotated:
+            return None
+        return pulumi.Output.all(*[self._rotations[p] for p in rotated]).apply(
+            lambda markers: ",".join(f"{p}={m}" for p, m in zip(rotated, markers))
+        )
+
+    def delivery(self, namespace: str, secret_name: str) -> tuple[k8s.apiextensions.CustomResource, tuple[str, ...]]:
+        """The ExternalSecret making Secret `namespace/secret_name`, and the Vault paths it reads.
+
+        For consumers: depend on the ExternalSecret (its rotation is delivered first), and put
+        `rotation_markers(paths)` on the pod template of what reads the Secret only at start.
+        """
+        if (namespace, secret_name) not in self._delivered:
+            raise KeyError(f"{namespace}/{secret_name}: not delivered by the plane")
+        (refs, *_), external_secret = self._delivered[(namespace, secret_name)]
+        return external_secret, tuple(sorted({path for _, path, _ in refs}))
 
     def pull_secret_delivery(self, namespace: str) -> k8s.apiextensions.CustomResource:
         """The ExternalSecret that makes `namespace`'s image-pull Secret (`images.pullSecret`).
@@ -343,14 +394,26 @@ class SecretsPlane(pulumi.ComponentResource):
                 # A template only for type/labels: keep every key read from Vault as it is.
                 template["mergePolicy"] = "Merge"
             target["template"] = template
-        deps = [self.tenant_stores[tenant] if tenant else self.cluster_store, *depends_on]
+        paths = sorted({path for _, path, _ in refs})
+        self._delivered_paths.update(paths)
+        # After the Vault write of generated values: a refresh forced by the rotation marker must
+        # read the new values, not the ones being replaced.
+        deps = [
+            self.tenant_stores[tenant] if tenant else self.cluster_store,
+            *[self._kv[p] for p in paths if p in self._kv],
+            *depends_on,
+        ]
         if namespace in self._namespace_resources:
             deps.append(self._namespace_resources[namespace])
+        marker = self.rotation_markers(paths)
         external_secret = custom_resource(
             f"{namespace}-{secret_name}",
             api_version="external-secrets.io/v1",
             kind="ExternalSecret",
-            metadata=meta(secret_name, namespace, component="secrets"),
+            metadata=meta(
+                secret_name, namespace, component="secrets",
+                annotations={ROTATION_ANNOTATION: marker} if marker is not None else None,
+            ),
             spec={
                 "refreshInterval": self.config.eso.refresh_interval,
                 "secretStoreRef": store,

@@ -171,3 +171,22 @@ def test_liveness_fails_once_a_mounted_password_rotates(tmp_path):
     assert subprocess.run(["/bin/sh", "-c", liveness], timeout=10).returncode == 0
     (tmp_path / "secrets" / "a" / "password").write_text("new2")
     assert subprocess.run(["/bin/sh", "-c", liveness], timeout=10).returncode != 0
+
+
+def test_a_rotated_password_rolls_the_pods_after_its_external_secret(each_stack):
+    """ProxySQL reads every mounted password at start: the pod template carries the rotation marker
+    of each mounted Secret's Vault paths (derived from the volumes), and the Deployment waits for
+    those ExternalSecrets, so `pulumi up` rolls ProxySQL with the new values."""
+    from kfplatform.secrets.plane import ROTATION_ANNOTATION
+    from tests.secrets.rotation import expected_marker
+
+    template = deployment(each_stack)["spec"]["template"]
+    mounted = sorted(v["secret"]["secretName"] for v in template["spec"]["volumes"] if v.get("secret"))
+    assert proxysql.ADMIN_SECRET in mounted and len(mounted) >= 5
+    paths = [d["remoteRef"]["key"] for s in mounted for d in each_stack.find("ExternalSecret", s, DB_NS)["spec"]["data"]]
+    assert template["metadata"]["annotations"][ROTATION_ANNOTATION] == expected_marker(each_stack, paths)
+    assert "platform/database/proxysql-admin" in template["metadata"]["annotations"][ROTATION_ANNOTATION]
+    (resource,) = [r for r in each_stack.by_type("kubernetes:apps/v1:Deployment") if r.name == "proxysql"]
+    es_urns = {r.name: r.urn for r in each_stack.by_type("kubernetes:external-secrets.io/v1:ExternalSecret")}
+    for secret in mounted:
+        assert es_urns[f"{DB_NS}-{secret}"] in resource.dependencies, secret

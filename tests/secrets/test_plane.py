@@ -167,3 +167,76 @@ def test_vault_ca_reaches_the_stores_and_kubernetes_ca_reaches_vault():
 def test_without_a_vault_ca_the_stores_use_system_roots():
     result = build(lambda plane: None)
     assert "caBundle" not in result.find("SecretStore", "vault-tenant", "team-a")["spec"]["provider"]["vault"]
+
+
+# -- rotation: delivered at once, and visible to consumers -----------------------------------------
+
+ROTATING = "time:index/rotating:Rotating"
+
+
+def mock_marker(path: str) -> str:
+    """The rotation marker of generated `path` under the mocks: its Rotating's rotationRfc3339."""
+    from kfplatform.render.mocks import computed_output
+
+    return computed_output(ROTATING, path.replace("/", "-") + "-rotation", "rotationRfc3339")
+
+
+def test_an_external_secret_of_a_rotated_path_carries_its_rotation_marker_and_waits_for_the_vault_write():
+    from kfplatform.secrets.plane import ROTATION_ANNOTATION
+
+    seen = {}
+
+    def use(plane):
+        plane.generated("platform/test/thing", ["password"])
+        plane.deliver("kubeflow", "thing", "platform/test/thing", {"password": "password"})
+        plane.rotation_marker("platform/test/thing").apply(lambda m: seen.setdefault("marker", m))
+
+    result = build(use)
+    es = result.find("ExternalSecret", "thing", "kubeflow")
+    assert seen["marker"] == mock_marker("platform/test/thing")
+    assert es["metadata"]["annotations"] == {ROTATION_ANNOTATION: f"platform/test/thing={seen['marker']}"}
+    (resource,) = [r for r in result.by_type("kubernetes:external-secrets.io/v1:ExternalSecret") if r.name == "kubeflow-thing"]
+    assert kv_secret(result, "platform/test/thing").urn in resource.dependencies
+
+
+def test_external_secrets_of_values_not_rotated_or_written_by_people_carry_no_marker():
+    def use(plane):
+        plane.generated("platform/test/fixed", ["password"], rotate=False)
+        plane.deliver("kubeflow", "fixed", "platform/test/fixed", {"password": "password"})
+        plane.deliver("kubeflow", "by-hand", "platform/test/by-hand", {"password": "password"})
+        assert plane.rotation_marker("platform/test/fixed") is None
+        with pytest.raises(KeyError):
+            plane.rotation_marker("platform/test/by-hand")
+        assert plane.rotation_markers(["platform/test/fixed", "platform/test/by-hand"]) is None
+
+    result = build(use)
+    for name in ("fixed", "by-hand"):
+        assert not result.find("ExternalSecret", name, "kubeflow")["metadata"].get("annotations")
+
+
+def test_rotation_markers_name_every_rotated_path_in_order_and_delivery_tells_the_paths():
+    seen = {}
+
+    def use(plane):
+        plane.generated("platform/test/b", ["password"])
+        plane.generated("platform/test/a", ["password"], rotate_days=7)
+        es = plane.deliver("kubeflow", "b", "platform/test/b", {"password": "password"})
+        assert plane.delivery("kubeflow", "b") == (es, ("platform/test/b",))
+        with pytest.raises(KeyError):
+            plane.delivery("kubeflow", "nothing")
+        plane.rotation_markers(["platform/test/b", "platform/test/by-hand", "platform/test/a"]).apply(
+            lambda m: seen.setdefault("markers", m)
+        )
+
+    build(use)
+    a, b = mock_marker("platform/test/a"), mock_marker("platform/test/b")
+    assert seen["markers"] == f"platform/test/a={a},platform/test/b={b}"
+
+
+def test_values_must_be_generated_before_they_are_delivered():
+    def use(plane):
+        plane.deliver("kubeflow", "early", "platform/test/early", {"password": "password"})
+        with pytest.raises(ValueError, match="generate values before delivering"):
+            plane.generated("platform/test/early", ["password"])
+
+    build(use)

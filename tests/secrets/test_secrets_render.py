@@ -249,3 +249,26 @@ def test_the_embedded_secret_walk_finds_literal_data():
     patch = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: hunter2\n"
     (where, doc), = embedded_secrets({"spec": {"source": {"kustomize": {"patches": [{"patch": patch}]}}}})
     assert doc["stringData"] == {"password": "hunter2"} and where.endswith("<yaml>")
+
+
+def test_every_external_secret_of_a_rotated_path_is_forced_to_sync_by_its_marker_and_no_other(each_stack):
+    """ESO refreshes an ExternalSecret whose annotations changed: the marker delivers a rotation at
+    once. ExternalSecrets of values written by people (or never rotated) carry none."""
+    from kfplatform.secrets.plane import ROTATION_ANNOTATION
+    from tests.secrets.rotation import expected_marker, rotated_paths
+
+    rotated = rotated_paths(each_stack)
+    assert {"platform/database/kfp", "platform/object-store/kfp", "platform/database/proxysql-admin"} <= set(rotated)
+    assert "platform/database/root" not in rotated and "platform/registry/pull" not in rotated
+    marked = unmarked = 0
+    for es in objects(each_stack, "ExternalSecret"):
+        expected = expected_marker(each_stack, [d["remoteRef"]["key"] for d in es["spec"]["data"]])
+        annotations = es["metadata"].get("annotations") or {}
+        where = f"{es['metadata']['namespace']}/{es['metadata']['name']}"
+        if expected is None:
+            assert ROTATION_ANNOTATION not in annotations, where
+            unmarked += 1
+        else:
+            assert annotations.get(ROTATION_ANNOTATION) == expected, where
+            marked += 1
+    assert marked and unmarked

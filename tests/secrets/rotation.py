@@ -1,0 +1,28 @@
+"""Rotation markers as rendered: which generated paths rotate, and the marker the mocks give each."""
+from __future__ import annotations
+
+from kfplatform.render.mocks import computed_output
+
+ROTATING = "time:index/rotating:Rotating"
+KV_SECRET = "vault:kv/secretV2:SecretV2"
+
+
+def rotated_paths(result) -> dict[str, str]:
+    """Rotated generated Vault path -> its marker (the Rotating's rotationRfc3339 under the mocks).
+
+    A generated path is written by a KV SecretV2 named after its slug; it rotates when a Rotating
+    named `<slug>-rotation` exists.
+    """
+    rotating = {r.name for r in result.by_type(ROTATING)}
+    return {
+        kv.inputs["name"]: computed_output(ROTATING, f"{kv.name}-rotation", "rotationRfc3339")
+        for kv in result.by_type(KV_SECRET)
+        if f"{kv.name}-rotation" in rotating
+    }
+
+
+def expected_marker(result, paths) -> str | None:
+    """ROTATION_ANNOTATION's value for something reading `paths` (None: none of them rotates)."""
+    markers = rotated_paths(result)
+    rotated = sorted(p for p in set(paths) if p in markers)
+    return ",".join(f"{p}={markers[p]}" for p in rotated) or None
