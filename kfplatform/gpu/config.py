@@ -152,10 +152,6 @@ class GpuPool(Model):
         return dict(self.layout.mig_devices)
 
     @property
-    def uses_mig(self) -> bool:
-        return bool(self.mig_devices)
-
-    @property
     def is_mixed(self) -> bool:
         """More than one profile per GPU: only mig.strategy=mixed can advertise it."""
         return len(self.mig_devices) > 1

@@ -151,12 +151,6 @@ REPLACED_UPSTREAM_BY_NAME: dict[str, list[tuple[str, str, str, str]]] = {
     ],
 }
 
-# Secrets upstream ships with example values; this program delivers real ones from Vault.
-UPSTREAM_EXAMPLE_SECRETS: dict[str, list[str]] = {
-    "dex": ["dex-oidc-client", "dex-passwords"],
-    "oauth2-proxy": ["oauth2-proxy"],
-}
-
 # KFP: where the API server, cache server, MLMD and the UI read their stores.
 KFP_INSTALL_CONFIGMAP = "pipeline-install-config"
 KFP_WORKFLOW_CONTROLLER_CONFIGMAP = "workflow-controller-configmap"

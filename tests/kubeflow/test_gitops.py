@@ -1,5 +1,4 @@
 """The workloads path: one Application per tenant, own namespace only, serving models never pruned."""
-import pulumi
 
 from kfplatform.config.tenant import TenantConfig
 from kfplatform.kubeflow.config import ArgoCdConfig, WorkloadsConfig

@@ -6,7 +6,7 @@ import pytest
 from kfplatform.data.endpoints import data_endpoints
 from kfplatform.kubeflow.release import COMPONENTS, REQUIRED_COMPONENTS
 
-from .conftest import app, app_patches, container_env, patches_for
+from .conftest import app_patches, container_env, patches_for
 
 
 def applications(result):
