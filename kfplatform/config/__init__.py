@@ -12,4 +12,5 @@ __all__ = [
 # Each area's cross-checks register on import; they import the loader, so they load last.
 from ..gpu import checks as _gpu_checks  # noqa: E402,F401
 from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
+from ..data import checks as _data_checks  # noqa: E402,F401
 from ..data import geometry as _data_geometry  # noqa: E402,F401

@@ -51,3 +51,8 @@ def servers_tolerated(servers: int, volumes_per_server: int, parity: int) -> int
         return 0
     spare = set_size - write_quorum(set_size, parity)
     return max(0, spare // drives_per_server_in_set(servers, set_size))
+
+
+def servers_in_largest_zone(servers: int, zones: int) -> int:
+    """Servers of a pool in its fullest zone when spread evenly (maxSkew 1) over `zones`."""
+    return -(-servers // max(1, zones))

@@ -49,6 +49,10 @@ def plain(value: Any) -> Any:
         return {k: plain(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        # The wire format (protobuf Struct) carries every number as a double; the provider sends a
+        # whole one to the API server as an integer (Go's JSON encoding of 6.0 is `6`), so do we.
+        return int(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

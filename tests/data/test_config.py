@@ -70,9 +70,24 @@ def test_prod_pools_need_four_servers():
 
 
 def test_prod_parity_must_survive_losing_a_server():
-    # 16 drives in one set, 4 per server: EC:2 keeps reads but loses write quorum with a server down.
-    found = paths(issues_for("prod", lambda d: d["objectStore"].update(parity=2)))
+    # 4 x 4: 16 drives in one set, 4 per server: EC:2 keeps reads but loses write quorum with a server down.
+    def four_by_four_at_ec2(data):
+        data["objectStore"]["pools"][0].update(servers=4, volumesPerServer=4)
+        data["objectStore"]["parity"] = 2
+
+    found = paths(issues_for("prod", four_by_four_at_ec2))
     assert "stops accepting writes when one server is down" in found["kubeflow-platform:data.objectStore"]
+
+
+def test_prod_object_store_must_survive_losing_a_zone():
+    # 4 servers over 3 zones: 2 (8 of 16 drives) in one zone; EC:4 tolerates one server.
+    found = paths(issues_for("prod", lambda d: d["objectStore"]["pools"][0].update(servers=4, volumesPerServer=4)))
+    message = found["kubeflow-platform:data.objectStore.pools[0]"]
+    assert "puts up to 2 of its 4 servers in one of the 3 zones" in message and "losing that zone stops" in message
+    # The committed 6 x 2 at EC:4 keeps writing with a whole zone (2 servers) down.
+    from kfplatform.data.erasure import servers_in_largest_zone, servers_tolerated
+
+    assert servers_in_largest_zone(6, 3) == 2 <= servers_tolerated(6, 2, 4)
 
 
 def test_prod_access_keys_rotate_within_180_days():

@@ -29,9 +29,9 @@ def test_committed_locks_match_the_committed_stacks():
 
 
 def test_changing_a_recorded_pool_is_refused_with_the_way_forward(project):
-    found = {i.path: i.message for i in issues_for("prod", lambda d: d["objectStore"]["pools"][0].update(servers=6), project)}
+    found = {i.path: i.message for i in issues_for("prod", lambda d: d["objectStore"]["pools"][0].update(servers=9), project)}
     message = found[f"{POOLS}[0].servers"]
-    assert "created with servers=4" in message and "6 is refused" in message and "add a new pool" in message
+    assert "created with servers=6" in message and "9 is refused" in message and "add a new pool" in message
 
 
 def test_dropping_a_recorded_pool_is_refused(project):
@@ -45,7 +45,7 @@ def test_dropping_a_recorded_pool_is_refused(project):
 
 def test_a_new_pool_must_be_recorded_in_the_same_change(project):
     def add(data):
-        data["objectStore"]["pools"].append({"name": "pool-1", "servers": 4, "volumesPerServer": 4, "volumeSize": "1Ti"})
+        data["objectStore"]["pools"].append({"name": "pool-1", "servers": 6, "volumesPerServer": 2, "volumeSize": "2Ti"})
 
     found = {i.path: i.message for i in issues_for("prod", add, project)}
     assert "--stack prod --record" in found[f"{POOLS}[1]"]
@@ -73,7 +73,7 @@ def test_record_adds_new_pools_and_never_rewrites_recorded_ones(project, capsys)
     assert geometry.main(["--project", str(project), "--stack", "prod"]) == 2  # not yet recorded
     assert geometry.main(["--project", str(project), "--stack", "prod", "--record"]) == 0
     pools = json.loads((project / "data-geometry.prod.json").read_text())["objectStore"]["pools"]
-    assert pools == {"pool-0": {"servers": 4, "volumesPerServer": 4}, "pool-1": {"servers": 8, "volumesPerServer": 2}}
+    assert pools == {"pool-0": {"servers": 6, "volumesPerServer": 2}, "pool-1": {"servers": 8, "volumesPerServer": 2}}
     assert geometry.main(["--project", str(project), "--stack", "prod"]) == 0
 
     # A changed pool is refused by --record too, and the lock keeps the applied geometry.

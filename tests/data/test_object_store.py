@@ -16,9 +16,9 @@ def tenant(result) -> dict:
 def test_prod_tenant_is_distributed_with_tls_and_spread(prod):
     spec = tenant(prod)
     (pool,) = spec["pools"]
-    assert pool["name"] == "pool-0" and pool["servers"] == 4 and pool["volumesPerServer"] == 4
+    assert pool["name"] == "pool-0" and pool["servers"] == 6 and pool["volumesPerServer"] == 2
     assert pool["volumeClaimTemplate"]["spec"]["storageClassName"] == "kfp-data-retain"
-    assert pool["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "1Ti"
+    assert pool["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "2Ti"
     assert spec["requestAutoCert"] is True
     (term,) = pool["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["topologyKey"] == "kubernetes.io/hostname"

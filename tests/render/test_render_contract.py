@@ -157,3 +157,20 @@ def test_kubeflow_applications_that_install_crds_are_awaited(prod):
     apps = [o for o in prod.kubernetes_objects() if o["kind"] == "Application"]
     awaited = {a["metadata"]["name"] for a in apps if "pulumi.com/waitFor" in (a["metadata"].get("annotations") or {})}
     assert awaited == {name for how, name in CRD_INSTALLERS.values() if how == "application"}
+
+
+def test_whole_numbers_are_rendered_as_integers_as_the_api_server_receives_them(rendered_files):
+    """The mocks' wire format makes every number a double; `replicas: 3.0` would not decode as int32."""
+    folder, _ = rendered_files["prod"]
+    docs = list(yaml.safe_load_all((folder / "manifests.yaml").read_text()))
+
+    def floats(value):
+        if isinstance(value, dict):
+            return [f for v in value.values() for f in floats(v)]
+        if isinstance(value, list):
+            return [f for v in value for f in floats(v)]
+        return [value] if isinstance(value, float) and value.is_integer() else []
+
+    hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
+    assert isinstance(hpa["spec"]["maxReplicas"], int)
+    assert [f for d in docs for f in floats(d)] == []
