@@ -1,16 +1,24 @@
-"""Typed configuration: the stack (`Pulumi.<stack>.yaml`) and the tenants (`tenants/*.yaml`)."""
-from .errors import ConfigError, ConfigIssue
-from .loader import PlatformConfig, TenantFile, cross_check, load_from_pulumi, load_platform_config
-from .stack import StackConfig
-from .tenant import TenantConfig
+"""Typed configuration: the stack (`Pulumi.<stack>.yaml`) and the tenants (`tenants/*.yaml`).
 
-__all__ = [
-    "ConfigError", "ConfigIssue", "PlatformConfig", "StackConfig", "TenantConfig", "TenantFile",
-    "cross_check", "load_from_pulumi", "load_platform_config",
-]
+The names below load lazily (PEP 562): `StackConfig` composes every area's model, and each area's
+model imports `kfplatform.config.base`, so importing this package must not import the stack model
+eagerly; otherwise importing an area's config module first would be a circular import.
+"""
+from __future__ import annotations
 
-# Each area's cross-checks register on import; they import the loader, so they load last.
-from ..gpu import checks as _gpu_checks  # noqa: E402,F401
-from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
-from ..data import checks as _data_checks  # noqa: E402,F401
-from ..data import geometry as _data_geometry  # noqa: E402,F401
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConfigError": "errors", "ConfigIssue": "errors",
+    "PlatformConfig": "loader", "TenantFile": "loader", "cross_check": "loader",
+    "load_from_pulumi": "loader", "load_platform_config": "loader",
+    "StackConfig": "stack", "TenantConfig": "tenant",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -150,3 +150,11 @@ def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
     from pulumi.runtime.config import CONFIG, get_config_env
 
     return load_platform_config(pulumi.get_stack(), {**get_config_env(), **CONFIG.get()}, project_dir)
+
+
+# Each area's cross-checks register themselves on import. They import this module (its names above
+# are defined by now), so they are imported last, once, whoever imports the loader first.
+from ..data import checks as _data_checks  # noqa: E402,F401
+from ..data import geometry as _data_geometry  # noqa: E402,F401
+from ..gpu import checks as _gpu_checks  # noqa: E402,F401
+from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401

@@ -11,9 +11,4 @@ Modules, from data to cluster objects:
   pools      GpuPools: node labels and taints, PriorityClasses
   access     TenantGpuAccess: PodDefault with the pools' tolerations, Katib parallelism policy
   gpus       Gpus: the root component wiring the above
-
-The config package imports `config` (StackConfig has a `gpu` field) and `checks` (to register
-them) while it loads, and `config` imports the config package's base: so the config package is
-loaded first, whichever module of this package is imported first.
 """
-from .. import config as _config  # noqa: F401  (see above: breaks the import cycle the same way each time)

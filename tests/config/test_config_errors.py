@@ -174,3 +174,20 @@ def test_the_program_reads_config_the_way_the_pulumi_cli_passes_it(monkeypatch):
     monkeypatch.setattr(pulumi, "get_stack", lambda: "sandbox")
     config = load_from_pulumi(PROJECT_DIR)
     assert config.stack.environment.value == "sandbox" and config.stack_file == "Pulumi.sandbox.yaml"
+
+
+@pytest.mark.parametrize("module", [
+    "kfplatform.data.config", "kfplatform.secrets.config", "kfplatform.kubeflow.config", "kfplatform.gpu.config",
+    "kfplatform.data.geometry", "kfplatform.config.loader",
+])
+def test_any_config_module_can_be_imported_first(module):
+    """StackConfig composes the areas' models and they import the config base: no import order may fail."""
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_every_areas_cross_checks_are_registered_by_the_loader():
+    from kfplatform.config.loader import CROSS_CHECKS
+
+    areas = {fn.__module__ for fn in CROSS_CHECKS}
+    assert {"kfplatform.data.checks", "kfplatform.data.geometry", "kfplatform.gpu.checks", "kfplatform.kubeflow.checks"} <= areas
