@@ -1,7 +1,8 @@
 """Digest-pinned images from the internal mirror.
 
-Every image the platform deploys is named here by its upstream path, tag and digest; the stack's
-`images.mirror` prefix points at the internal registry that mirrors them byte for byte (a
+Each area pins its images next to the chart they ship with (kfplatform/data/releases.py,
+kfplatform/gpu/operator.py, kfplatform/secrets/eso.py, ...) as `Image(path, tag, digest)`; the
+stack's `images.mirror` prefix points at the internal registry that mirrors them byte for byte (a
 digest is the same in the mirror as upstream). A tag is informative; the digest is what runs.
 """
 from __future__ import annotations
