@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 import pydantic
-import yaml
 
 from .. import PROJECT
 from .errors import ConfigError, ConfigIssue, pydantic_issues
+from .reserved import reserved_reason
 from .stack import StackConfig
 from .tenant import TenantConfig
+from .yamlsafe import load_yaml
 
 KEY_PREFIX = f"{PROJECT}:"
 
@@ -54,10 +55,10 @@ def cross_check(fn: CrossCheck) -> CrossCheck:
 
 @cross_check
 def _tenant_names(config: PlatformConfig) -> Iterable[ConfigIssue]:
-    reserved = config.stack.cluster.namespaces.names() | {"default", "kube-system", "kube-public", "kube-node-lease"}
     for tenant in config.tenants:
-        if tenant.config.name in reserved:
-            yield ConfigIssue(tenant.path, "name", f"{tenant.config.name!r} is a platform namespace; pick another name")
+        why = reserved_reason(tenant.config.name, config.stack)
+        if why:
+            yield ConfigIssue(tenant.path, "name", f"{tenant.config.name!r} is taken: {why}; pick another name")
     if config.tenant_file_count < config.stack.tenancy.min_tenants:
         yield ConfigIssue(
             config.stack_file, f"{KEY_PREFIX}tenancy.minTenants",
@@ -89,20 +90,55 @@ def validate_stack(values: Mapping[str, Any], stack_file: str) -> tuple[StackCon
         return None, pydantic_issues(e, stack_file, KEY_PREFIX)
 
 
+# A tenant file ends in .yaml or .yml, in any case (`team-a.YML` is read like `team-a.yaml`).
+TENANT_SUFFIXES = (".yaml", ".yml")
+# Other entries of tenants/ that are not tenants and may stay: notes for people, hidden files.
+NOT_TENANTS_SUFFIXES = (".md",)
+
+
 def tenant_paths(tenants_dir: pathlib.Path) -> list[pathlib.Path]:
-    return sorted(tenants_dir.glob("*.y*ml"))
+    if not tenants_dir.is_dir():
+        return []
+    return sorted(
+        p for p in tenants_dir.iterdir()
+        if not p.name.startswith(".") and p.suffix.lower() in TENANT_SUFFIXES and p.is_file()
+    )
+
+
+def stray_entries(tenants_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Entries of tenants/ that are neither tenant files nor notes: refused, never silently skipped."""
+    if not tenants_dir.is_dir():
+        return []
+    return sorted(
+        p for p in tenants_dir.iterdir()
+        if not p.name.startswith(".")
+        and not (p.is_file() and p.suffix.lower() in TENANT_SUFFIXES + NOT_TENANTS_SUFFIXES)
+    )
+
+
+def _shown(path: pathlib.Path, project_dir: pathlib.Path) -> str:
+    return str(path.relative_to(project_dir)) if path.is_relative_to(project_dir) else str(path)
 
 
 def load_tenants(tenants_dir: pathlib.Path, project_dir: pathlib.Path, environment: str | None) -> tuple[list[TenantFile], list[ConfigIssue]]:
     tenants, issues = [], []
     if not tenants_dir.is_dir():
         return [], [ConfigIssue(str(tenants_dir), "", "tenants directory not found")]
+    for path in stray_entries(tenants_dir):
+        issues.append(ConfigIssue(
+            _shown(path, project_dir), "",
+            "not read: tenant files are tenants/<team>.yaml (or .yml) directly in tenants/; rename or remove it",
+        ))
     for path in tenant_paths(tenants_dir):
-        shown = str(path.relative_to(project_dir)) if path.is_relative_to(project_dir) else str(path)
+        shown = _shown(path, project_dir)
         try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            issues.append(ConfigIssue(shown, "", f"not valid YAML: {e}"))
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            issues.append(ConfigIssue(shown, "", f"cannot be read: {e}"))
+            continue
+        data, problems = load_yaml(text, shown)
+        if problems:
+            issues.extend(problems)
             continue
         if not isinstance(data, dict):
             issues.append(ConfigIssue(shown, "", "expected a mapping of tenant settings"))
@@ -116,7 +152,16 @@ def load_tenants(tenants_dir: pathlib.Path, project_dir: pathlib.Path, environme
             issues.append(ConfigIssue(shown, "name", f"{tenant.name!r} must match the file name {path.stem!r}"))
             continue
         tenants.append(TenantFile(shown, tenant))
-    return tenants, issues
+    by_name: dict[str, list[TenantFile]] = {}
+    for tenant in tenants:
+        by_name.setdefault(tenant.config.name, []).append(tenant)
+    for name, files in by_name.items():
+        if len(files) > 1:
+            paths = [f.path for f in files]
+            issues.append(ConfigIssue(
+                paths[0], "name", f"team {name!r} is defined in {len(paths)} files ({', '.join(paths)}); keep one"
+            ))
+    return [t for t in tenants if len(by_name[t.config.name]) == 1], issues
 
 
 def load_platform_config(
@@ -158,3 +203,4 @@ from ..data import checks as _data_checks  # noqa: E402,F401
 from ..data import geometry as _data_geometry  # noqa: E402,F401
 from ..gpu import checks as _gpu_checks  # noqa: E402,F401
 from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
+from ..tenancy import checks as _tenancy_checks  # noqa: E402,F401

@@ -2,14 +2,27 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import DnsLabel, Model
+from .base import DnsLabel, LabelKey, LabelValue, Model
 
 REQUIRED_EGRESS = ("dns", "kubernetesApi", "kfpApi", "objectStore", "identityProvider", "logCollector")
 REQUIRED_INGRESS = ("prometheus",)
+# The allow-list entry that may name the `kubernetes` Service's ClusterIP inside the service CIDRs.
+KUBERNETES_API = "kubernetesApi"
+# Allow-list keys become NetworkPolicy names (`allow-egress-<kebab-case key>`); `proxy` is taken by
+# the tenant's own egressProxy policy (`allow-egress-proxy`).
+ALLOW_LIST_KEY = re.compile(r"[a-z][a-zA-Z0-9]{0,40}")
+RESERVED_EGRESS_KEYS = ("proxy",)
+
+
+def kebab(key: str) -> str:
+    """`kfpApi` -> `kfp-api`: the NetworkPolicy name part of an allow-list key."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
 
 
 class Port(Model):
@@ -21,10 +34,11 @@ class Peer(Model):
     """One allow-list entry: pods of a namespace (optionally by label), or CIDR blocks, on ports."""
 
     namespace: DnsLabel | None = None
-    pod_labels: dict[str, str] = {}
+    pod_labels: dict[LabelKey, LabelValue] = {}
     cidrs: list[str] = []
     ports: list[Port] = []
-    description: str = ""
+    # Free text for people: rendered nowhere.
+    description: str = Field(default="", max_length=500)
 
     @field_validator("cidrs")
     @classmethod
@@ -48,11 +62,48 @@ class Peer(Model):
         return self
 
 
+class CidrLimits(Model):
+    """How much of the address space an egress allow-list may open (IPv4 and IPv6 counted apart).
+
+    `maxAddressShare`: the union of a namespace's egress CIDRs (overlaps merged first) may cover at
+    most this share of the IPv4 space, and of the IPv6 space. `broadestPrefixV4`/`V6`: no single
+    block may be broader than this prefix length.
+    """
+
+    max_address_share: float = Field(default=0.0001, gt=0, le=1)
+    broadest_prefix_v4: int = Field(default=16, ge=1, le=32)
+    broadest_prefix_v6: int = Field(default=48, ge=1, le=128)
+
+    @property
+    def share(self) -> Fraction:
+        return Fraction(str(self.max_address_share))
+
+
 class NetworkConfig(Model):
     """Named allow-lists. Every tenant namespace denies all traffic except these."""
 
     egress: dict[str, Peer]
     ingress: dict[str, Peer]
+    cidr_limits: CidrLimits = CidrLimits()
+
+    @field_validator("egress", "ingress")
+    @classmethod
+    def _keys(cls, value: dict[str, Peer]) -> dict[str, Peer]:
+        bad = [key for key in value if not ALLOW_LIST_KEY.fullmatch(key)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: allow-list keys are camelCase words (e.g. kfpApi), at most 41 "
+                "characters: they name NetworkPolicies"
+            )
+        taken = [key for key in value if key in RESERVED_EGRESS_KEYS]
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: reserved (a tenant's egressProxy policy is allow-egress-proxy)")
+        by_name: dict[str, str] = {}
+        for key in value:
+            if kebab(key) in by_name:
+                raise ValueError(f"{by_name[kebab(key)]!r} and {key!r} would both be named allow-*-{kebab(key)}")
+            by_name[kebab(key)] = key
+        return value
 
     @field_validator("egress", mode="before")
     @classmethod

@@ -1,20 +1,23 @@
 """The whole stack's configuration (`Pulumi.<stack>.yaml`), composed of each area's model."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import Enum
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
 from ..secrets.config import SecretsConfig
-from .base import DnsLabel, Model, Quantity, is_prod
+from .base import DnsLabel, LabelValue, Model, Quantity, is_prod
+from .identities import system_group_problem
 from .network import NetworkConfig
+from .quantity import parse_quantity
 
-HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+HOSTNAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+")
 
 
 class Environment(str, Enum):
@@ -40,19 +43,59 @@ class PlatformNamespaces(Model):
         return set(self.model_dump().values())
 
 
+def _cidr_list(value: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for cidr in value:
+        try:
+            networks.append(ipaddress.ip_network(cidr, strict=True))
+        except ValueError as e:
+            raise ValueError(f"{cidr!r} is not a CIDR block ({e})") from None
+    return networks
+
+
 class ClusterConfig(Model):
     name: DnsLabel
     domain: str
-    zones: list[str] = []
+    # Zone names land in topology spread constraints (node label values); each zone once, since
+    # every spread check counts zones.
+    zones: list[LabelValue] = []
     topology_key: str = "topology.kubernetes.io/zone"
     namespaces: PlatformNamespaces = PlatformNamespaces()
+    # The cluster's pod and Service address ranges (the CNI's pod CIDRs, the API server's
+    # --service-cluster-ip-range): no egress allow-list may reach into them by address.
+    pod_cidrs: list[str] = Field(min_length=1)
+    service_cidrs: list[str] = Field(min_length=1)
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if not HOSTNAME.match(value):
+        if not HOSTNAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a fully qualified host name")
         return value
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        if any(not zone for zone in value):
+            raise ValueError("a zone name cannot be empty")
+        repeated = sorted({zone for zone in value if value.count(zone) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once; spread checks count distinct zones")
+        return value
+
+    @field_validator("pod_cidrs", "service_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        _cidr_list(value)
+        return value
+
+    @property
+    def pod_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return _cidr_list(self.pod_cidrs)
+
+    @property
+    def service_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return _cidr_list(self.service_cidrs)
 
 
 class ImagesConfig(Model):
@@ -82,12 +125,51 @@ class PodSecurity(Model):
         return value
 
 
-class ContainerLimits(Model):
-    """LimitRange for containers: what a container gets when it asks for nothing, and its ceiling."""
+LIMIT_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+LimitResource = Literal["cpu", "memory", "ephemeral-storage"]
 
-    default_request: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = {"cpu": "100m", "memory": "256Mi"}
-    default: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = {"cpu": "1", "memory": "2Gi"}
-    max: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = {"cpu": "32", "memory": "256Gi"}
+
+class ContainerLimits(Model):
+    """LimitRange for containers: what a container gets when it asks for nothing, and its ceiling.
+
+    A tenant's `containerLimits` replaces the stack's as a whole (tenancy/quotas.py), so each one
+    must be consistent on its own: after the API server's defaulting (kubernetes
+    pkg/apis/core/v1/defaults.go `SetDefaults_LimitRangeItem`: a missing default is max, a missing
+    defaultRequest is default, else min), `min <= defaultRequest <= default <= max` per resource,
+    which `ValidateLimitRange` enforces; otherwise the LimitRange is refused mid-`pulumi up`.
+    """
+
+    min: dict[LimitResource, Quantity] = {}
+    default_request: dict[LimitResource, Quantity] = {"cpu": "100m", "memory": "256Mi"}
+    default: dict[LimitResource, Quantity] = {"cpu": "1", "memory": "2Gi"}
+    max: dict[LimitResource, Quantity] = {"cpu": "32", "memory": "256Gi"}
+
+    def effective(self) -> dict[str, dict[str, str]]:
+        """The four maps as the API server stores them, after its defaulting."""
+        default = {**self.max, **self.default}
+        default_request = {**self.min, **default, **self.default_request}
+        return {"min": dict(self.min), "defaultRequest": default_request, "default": default, "max": dict(self.max)}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ContainerLimits":
+        maps = self.effective()
+        order = ("min", "defaultRequest", "default", "max")
+        problems = []
+        for resource in LIMIT_RESOURCES:
+            present = [(name, maps[name][resource]) for name in order if resource in maps[name]]
+            for (low_name, low), (high_name, high) in zip(present, present[1:]):
+                if parse_quantity(low) > parse_quantity(high):
+                    problems.append(
+                        f"{low_name}.{resource} {low} is above {high_name}.{resource} {high} "
+                        f"(needs min <= defaultRequest <= default <= max)"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def ceiling(self, resource: str):
+        """`max[resource]` as an exact number, or None."""
+        return parse_quantity(self.max[resource]) if resource in self.max else None
 
 
 class TenancyConfig(Model):
@@ -98,6 +180,36 @@ class TenancyConfig(Model):
     # The API server's --oidc-groups-prefix: RoleBinding Group subjects must carry it.
     oidc_groups_prefix: str = "oidc:"
     min_tenants: int = Field(default=0, ge=0)
+
+    @field_validator("user_id_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value):
+            raise ValueError(f"{value!r} is not an HTTP header name (lower-case letters, digits, '-')")
+        return value
+
+    @field_validator("user_id_prefix")
+    @classmethod
+    def _user_prefix(cls, value: str) -> str:
+        # Prepended to each e-mail in AuthorizationPolicy header values, where '*' is a wildcard.
+        if not re.fullmatch(r"[A-Za-z0-9:._@/-]*", value):
+            raise ValueError(f"{value!r}: the user id prefix may hold letters, digits and ':._@/-' only (no '*' or spaces)")
+        return value
+
+    @field_validator("oidc_groups_prefix")
+    @classmethod
+    def _groups_prefix(cls, value: str, info: ValidationInfo) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9:._@/-]*", value):
+            raise ValueError(f"{value!r}: the groups prefix may hold letters, digits and ':._@/-' only")
+        # A prefix like `sys` is checked with each group (`sys` + `tem:masters`) by the tenants' cross-check.
+        if system_group_problem("", value):  # the prefix alone already names a system:* group
+            raise ValueError(f"{value!r} would put every IdP group among Kubernetes' system:* groups")
+        if not value and is_prod(info):
+            raise ValueError(
+                "prod needs the API server's --oidc-groups-prefix (e.g. 'oidc:'): without one an IdP group "
+                "named like a Kubernetes group is that group"
+            )
+        return value
 
 
 class StackConfig(Model):

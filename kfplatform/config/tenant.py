@@ -7,12 +7,13 @@ from enum import Enum
 from pydantic import Field, field_validator, model_validator
 
 from ..gpu.config import KatibSweep
-from .base import QUANTITY, DnsLabel, Model, quantity_value
+from .base import DnsLabel, LabelValue, Model, quantity_value
+from .identities import Email, IdpGroup, identity_key
 from .network import Peer
+from .quantity import QuantityError, parse_quantity
 from .stack import ContainerLimits
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIG_PROFILE = re.compile(r"^\d+g\.\d+gb(\.me)?$")
+MIG_PROFILE = re.compile(r"\d+g\.\d+gb(\.me)?")
 
 # ResourceQuota names Kubernetes understands (core/v1 ResourceName and the quota evaluators).
 STANDARD_QUOTA_NAMES = frozenset({
@@ -23,9 +24,17 @@ STANDARD_QUOTA_NAMES = frozenset({
 })
 REQUIRED_QUOTA_NAMES = ("requests.cpu", "requests.memory", "limits.memory", "requests.storage")
 STORAGE_CLASS_QUOTA = re.compile(
-    r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.storageclass\.storage\.k8s\.io/(requests\.storage|persistentvolumeclaims)$"
+    r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.storageclass\.storage\.k8s\.io/(requests\.storage|persistentvolumeclaims)"
 )
-OBJECT_COUNT_QUOTA = re.compile(r"^count/[a-z0-9]+(\.[a-z0-9.-]+)?$")
+OBJECT_COUNT_QUOTA = re.compile(r"count/[a-z0-9]+(\.[a-z0-9.-]+)?")
+# Quota names that count objects or devices: their value is a whole number.
+COMPUTE_QUOTA = frozenset({
+    "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage",
+    "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage",
+})
+# requests.X <= limits.X (a bare `cpu` in a quota means requests.cpu).
+REQUEST_LIMIT_PAIRS = {"cpu": ("cpu", "requests.cpu"), "memory": ("memory", "requests.memory"),
+                       "ephemeral-storage": ("ephemeral-storage", "requests.ephemeral-storage")}
 
 
 def gpu_resource_name(quota_key: str) -> str | None:
@@ -37,7 +46,7 @@ def gpu_resource_name(quota_key: str) -> str | None:
 
 def check_quota_key(key: str) -> str | None:
     """None if `key` is a real ResourceQuota resource name, else why not."""
-    if key in STANDARD_QUOTA_NAMES or STORAGE_CLASS_QUOTA.match(key) or OBJECT_COUNT_QUOTA.match(key):
+    if key in STANDARD_QUOTA_NAMES or STORAGE_CLASS_QUOTA.fullmatch(key) or OBJECT_COUNT_QUOTA.fullmatch(key):
         return None
     if key.startswith(("limits.nvidia.com/", "nvidia.com/")):
         return "extended resources are limited as `requests.<name>` only (e.g. requests.nvidia.com/gpu)"
@@ -45,7 +54,7 @@ def check_quota_key(key: str) -> str | None:
     if gpu is not None:
         if gpu == "nvidia.com/gpu":
             return None
-        if gpu.startswith("nvidia.com/mig-") and MIG_PROFILE.match(gpu[len("nvidia.com/mig-"):]):
+        if gpu.startswith("nvidia.com/mig-") and MIG_PROFILE.fullmatch(gpu[len("nvidia.com/mig-"):]):
             return None
         return f"{gpu!r} is not an NVIDIA resource name (nvidia.com/gpu or nvidia.com/mig-<profile>, e.g. mig-1g.10gb)"
     return "not a ResourceQuota resource name (e.g. requests.cpu, limits.memory, requests.storage, pods)"
@@ -59,59 +68,72 @@ class Role(str, Enum):
 class GroupBinding(Model):
     """An IdP group and the Kubeflow role its members get in the tenant namespace."""
 
-    group: str = Field(min_length=1, max_length=200)
+    group: IdpGroup
     role: Role
 
 
 class MemberBinding(Model):
     """A single user (e-mail as the IdP reports it) and their role: for people outside the team's groups."""
 
-    user: str
+    user: Email
     role: Role
-
-    @field_validator("user")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address")
-        return value
 
 
 class TenantConfig(Model):
     name: DnsLabel
-    owner: str
-    description: str = ""
-    cost_center: str = ""
+    owner: Email
+    # Free text for people: rendered nowhere (not a label, not an annotation).
+    description: str = Field(default="", max_length=500)
+    # Lands in the namespace's label `kfplatform.io/cost-center`.
+    cost_center: LabelValue = ""
     groups: list[GroupBinding] = Field(min_length=1)
     members: list[MemberBinding] = []
-    quota: dict[str, str | int | float]
+    quota: dict[str, str]
     container_limits: ContainerLimits | None = None
     egress_proxy: Peer | None = None
     # The team's largest Katib sweep; the GPU capacity plan checks it fits `quota` (kfplatform/gpu).
     katib: KatibSweep | None = None
 
-    @field_validator("owner")
+    @field_validator("quota", mode="before")
     @classmethod
-    def _owner(cls, value: str) -> str:
-        if not EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address (the Profile owner is a user)")
-        return value
-
-    @field_validator("quota")
-    @classmethod
-    def _quota(cls, value: dict[str, str]) -> dict[str, str]:
-        # One validator for the whole map, so every problem in it is reported at once.
-        problems = [f"{key}: {why}" for key in value if (why := check_quota_key(key))]
+    def _quota(cls, value: object) -> object:
+        # Before pydantic's own coercion (YAML `true` must not become "True" or 1), and one
+        # validator for the whole map, so every problem in it is reported at once.
+        if not isinstance(value, dict):
+            return value
+        problems = [f"{key}: {why}" for key in value if (why := check_quota_key(str(key)))]
         missing = [key for key in REQUIRED_QUOTA_NAMES if key not in value]
         if missing:
             problems.append(f"missing {', '.join(missing)} (every tenant has a bounded share of the cluster)")
+        parsed = {}
         for key, quantity in value.items():
-            if not QUANTITY.match(str(quantity)):
-                problems.append(f"{key}: {quantity!r} is not a Kubernetes quantity (e.g. 500m, 4, 16Gi)")
-            elif gpu_resource_name(key) and quantity_value(quantity) != int(quantity_value(quantity)):
-                problems.append(f"{key}: {quantity!r} is not a whole number of devices")
+            try:
+                parsed[key] = parse_quantity(quantity)
+            except QuantityError as e:
+                problems.append(f"{key}: {e}")
+                continue
+            if parsed[key] < 0:
+                problems.append(f"{key}: {quantity!r} is negative")
+            elif key not in COMPUTE_QUOTA and parsed[key].denominator != 1:
+                what = "devices" if gpu_resource_name(str(key)) else "objects"
+                problems.append(f"{key}: {quantity!r} is not a whole number of {what}")
+        for resource, requests in REQUEST_LIMIT_PAIRS.items():
+            limit = parsed.get(f"limits.{resource}")
+            for key in requests:
+                if limit is not None and key in parsed and parsed[key] > limit:
+                    problems.append(
+                        f"{key} {value[key]} is above limits.{resource} {value[f'limits.{resource}']}: "
+                        "no pod could use the requests the quota grants"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
+        return {key: str(quantity) for key, quantity in value.items()}
+
+    @field_validator("egress_proxy")
+    @classmethod
+    def _proxy_ports(cls, value: Peer | None) -> Peer | None:
+        if value is not None and not value.ports:
+            raise ValueError("give `ports`: without them the proxy entry would open every port of its peers")
         return value
 
     @model_validator(mode="after")
@@ -121,17 +143,26 @@ class TenantConfig(Model):
             if binding.group in seen:
                 raise ValueError(f"groups: {binding.group!r} is listed twice")
             seen.add(binding.group)
-        users = [m.user for m in self.members]
-        if self.owner in users:
-            raise ValueError(f"members: the owner {self.owner!r} is already admin; do not list them as a member")
-        if len(set(users)) != len(users):
-            raise ValueError("members: a user is listed twice")
+        seen_users: dict[str, str] = {}
+        for member in self.members:
+            key = identity_key(member.user)
+            if key == identity_key(self.owner):
+                raise ValueError(
+                    f"members: {member.user!r} is the owner {self.owner!r} (addresses compare case-insensitively); "
+                    "the owner is already admin, do not list them as a member"
+                )
+            if key in seen_users:
+                raise ValueError(
+                    f"members: {member.user!r} and {seen_users[key]!r} are one person (addresses compare "
+                    "case-insensitively); list each person once"
+                )
+            seen_users[key] = member.user
         return self
 
     def gpu_quota(self) -> dict[str, int]:
         """GPU resource name -> device count (`nvidia.com/mig-1g.10gb` -> 4)."""
         return {
-            name: int(quantity_value(quantity))
+            name: int(quantity_value(quantity))  # whole and non-negative (checked above)
             for key, quantity in self.quota.items()
             if (name := gpu_resource_name(key))
         }

@@ -16,20 +16,38 @@ class Component:
     path: str
     namespace_role: str  # platform namespace (config key) namespaced objects default to
     description: str
+    # Namespaces upstream's objects of this component name literally (their own Namespace objects
+    # and `metadata.namespace`), whatever the Application's destination: `kubectl kustomize <path>`
+    # at kubeflow/manifests v1.11.0 (854bd3a21044f767204def71b2dcda83e376891f); pipelines, whose
+    # build needs remote bases, from its kustomizations' `namespace: kubeflow`. Tenants may not take them.
+    upstream_namespaces: tuple[str, ...] = ("kubeflow",)
 
 
 # Order is install order (Argo CD sync waves are set from it): CRDs and mesh first.
 COMPONENTS: dict[str, Component] = {
-    "cert-manager": Component("common/cert-manager/base", "kubeflow", "cert-manager (webhook certificates)"),
-    "cert-manager-issuer": Component("common/cert-manager/kubeflow-issuer/base", "kubeflow", "the kubeflow ClusterIssuer"),
-    "istio-crds": Component("common/istio/istio-crds/base", "istio", "Istio CRDs"),
-    "istio-install": Component("common/istio/istio-install/overlays/oauth2-proxy", "istio", "istiod and the ingress gateway, ext-authz to oauth2-proxy"),
-    "dex": Component("common/dex/overlays/oauth2-proxy", "auth", "Dex, brokering the organisation's IdP"),
-    "oauth2-proxy": Component("common/oauth2-proxy/overlays/m2m-dex-only", "oauth2Proxy", "oauth2-proxy, the gateway's ext-authz"),
-    "kubeflow-roles": Component("common/kubeflow-roles/base", "kubeflow", "kubeflow-admin/edit/view ClusterRoles"),
+    "cert-manager": Component(
+        "common/cert-manager/base", "kubeflow", "cert-manager (webhook certificates)", ("cert-manager", "kube-system")
+    ),
+    "cert-manager-issuer": Component("common/cert-manager/kubeflow-issuer/base", "kubeflow", "the kubeflow ClusterIssuer", ()),
+    "istio-crds": Component("common/istio/istio-crds/base", "istio", "Istio CRDs", ()),
+    "istio-install": Component(
+        "common/istio/istio-install/overlays/oauth2-proxy", "istio", "istiod and the ingress gateway, ext-authz to oauth2-proxy",
+        ("istio-system", "kube-system", "kubeflow"),
+    ),
+    "dex": Component("common/dex/overlays/oauth2-proxy", "auth", "Dex, brokering the organisation's IdP", ("auth",)),
+    "oauth2-proxy": Component(
+        "common/oauth2-proxy/overlays/m2m-dex-only", "oauth2Proxy", "oauth2-proxy, the gateway's ext-authz",
+        ("oauth2-proxy", "istio-system"),
+    ),
+    "kubeflow-roles": Component("common/kubeflow-roles/base", "kubeflow", "kubeflow-admin/edit/view ClusterRoles", ()),
     "kubeflow-istio-resources": Component("common/istio/kubeflow-istio-resources/base", "kubeflow", "the kubeflow-gateway"),
-    "knative-serving": Component("common/knative/knative-serving/overlays/gateways", "kubeflow", "Knative Serving (KServe)"),
-    "cluster-local-gateway": Component("common/istio/cluster-local-gateway/base", "istio", "cluster-local gateway (Knative)"),
+    "knative-serving": Component(
+        "common/knative/knative-serving/overlays/gateways", "kubeflow", "Knative Serving (KServe)",
+        ("knative-serving", "istio-system"),
+    ),
+    "cluster-local-gateway": Component(
+        "common/istio/cluster-local-gateway/base", "istio", "cluster-local gateway (Knative)", ("istio-system",)
+    ),
     "pipelines": Component(
         "applications/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user", "kubeflow", "Kubeflow Pipelines, multi-user"
     ),

@@ -75,13 +75,21 @@ def read_stack_config(project_dir: pathlib.Path, stack: str) -> tuple[dict[str, 
     if not path.exists():
         stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise ConfigError([ConfigIssue(path.name, "", f"no such stack file (stacks here: {', '.join(stacks) or 'none'})")])
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError([ConfigIssue(path.name, "", f"not valid YAML: {e}")]) from None
+    from ..config.yamlsafe import load_yaml
+
+    data, issues = load_yaml(path.read_text(), path.name, strip_prefix="config.")
+    if issues:
+        raise ConfigError(issues)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(path.name, "", "expected a mapping with a `config:` key (a Pulumi stack file)")])
     raw = data.get("config") or {}
     if not isinstance(raw, dict):
         raise ConfigError([ConfigIssue(path.name, "config", "expected a mapping of config keys")])
+    bad_keys = [key for key in raw if not isinstance(key, str)]
+    if bad_keys:
+        raise ConfigError([ConfigIssue(path.name, f"config.{key}", "a config key must be text") for key in bad_keys])
     config, secret_keys = {}, []
     for key, value in raw.items():
         full = key if ":" in key else f"{PROJECT}:{key}"

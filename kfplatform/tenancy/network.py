@@ -5,20 +5,14 @@ A reader finds everything a tenant namespace may reach, and be reached by, in th
 """
 from __future__ import annotations
 
-import re
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.network import NetworkConfig, Peer
+from ..config.network import NetworkConfig, Peer, kebab
 from ..config.tenant import TenantConfig
 from ..k8s import child, meta
 
 NP = k8s.networking.v1
-
-
-def kebab(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
 
 
 def _peers(peer: Peer) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:

@@ -56,6 +56,7 @@ def tenant_limit_range(
             limits=[
                 k8s.core.v1.LimitRangeItemArgs(
                     type="Container",
+                    min=as_str(limits.min) or None,
                     default_request=as_str(limits.default_request),
                     default=as_str(limits.default),
                     max=as_str(limits.max),

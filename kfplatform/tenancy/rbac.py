@@ -16,6 +16,7 @@ people who use those need a `members:` entry.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pulumi
@@ -28,13 +29,34 @@ from ..k8s import child, custom_resource, meta
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
+SLUG_MAX = 80
+
+
 def safe_name(text: str) -> str:
     """KFAM's binding-name form: lower case, every run of other characters as one '-'."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def subject_hash(kind: str, subject: str) -> str:
+    """8 hex digits of SHA-256 over the exact subject: `ml.nlp` and `ml-nlp` slug alike, hash apart."""
+    return hashlib.sha256(f"{kind}\0{subject}".encode()).hexdigest()[:8]
+
+
 def binding_name(kind: str, subject: str, role: str) -> str:
-    return f"{kind}-{safe_name(subject)}-clusterrole-{role}"[:253].rstrip("-")
+    """`<kind>-<readable slug>-<hash>-clusterrole-<role>`: KFAM's shape, unique for distinct subjects.
+
+    KFAM's own form (`user-<slug>-clusterrole-<role>`) maps `a.b@x.com` and `a-b@x.com` to one
+    name; the hash of the exact subject keeps them apart, and the slug stays readable.
+    """
+    slug = safe_name(subject)[:SLUG_MAX].strip("-") or "x"
+    return f"{kind}-{slug}-{subject_hash(kind, subject)}-clusterrole-{role}"
+
+
+def contributor_entries(tenant: TenantConfig) -> list[tuple[str, str, str]]:
+    """(kind, subject, role) for every member and group of a tenant, in render order."""
+    entries = [("user", m.user, m.role.value) for m in tenant.members]
+    entries += [("group", g.group, g.role.value) for g in tenant.groups]
+    return entries
 
 
 def tenant_contributors(
@@ -50,9 +72,7 @@ def tenant_contributors(
     """
     ns = tenant.name
     created: list[pulumi.Resource] = []
-    entries = [("user", m.user, m.role.value) for m in tenant.members]
-    entries += [("group", g.group, g.role.value) for g in tenant.groups]
-    for kind, subject, role in entries:
+    for kind, subject, role in contributor_entries(tenant):
         name = binding_name(kind, subject, role)
         if kind == "user":
             rbac_subject = k8s.rbac.v1.SubjectArgs(api_group=RBAC_GROUP, kind="User", name=subject)

@@ -103,7 +103,7 @@ def test_a_tenant_may_not_take_a_platform_namespace(tmp_path):
     bad = tenant()
     bad["name"] = "kubeflow"
     issues = issues_for(tmp_path, tenants={"team-vision": None, "kubeflow": bad})
-    assert "tenants/kubeflow.yaml: name: 'kubeflow' is a platform namespace; pick another name" in issues
+    assert "tenants/kubeflow.yaml: name: 'kubeflow' is taken: the platform's kubeflow namespace (cluster.namespaces.kubeflow); pick another name" in issues
 
 
 def test_prod_refuses_privileged_tenant_namespaces_sandbox_allows(tmp_path):

@@ -1,4 +1,6 @@
 """What each tenant gets, as rendered from the committed stacks and tenants/."""
+import re
+
 from kfplatform.tenancy.rbac import binding_name
 
 
@@ -26,7 +28,9 @@ def test_group_contributors_are_rolebindings_and_authorization_policies(prod):
 
 
 def test_member_contributors_take_the_kfam_form(prod):
-    name = "user-oncall-ml-example-com-clusterrole-view"
+    # KFAM's shape (user-<slug>-clusterrole-<role>) with a hash of the exact address in the middle.
+    name = binding_name("user", "oncall-ml@example.com", "view")
+    assert re.fullmatch(r"user-oncall-ml-example-com-[0-9a-f]{8}-clusterrole-view", name)
     binding = prod.find("RoleBinding", name, "team-vision")
     assert binding["metadata"]["annotations"] == {"role": "view", "user": "oncall-ml@example.com"}
     policy = prod.find("AuthorizationPolicy", name, "team-vision")
