@@ -20,7 +20,7 @@ class Image:
     digest: str
 
     def __post_init__(self) -> None:
-        if not DIGEST.match(self.digest):
+        if not DIGEST.fullmatch(self.digest):
             raise ValueError(f"image {self.path}:{self.tag}: {self.digest!r} is not a sha256 digest")
 
     def repository(self, mirror: str) -> str:

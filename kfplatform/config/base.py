@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from .quantity import QUANTITY, QuantityError, count_quantity, non_negative_quantity, parse_quantity, positive_quantity  # noqa: F401
@@ -29,6 +29,46 @@ class Model(BaseModel):
         frozen=True,
         validate_default=True,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_stray_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML `true`/`yes` is a boolean, and pydantic's lax mode would make it 1 (or 1.0) in a number
+        field: a boolean is accepted only where the field itself takes one."""
+        field = cls.model_fields.get(info.field_name or "")
+        where = _bool_at(value)
+        if field is not None and where is not None and not _takes_bool(field.annotation):
+            raise ValueError(
+                f"{where + ': ' if where else ''}a YAML boolean (true/false, yes/no, on/off) is not a value here; "
+                "write a number or quoted text"
+            )
+        return value
+
+
+def _bool_at(value: Any, path: str = "") -> str | None:
+    """The key path of the first boolean inside `value` ("" for `value` itself), or None."""
+    if isinstance(value, bool):
+        return path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            inner = _bool_at(k, path) if isinstance(k, bool) else _bool_at(v, f"{path}.{k}" if path else str(k))
+            if inner is not None:
+                return inner
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            inner = _bool_at(v, f"{path}[{i}]")
+            if inner is not None:
+                return inner
+    return None
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """True if `annotation` accepts a bool somewhere, or holds a model (which checks its own fields)."""
+    if annotation is bool or annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_takes_bool(arg) for arg in get_args(annotation))
 
 
 def _dns_label(value: str) -> str:

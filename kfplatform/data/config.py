@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from ..config.base import DnsLabel, Model, Quantity, is_prod, quantity_value
+from ..config.base import DnsLabel, Model, Quantity, SizeQuantity, is_prod, quantity_value
 from .erasure import default_parity, erasure_set_size, servers_tolerated
 
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -24,7 +24,7 @@ RESERVED_DB_CONNECTIONS = 50
 
 
 def _bucket(value: str) -> str:
-    if not BUCKET.match(value) or ".." in value:
+    if not BUCKET.fullmatch(value) or ".." in value:
         raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '-', '.')")
     return value
 
@@ -65,7 +65,7 @@ class StorageClassConfig(Model):
 
 class GaleraConfig(Model):
     replicas: int = Field(default=3, ge=1)
-    storage_size: Quantity = "50Gi"
+    storage_size: SizeQuantity = "50Gi"
     resources: ComputeResources = ComputeResources(requests={"cpu": "1", "memory": "4Gi"}, limits={"memory": "4Gi"})
     max_connections: int = Field(default=1000, ge=100)
     sst: Literal["mariabackup", "rsync", "mysqldump"] = "mariabackup"
@@ -108,7 +108,7 @@ class ObjectStorePool(Model):
     name: DnsLabel
     servers: int = Field(ge=1)
     volumes_per_server: int = Field(ge=1)
-    volume_size: Quantity
+    volume_size: SizeQuantity
     resources: ComputeResources = ComputeResources(requests={"cpu": "1", "memory": "4Gi"}, limits={"memory": "8Gi"})
 
     @property
@@ -161,7 +161,7 @@ class ObjectStoreConfig(Model):
     @field_validator("admin_endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        if not HOST_PORT.match(value):
+        if not HOST_PORT.fullmatch(value):
             raise ValueError(f"{value!r}: give host:port without scheme, e.g. minio-admin.example.com:443")
         return value
 

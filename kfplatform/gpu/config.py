@@ -29,7 +29,7 @@ class CustomLayout(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not LABEL_VALUE.match(value):
+        if not LABEL_VALUE.fullmatch(value):
             raise ValueError(f"{value!r} is not a node label value (letters, digits, '-', '_', '.'; at most 63)")
         if value.startswith("all-"):
             raise ValueError(f"{value!r}: names starting with 'all-' are mig-parted's built-ins; pick another name")
@@ -73,7 +73,7 @@ class PoolNodes(Model):
         if self.names:
             if self.count is not None:
                 raise ValueError("`count` goes with `selector`; with `names` the count is the number of names")
-            bad = [n for n in self.names if len(n) > 253 or not NODE_NAME.match(n)]
+            bad = [n for n in self.names if len(n) > 253 or not NODE_NAME.fullmatch(n)]
             if bad:
                 raise ValueError(f"not Kubernetes node names: {', '.join(bad)}")
             if len(set(self.names)) != len(self.names):
@@ -169,7 +169,7 @@ class GpuDriver(Model):
 
     @model_validator(mode="after")
     def _pinned(self) -> "GpuDriver":
-        if self.enabled and (self.digest is None or not DIGEST.match(self.digest)):
+        if self.enabled and (self.digest is None or not DIGEST.fullmatch(self.digest)):
             raise ValueError("an operator-installed driver needs `digest: sha256:<64 hex>` (the image for the nodes' OS)")
         return self
 
@@ -257,7 +257,7 @@ class KatibSweep(Model):
     def _gpu_resources(cls, value: dict[str, int]) -> dict[str, int]:
         problems = []
         for name, count in value.items():
-            if not GPU_RESOURCE_NAME.match(name):
+            if not GPU_RESOURCE_NAME.fullmatch(name):
                 problems.append(f"{name!r} is not a GPU resource (nvidia.com/gpu or nvidia.com/mig-<profile>)")
             elif count < 1:
                 problems.append(f"{name}: {count} is not a device count >= 1")

@@ -9,6 +9,7 @@ import re
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..config.base import DnsLabel, Model, Quantity, is_prod
+from ..config.identities import IdpGroup, email
 from ..images import DIGEST
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -20,7 +21,7 @@ DEX_ID_TOKEN_HOURS = 24
 
 
 def _https_url(value: str, what: str) -> str:
-    if not re.match(r"^https://[a-z0-9.-]+(:\d+)?(/\S*)?$", value):
+    if not re.fullmatch(r"^https://[a-z0-9.-]+(:\d+)?(/\S*)?$", value):
         raise ValueError(f"{value!r}: {what} must be an https:// URL")
     return value.rstrip("/")
 
@@ -44,14 +45,14 @@ class ReleaseConfig(Model):
     @field_validator("tag")
     @classmethod
     def _tag(cls, value: str) -> str:
-        if value in MOVING_REVISIONS or not TAG.match(value):
+        if value in MOVING_REVISIONS or not TAG.fullmatch(value):
             raise ValueError(f"{value!r}: give a release tag like v1.11.0 (never a branch such as master)")
         return value
 
     @field_validator("commit")
     @classmethod
     def _commit(cls, value: str) -> str:
-        if not COMMIT.match(value):
+        if not COMMIT.fullmatch(value):
             raise ValueError(f"{value!r}: give the full 40-character commit the tag points at (tags can be moved)")
         return value
 
@@ -127,7 +128,7 @@ class IdentityConfig(Model):
     groups_claim: str = "groups"
     scopes: list[str] = ["openid", "profile", "email", "groups"]
     # Groups that may log in besides every tenant's groups (platform operators).
-    admin_groups: list[str] = []
+    admin_groups: list[IdpGroup] = []
     # Sandbox only: Dex's mock connector, and static users (password hash from Vault).
     test_connector: bool = False
     static_users: list[str] = []
@@ -158,8 +159,7 @@ class IdentityConfig(Model):
         if value and is_prod(info):
             raise ValueError("prod has no static users; people log in through the organisation's IdP")
         for user in value:
-            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", user):
-                raise ValueError(f"{user!r} is not an e-mail address")
+            email(user)
         return value
 
     @field_validator("cookie_expire")
@@ -191,7 +191,7 @@ class BaseImageConfig(Model):
     @field_validator("digest")
     @classmethod
     def _digest(cls, value: str) -> str:
-        if not DIGEST.match(value):
+        if not DIGEST.fullmatch(value):
             raise ValueError(f"{value!r} is not a sha256 digest (sha256:<64 hex>)")
         return value
 

@@ -27,7 +27,7 @@ PROD_MAX_REFRESH_INTERVAL = 60 * 60
 
 def duration_seconds(value: str) -> int:
     """`1h30m` -> 5400. Units h, m, s in that order (Go's time.ParseDuration subset)."""
-    match = DURATION.match(value)
+    match = DURATION.fullmatch(value)
     if not value or not match:
         raise ValueError(f"{value!r} is not a duration like 10m, 1h or 1h30m")
     hours, minutes, seconds = (int(part[:-1]) if part else 0 for part in match.groups())
@@ -103,7 +103,7 @@ class VaultConfig(Model):
     @field_validator("kv_mount", "auth_mount")
     @classmethod
     def _mount(cls, value: str) -> str:
-        if not VAULT_PATH.match(value) or "/" in value:
+        if not VAULT_PATH.fullmatch(value) or "/" in value:
             raise ValueError(f"{value!r} is not a mount name (lower-case letters, digits, '-', '_')")
         return value
 

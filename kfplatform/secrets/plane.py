@@ -218,7 +218,7 @@ class SecretsPlane(pulumi.ComponentResource):
         Asking again for the same path with the same arguments returns the same values; with
         different ones it is an error (two components would overwrite each other's secret).
         """
-        if not VAULT_PATH.match(path) or path.split("/")[0] not in (PLATFORM_TREE, "tenants"):
+        if not VAULT_PATH.fullmatch(path) or path.split("/")[0] not in (PLATFORM_TREE, "tenants"):
             raise ValueError(f"{path!r} is not a Vault path of the platform's layout (platform/... or tenants/...)")
         days = rotate_days if rotate_days is not None else self.config.rotation_days
         if rotate and days < 1:
@@ -374,7 +374,7 @@ class SecretsPlane(pulumi.ComponentResource):
         if tenant is None and namespace not in self.platform_namespaces:
             raise ValueError(f"{namespace}/{secret_name}: {namespace!r} is neither a platform nor a tenant namespace")
         for _, path, _ in refs:
-            if not VAULT_PATH.match(path):
+            if not VAULT_PATH.fullmatch(path):
                 raise ValueError(f"{namespace}/{secret_name}: {path!r} is not a Vault path")
             if tenant is not None and tenant_of(path) != tenant:
                 raise ValueError(f"{namespace}/{secret_name}: a tenant namespace may only read tenants/{tenant}/..., not {path}")
