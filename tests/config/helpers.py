@@ -80,7 +80,7 @@ def errors(tmp_path: pathlib.Path, config: dict | None = None, tenants: dict[str
     return [str(issue).replace(f"{tmp_path}/", "") for issue in caught.value.issues]
 
 
-def with_tenant(name: str = "team-vision", **changes) -> dict[str, dict]:
+def with_tenant(name: str = "team-vision", /, **changes) -> dict[str, dict]:
     """{name: the committed tenant file with `changes` applied (key -> value; None deletes)}."""
     body = tenant(name)
     for key, value in changes.items():
