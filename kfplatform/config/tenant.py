@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..gpu.config import KatibSweep
 from .base import DnsLabel, LabelValue, Model, quantity_value
@@ -136,28 +136,35 @@ class TenantConfig(Model):
             raise ValueError("give `ports`: without them the proxy entry would open every port of its peers")
         return value
 
-    @model_validator(mode="after")
-    def _bindings(self) -> "TenantConfig":
+    @field_validator("groups")
+    @classmethod
+    def _distinct_groups(cls, value: list[GroupBinding]) -> list[GroupBinding]:
         seen = set()
-        for binding in self.groups:
+        for binding in value:
             if binding.group in seen:
-                raise ValueError(f"groups: {binding.group!r} is listed twice")
+                raise ValueError(f"{binding.group!r} is listed twice")
             seen.add(binding.group)
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _distinct_people(cls, value: list[MemberBinding], info: ValidationInfo) -> list[MemberBinding]:
+        owner = info.data.get("owner")
         seen_users: dict[str, str] = {}
-        for member in self.members:
+        for member in value:
             key = identity_key(member.user)
-            if key == identity_key(self.owner):
+            if owner and key == identity_key(owner):
                 raise ValueError(
-                    f"members: {member.user!r} is the owner {self.owner!r} (addresses compare case-insensitively); "
+                    f"{member.user!r} is the owner {owner!r} (addresses compare case-insensitively); "
                     "the owner is already admin, do not list them as a member"
                 )
             if key in seen_users:
                 raise ValueError(
-                    f"members: {member.user!r} and {seen_users[key]!r} are one person (addresses compare "
+                    f"{member.user!r} and {seen_users[key]!r} are one person (addresses compare "
                     "case-insensitively); list each person once"
                 )
             seen_users[key] = member.user
-        return self
+        return value
 
     def gpu_quota(self) -> dict[str, int]:
         """GPU resource name -> device count (`nvidia.com/mig-1g.10gb` -> 4)."""
