@@ -48,6 +48,8 @@ def _tenant_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
     stack = config.stack
     cluster, limits = stack.cluster, stack.network.cidr_limits
     teams = {t.config.name for t in config.tenants}
+    # When the stack's own CIDRs are already too much, that is reported once, at the stack.
+    stack_over = bool(union_problems(stack_egress_cidrs(stack), limits, ""))
     for tenant in config.tenants:
         proxy = tenant.config.egress_proxy
         if proxy is None:
@@ -68,7 +70,7 @@ def _tenant_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
         for cidr in proxy.cidrs:
             for problem in block_problems(cidr, limits, cluster.pod_cidrs, cluster.service_cidrs):
                 yield ConfigIssue(tenant.path, "egressProxy.cidrs", problem)
-        if proxy.cidrs:
+        if proxy.cidrs and not stack_over:
             what = "egressProxy.cidrs with the stack's network.egress CIDRs (what this team's pods may reach)"
             for problem in union_problems([*stack_egress_cidrs(stack), *proxy.cidrs], limits, what):
                 yield ConfigIssue(tenant.path, "egressProxy.cidrs", problem)
