@@ -32,6 +32,16 @@ def stack_egress_cidrs(stack: StackConfig) -> list[str]:
 
 
 @cross_check
+def _cluster_ranges_declared(config: PlatformConfig) -> Iterable[ConfigIssue]:
+    for key in ("podCidrs", "serviceCidrs"):
+        if not getattr(config.stack.cluster, "pod_cidrs" if key == "podCidrs" else "service_cidrs"):
+            yield ConfigIssue(
+                config.stack_file, f"{KEY_PREFIX}cluster.{key}",
+                "required: the cluster's pod and Service CIDRs, which no egress allow-list may reach into",
+            )
+
+
+@cross_check
 def _stack_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
     stack = config.stack
     cluster, limits = stack.cluster, stack.network.cidr_limits

@@ -86,13 +86,20 @@ def test_the_kubernetes_api_entry_may_name_only_the_api_service_ip(tmp_path, cid
         assert issue.startswith(f"Pulumi.prod.yaml: {IDP}.egress.kubernetesApi.cidrs: ")
 
 
-def test_cluster_ranges_are_required_and_parsed(tmp_path):
+@pytest.mark.parametrize("key", ["podCidrs", "serviceCidrs"])
+def test_cluster_ranges_are_required(tmp_path, key):
     config = stack_config()
-    del config["kubeflow-platform:cluster"]["podCidrs"]
-    config["kubeflow-platform:cluster"]["serviceCidrs"] = ["10.100.0.1/16"]
-    issues = errors(tmp_path, config)
-    assert "Pulumi.prod.yaml: kubeflow-platform:cluster.podCidrs: Field required" in issues
-    assert any(i.startswith("Pulumi.prod.yaml: kubeflow-platform:cluster.serviceCidrs: '10.100.0.1/16' is not a CIDR") for i in issues)
+    del config["kubeflow-platform:cluster"][key]
+    (issue,) = errors(tmp_path, config)
+    assert issue.startswith(f"Pulumi.prod.yaml: kubeflow-platform:cluster.{key}: required")
+
+
+@pytest.mark.parametrize("value", [["10.100.0.1/16"], ["10.100.0.0/16\n"], ["not-a-cidr"], [True]])
+def test_cluster_ranges_are_cidrs(tmp_path, value):
+    config = stack_config()
+    config["kubeflow-platform:cluster"]["serviceCidrs"] = value
+    (issue,) = errors(tmp_path, config)
+    assert issue.startswith("Pulumi.prod.yaml: kubeflow-platform:cluster.serviceCidrs: ")
 
 
 def test_stack_egress_needs_ports(tmp_path):
