@@ -36,6 +36,15 @@ class ComputeResources(Model):
     requests: dict[Literal["cpu", "memory"], Quantity] = {}
     limits: dict[Literal["cpu", "memory"], Quantity] = {}
 
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> "ComputeResources":
+        # The API server refuses a container whose request exceeds its limit (ValidateResourceRequirements).
+        for name, request in self.requests.items():
+            limit = self.limits.get(name)
+            if limit is not None and quantity_value(request) > quantity_value(limit):
+                raise ValueError(f"requests.{name} {request} is above limits.{name} {limit}")
+        return self
+
     def as_k8s(self) -> dict:
         out = {}
         if self.requests:

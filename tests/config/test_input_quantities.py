@@ -137,6 +137,7 @@ def test_the_stack_default_ceiling_is_checked_against_each_tenants_quota(tmp_pat
     (("data", "galera", "storageSize"), True, "200Gi"),
     (("data", "galera", "resources", "requests", "memory"), "16 Gi", "16Gi"),
     (("data", "galera", "resources", "requests", "cpu"), "-2", "2"),
+    (("data", "galera", "resources", "requests", "memory"), "17Gi", "16384Mi"),  # limit is 16Gi
     (("data", "objectStore", "pools", 0, "volumeSize"), "2Ti\n", "2Ti"),
     (("data", "objectStore", "pools", 0, "volumeSize"), "1e30", "2Ti"),
     (("kubeflow", "controlPlane", "mlPipeline", "cpuRequest"), "-250m", "250m"),
