@@ -11,7 +11,7 @@ from typing import Literal
 import pydantic
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..config.base import DnsLabel, Model, is_prod
+from ..config.base import DnsLabel, LabelKey, LabelValue, Model, is_prod
 from .geometry import ALL_DISABLED, GPU_RESOURCE_NAME, MODELS, GpuModel, layout_problems
 
 # A node label value (the layout name lands in `nvidia.com/mig.config`).
@@ -63,7 +63,7 @@ class PoolNodes(Model):
     """
 
     names: list[str] = []
-    selector: dict[str, str] = {}
+    selector: dict[LabelKey, LabelValue] = {}  # node labels: the label grammar
     count: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

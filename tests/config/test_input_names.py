@@ -151,3 +151,21 @@ def test_the_same_team_in_two_files_is_one_error_naming_both(tmp_path):
         "tenants/team-vision.yaml: name: team 'team-vision' is defined in 2 files "
         "(tenants/team-vision.yaml, tenants/team-vision.yml); keep one"
     ]
+
+
+@pytest.mark.parametrize("selector, ok", [
+    ({"node.kubernetes.io/instance-type": "p4d.24xlarge"}, True),
+    ({"pool": "a100\n"}, False),
+    ({"pool": "a100 mig"}, False),
+    ({"bad key": "a100"}, False),
+])
+def test_gpu_pool_selectors_are_node_labels(selector, ok):
+    import pydantic
+
+    from kfplatform.gpu.config import PoolNodes
+
+    if ok:
+        assert PoolNodes.model_validate({"selector": selector, "count": 2}).selector == selector
+    else:
+        with pytest.raises(pydantic.ValidationError, match="label"):
+            PoolNodes.model_validate({"selector": selector, "count": 2})
