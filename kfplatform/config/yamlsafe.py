@@ -4,8 +4,9 @@ PyYAML (YAML 1.1) and the Pulumi engine (Go, YAML 1.2) do not read every plain s
 plain YAML accepts documents no person means. Refused, each with the file and key path:
 - a key given twice in one mapping (YAML keeps the last one silently);
 - plain scalars YAML 1.1 turns into something else: `on`/`off`/`yes`/`no`/`y`/`n` (booleans, only
-  `true`/`false` are accepted), dates and times (`2024-01-01`), base-60 numbers (`1:30` is 90);
-  quote them if a string is meant;
+  `true`/`false` are accepted), dates and times (`2024-01-01`), base-60 numbers (`1:30` is 90),
+  octal `0755` and `1_000` (read otherwise by YAML 1.2); quote them if a string is meant;
+- values of types JSON cannot carry (`!!binary`, `!!set`, `!!timestamp`, ...);
 - aliases that expand beyond MAX_VALUES values (a "billion laughs" document is a few hundred bytes
   that expands to 10^9 values), and recursive aliases; nesting deeper than Python can walk.
 The document is composed into nodes first (aliases stay shared, so this is linear in the file's
@@ -13,6 +14,7 @@ size) and checked there; only then is it constructed.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -24,6 +26,8 @@ BOOL_TAG = "tag:yaml.org,2002:bool"
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# What a config value may be: JSON's types (the engine hands config to the program as JSON).
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")}
 
 
 class _Recursive(Exception):
@@ -85,6 +89,16 @@ class _Checker:
             "write the values out instead of nesting aliases",
         ))
 
+    def tag(self, node: yaml.Node, path: str) -> bool:
+        if node.tag in PLAIN_TAGS:
+            return True
+        self.issues.append(ConfigIssue(
+            self.file, path,
+            f"YAML type {node.tag.rsplit(':', 1)[-1]!r} is not a config value (text, numbers, true/false, lists and "
+            "mappings only)",
+        ))
+        return False
+
     def scalar(self, node: yaml.ScalarNode, path: str) -> None:
         if node.style is not None:  # quoted or block: a string, as written
             return
@@ -103,6 +117,12 @@ class _Checker:
             self.issues.append(ConfigIssue(
                 self.file, path, f"YAML 1.1 reads `{value}` as a base-60 number; quote it (\"{value}\")"
             ))
+        elif node.tag in NUMBER_TAGS and ("_" in value or re.fullmatch(r"[-+]?0[0-9]+", value)):
+            self.issues.append(ConfigIssue(
+                self.file, path,
+                f"YAML 1.1 and 1.2 read `{value}` differently (digit separators, a leading 0 for octal); "
+                f"write the plain number, or quote it (\"{value}\")",
+            ))
 
     def walk(self, node: yaml.Node, path: str) -> None:
         stack = [(node, path)]
@@ -111,6 +131,9 @@ class _Checker:
             if id(node) in self.visited:
                 continue
             self.visited.add(id(node))
+            plain_date = isinstance(node, yaml.ScalarNode) and node.style is None and node.tag == TIMESTAMP_TAG
+            if not plain_date and not self.tag(node, path):
+                continue
             if isinstance(node, yaml.ScalarNode):
                 self.scalar(node, path)
                 continue

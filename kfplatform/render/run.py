@@ -77,7 +77,11 @@ def read_stack_config(project_dir: pathlib.Path, stack: str) -> tuple[dict[str, 
         raise ConfigError([ConfigIssue(path.name, "", f"no such stack file (stacks here: {', '.join(stacks) or 'none'})")])
     from ..config.yamlsafe import load_yaml
 
-    data, issues = load_yaml(path.read_text(), path.name, strip_prefix="config.")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([ConfigIssue(path.name, "", f"cannot be read: {e}")]) from None
+    data, issues = load_yaml(text, path.name, strip_prefix="config.")
     if issues:
         raise ConfigError(issues)
     if data is None:

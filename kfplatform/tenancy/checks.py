@@ -51,6 +51,14 @@ def _stack_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
                 yield ConfigIssue(config.stack_file, f"{KEY_PREFIX}network.egress.{key}.cidrs", problem)
     for problem in union_problems(stack_egress_cidrs(stack), limits, "the egress CIDRs of network.egress"):
         yield ConfigIssue(config.stack_file, f"{KEY_PREFIX}network.egress", problem)
+    # Ingress by address is held to the same rules: a pod or Service range would admit every pod.
+    for key, peer in stack.network.ingress.items():
+        for cidr in peer.cidrs:
+            for problem in block_problems(cidr, limits, cluster.pod_cidrs, cluster.service_cidrs):
+                yield ConfigIssue(config.stack_file, f"{KEY_PREFIX}network.ingress.{key}.cidrs", problem)
+    ingress = [cidr for peer in stack.network.ingress.values() for cidr in peer.cidrs]
+    for problem in union_problems(ingress, limits, "the ingress CIDRs of network.ingress"):
+        yield ConfigIssue(config.stack_file, f"{KEY_PREFIX}network.ingress", problem)
 
 
 @cross_check

@@ -156,3 +156,16 @@ def test_allow_list_keys_name_network_policies(tmp_path, key, why):
     config[IDP]["egress"][key] = {"namespace": "egress-proxy", "ports": [{"port": 3128}]}
     (issue,) = errors(tmp_path, config)
     assert issue.startswith(f"Pulumi.prod.yaml: {IDP}.egress: ") and why in issue
+
+
+@pytest.mark.parametrize("cidrs, ok", [
+    (["192.0.2.0/24"], True), (["10.0.0.0/16"], False), (["0.0.0.0/1", "128.0.0.0/1"], False), (["10.100.0.1/32"], False),
+])
+def test_ingress_by_address_follows_the_same_rules(tmp_path, cidrs, ok):
+    config = stack_config()
+    config[IDP]["ingress"]["scanner"] = {"cidrs": cidrs}
+    if ok:
+        assert load(tmp_path, config)
+    else:
+        issues = errors(tmp_path, config)
+        assert issues and all(i.startswith(f"Pulumi.prod.yaml: {IDP}.ingress") for i in issues), issues

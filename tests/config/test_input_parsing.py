@@ -133,3 +133,24 @@ def test_the_cli_exits_2_within_seconds_without_a_traceback(tmp_path, text, what
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Pulumi.prod.yaml: " in proc.stderr and what in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("old, new, key, why", [
+    ("    storageSize: 200Gi\n", "    storageSize: !!binary aGVsbG8=\n", "kubeflow-platform:data.galera.storageSize", "'binary'"),
+    ("    zones: [eu-west-1a, eu-west-1b, eu-west-1c]\n", "    zones: !!set {eu-west-1a, eu-west-1b}\n",
+     "kubeflow-platform:cluster.zones", "'set'"),
+    ("    tag: v1.11.0\n", "    tag: !!timestamp \"2024-01-01\"\n", "kubeflow-platform:kubeflow.release.tag", "'timestamp'"),
+    ("      replicas: 3\n      maxBackendConnections: 300\n", "      replicas: 03\n      maxBackendConnections: 300\n",
+     "kubeflow-platform:data.proxysql.replicas", "leading 0"),
+    ("    maxConnections: 1500\n", "    maxConnections: 1_500\n", "kubeflow-platform:data.galera.maxConnections", "separators"),
+])
+def test_yaml_types_and_numbers_json_or_yaml_1_2_read_otherwise(tmp_path, old, new, key, why):
+    (issue,) = stack_issues(tmp_path, edit(old, new))
+    assert issue.startswith(f"Pulumi.prod.yaml: {key}: ") and why in issue, issue
+
+
+def test_a_stack_file_that_is_not_text(tmp_path):
+    (tmp_path / "Pulumi.prod.yaml").write_bytes(b"config:\n  x: \xff\xfe\n")
+    with pytest.raises(ConfigError) as caught:
+        read_stack_config(tmp_path, "prod")
+    assert str(caught.value.issues[0]).startswith("Pulumi.prod.yaml: (top level): cannot be read")
