@@ -25,7 +25,7 @@ from tests.config.helpers import as_engine_config, stack_config, tenant
 SEED = 20261201
 CASES = 300
 MIN_CASES = 60
-DEADLINE_SECONDS = 4.0
+DEADLINE_SECONDS = 3.0
 TENANTS = ("team-forecasting", "team-nlp", "team-vision")
 
 HOSTILE = [

@@ -37,7 +37,7 @@ def edit(old: str, new: str) -> str:
     ("config: [a, b]\n", "Pulumi.prod.yaml: config: expected a mapping of config keys"),
     ("config:\n  1: x\n", "Pulumi.prod.yaml: config.1: a config key must be text"),
     ("config: {a: 1\n", "Pulumi.prod.yaml: (top level): not valid YAML"),
-    ("config:\n  x: " + "[" * 5000 + "\n", "Pulumi.prod.yaml: (top level): "),
+    ("config:\n  x: " + "[" * 1200 + "\n", "Pulumi.prod.yaml: (top level): "),
 ])
 def test_stack_files_that_are_not_a_config_mapping(tmp_path, text, issue):
     (found,) = stack_issues(tmp_path, text)
