@@ -85,11 +85,6 @@ def parse_quantity(value: object) -> Fraction:
     return -result if sign == "-" else result
 
 
-def quantity_text(value: object) -> str:
-    """The quantity as the rendered manifests carry it: the text as written (a YAML int as digits)."""
-    parse_quantity(value)
-    return str(value)
-
 
 def non_negative_quantity(value: object) -> str:
     if parse_quantity(value) < 0:
@@ -112,9 +107,3 @@ def count_quantity(value: object) -> str:
         raise QuantityError(f"{value!r} is not a whole number")
     return str(value)
 
-
-def format_quantity(value: Fraction) -> str:
-    """A readable exact form for messages (`17179869184` for 16Gi, `0.1` for 100m)."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    return f"{float(value):g}"

@@ -169,10 +169,6 @@ class ContainerLimits(Model):
             raise ValueError("; ".join(problems))
         return self
 
-    def ceiling(self, resource: str):
-        """`max[resource]` as an exact number, or None."""
-        return parse_quantity(self.max[resource]) if resource in self.max else None
-
 
 class TenancyConfig(Model):
     pod_security: PodSecurity = PodSecurity()

@@ -27,7 +27,8 @@ STORAGE_CLASS_QUOTA = re.compile(
     r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.storageclass\.storage\.k8s\.io/(requests\.storage|persistentvolumeclaims)"
 )
 OBJECT_COUNT_QUOTA = re.compile(r"count/[a-z0-9]+(\.[a-z0-9.-]+)?")
-# Quota names that count objects or devices: their value is a whole number.
+# Quota names of compute and storage amounts, which may be fractional (`500m`); every other quota
+# name counts objects or devices, and its value is a whole number.
 COMPUTE_QUOTA = frozenset({
     "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage",
     "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage",
@@ -114,7 +115,7 @@ class TenantConfig(Model):
                 continue
             if parsed[key] < 0:
                 problems.append(f"{key}: {quantity!r} is negative")
-            elif key not in COMPUTE_QUOTA and parsed[key].denominator != 1:
+            elif key not in COMPUTE_QUOTA and not str(key).endswith("/requests.storage") and parsed[key].denominator != 1:
                 what = "devices" if gpu_resource_name(str(key)) else "objects"
                 problems.append(f"{key}: {quantity!r} is not a whole number of {what}")
         for resource, requests in REQUEST_LIMIT_PAIRS.items():

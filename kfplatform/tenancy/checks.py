@@ -33,8 +33,9 @@ def stack_egress_cidrs(stack: StackConfig) -> list[str]:
 
 @cross_check
 def _cluster_ranges_declared(config: PlatformConfig) -> Iterable[ConfigIssue]:
-    for key in ("podCidrs", "serviceCidrs"):
-        if not getattr(config.stack.cluster, "pod_cidrs" if key == "podCidrs" else "service_cidrs"):
+    cluster = config.stack.cluster
+    for key, value in (("podCidrs", cluster.pod_cidrs), ("serviceCidrs", cluster.service_cidrs)):
+        if not value:
             yield ConfigIssue(
                 config.stack_file, f"{KEY_PREFIX}cluster.{key}",
                 "required: the cluster's pod and Service CIDRs, which no egress allow-list may reach into",
