@@ -103,6 +103,7 @@ LabelKey = Annotated[str, AfterValidator(label_key)]
 # Every quantity in the configuration is a request, limit or size: apimachinery's grammar, non-negative.
 Quantity = Annotated[str, BeforeValidator(non_negative_quantity)]
 SizeQuantity = Annotated[str, BeforeValidator(positive_quantity)]
+# A whole number of things (devices, objects) written as a quantity.
 CountQuantity = Annotated[str, BeforeValidator(count_quantity)]
 
 

@@ -91,14 +91,6 @@ class ClusterConfig(Model):
         _cidr_list(value)
         return value
 
-    @property
-    def pod_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return _cidr_list(self.pod_cidrs)
-
-    @property
-    def service_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return _cidr_list(self.service_cidrs)
-
 
 class ImagesConfig(Model):
     """Every image comes from the internal mirror, pinned by digest (see kfplatform/images.py)."""
