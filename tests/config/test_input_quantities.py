@@ -163,3 +163,15 @@ def test_gpu_counts_per_katib_trial_are_whole_device_counts(tmp_path, bad):
     body["katib"]["resourcesPerTrial"] = {"nvidia.com/gpu": bad}
     issues = errors(tmp_path, tenants={"team-nlp": body})
     assert issues and all(i.startswith("tenants/team-nlp.yaml: katib") for i in issues), issues
+
+
+@pytest.mark.parametrize("value, ok", [("4", True), (4, True), ("1k", True), ("0", True), ("1.5", False), ("500m", False),
+                                       ("-1", False), (True, False)])
+def test_count_quantities_are_whole_and_non_negative(value, ok):
+    from kfplatform.config.quantity import count_quantity
+
+    if ok:
+        assert count_quantity(value) == str(value)
+    else:
+        with pytest.raises(QuantityError):
+            count_quantity(value)
