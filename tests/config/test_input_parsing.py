@@ -116,7 +116,6 @@ def test_a_tenant_file_that_is_not_a_mapping(tmp_path, body):
 
 @pytest.mark.parametrize("text, what", [
     ("- not\n- a mapping\n", "expected a mapping with a `config:` key"),
-    (STACK.replace("    tag: v1.11.0\n", "    tag: 2024-01-01\n"), "kubeflow-platform:kubeflow.release.tag"),
     (STACK + "  kubeflow-platform:extra:\n" + "\n".join("    " + l for l in LAUGHS.splitlines()) + "\n", "expands to"),
 ])
 def test_the_cli_exits_2_within_seconds_without_a_traceback(tmp_path, text, what):
