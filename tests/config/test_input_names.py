@@ -78,7 +78,7 @@ def test_stack_values_with_a_trailing_newline_are_refused(tmp_path):
 def test_no_validation_regex_is_applied_with_match():
     """Audit: `re.match`/`X.match` accept a trailing newline before `$`; validation uses fullmatch."""
     offenders = []
-    for path in sorted((PROJECT_DIR / "kfplatform").rglob("*.py")):
+    for path in sorted(p for folder in ("kfplatform", "policy") for p in (PROJECT_DIR / folder).rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "match":
