@@ -190,4 +190,5 @@ def test_every_areas_cross_checks_are_registered_by_the_loader():
     from kfplatform.config.loader import CROSS_CHECKS
 
     areas = {fn.__module__ for fn in CROSS_CHECKS}
-    assert {"kfplatform.data.checks", "kfplatform.data.geometry", "kfplatform.gpu.checks", "kfplatform.kubeflow.checks"} <= areas
+    assert {"kfplatform.data.checks", "kfplatform.data.geometry", "kfplatform.gpu.checks", "kfplatform.kubeflow.checks",
+            "kfplatform.tenancy.checks"} <= areas
