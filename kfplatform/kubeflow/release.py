@@ -9,6 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# Release tags whose commit was read in the kubeflow/manifests repository (`git rev-parse
+# 'v1.11.0^{commit}'` on a snapshot of github.com/kubeflow/manifests); the stack files pin these.
+VERIFIED_TAG_COMMITS: dict[str, str] = {
+    "v1.11.0": "854bd3a21044f767204def71b2dcda83e376891f",
+}
+
+
 @dataclass(frozen=True)
 class Component:
     """One upstream kustomization, installed as one Argo CD Application."""
