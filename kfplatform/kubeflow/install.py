@@ -69,8 +69,8 @@ def store_patches(component: str) -> list[dict]:
     out = []
     if component in BUNDLED_STORES_BY_LABEL:
         out.append(patches.delete_everything_labelled(BUNDLED_STORES_BY_LABEL[component]))
-    for group, kind, name in BUNDLED_STORES_BY_NAME.get(component, []):
-        out.append(patches.delete(kind, name=name, group=group))
+    for group, version, kind, name in BUNDLED_STORES_BY_NAME.get(component, []):
+        out.append(patches.delete(kind, name=name, group=group, version=version))
     for group, kind, name in UPSTREAM_HA_OBJECTS.get(component, []):
         out.append(patches.delete(kind, name=name, group=group))
     return out

@@ -49,6 +49,10 @@ def test_pipelines_application_drops_bundled_stores_and_wires_the_data_tier(prod
     objects = build(tmp_path, "pipelines", app(prod, "pipelines")["spec"]["source"]["kustomize"])
     gone = {("Deployment", "mysql"), ("Service", "mysql"), ("PersistentVolumeClaim", "mysql-pv-claim"),
             ("Deployment", "seaweedfs"), ("Service", "minio-service"), ("Secret", "mysql-secret"),
+            ("Service", "seaweedfs"), ("ServiceAccount", "mysql"), ("ServiceAccount", "seaweedfs"),
+            ("PersistentVolumeClaim", "seaweedfs-pvc"), ("DestinationRule", "ml-pipeline-mysql"),
+            ("DestinationRule", "ml-pipeline-seaweedfs"), ("AuthorizationPolicy", "mysql"),
+            ("AuthorizationPolicy", "seaweedfs-service"), ("NetworkPolicy", "seaweedfs"),
             ("Secret", "mlpipeline-minio-artifact"), ("Namespace", "kubeflow"),
             *[(kind, PIPELINES_PROFILE_CONTROLLER) for kind in ("DecoratorController", "Deployment", "Service")],
             ("ConfigMap", f"{PIPELINES_PROFILE_CONTROLLER}-code")}
@@ -93,3 +97,40 @@ def test_workloads_application_marks_every_inference_service_unprunable(tmp_path
     # The Application's patch runs after the team's kustomization, so it wins over their annotation.
     assert isvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
     assert "annotations" not in objects[("Experiment", "tune-churn")]["metadata"]  # other kinds prune normally
+
+
+def _plain(tmp_path, base):
+    return build(tmp_path / "plain", base, {})
+
+
+STORE_WORDS = ("mysql", "seaweedfs", "minio")
+
+
+@pytest.mark.parametrize("component, base", [("pipelines", "pipelines"), ("katib", "katib")])
+def test_nothing_of_the_bundled_stores_survives(prod, tmp_path, component, base):
+    """Every object of the stand-in (upstream v1.11.0's objects) that belongs to a bundled store, by
+    name or label, is gone once the Application's patches are applied."""
+    (tmp_path / "plain").mkdir()
+    plain = _plain(tmp_path, base)
+    stores = {key for key, o in plain.items()
+              if any(w in key[1] for w in STORE_WORDS) or any(w in str(v) for v in (o["metadata"].get("labels") or {}).values() for w in STORE_WORDS)}
+    assert len(stores) >= 3, stores  # the stand-in holds them
+    (tmp_path / "patched").mkdir()
+    objects = build(tmp_path / "patched", base, app(prod, component)["spec"]["source"]["kustomize"])
+    assert not stores & set(objects), sorted(stores & set(objects))
+
+
+@pytest.mark.parametrize("component", ["pipelines", "katib", "istio-install"])
+def test_every_delete_patch_removes_an_upstream_object(prod, tmp_path, component):
+    """A delete that matches nothing at the pinned tag is a stale fact (e.g. a PDB upstream no longer
+    ships): each one, applied alone to the stand-in, must remove at least one object."""
+    kustomize = app(prod, component)["spec"]["source"]["kustomize"]
+    deletes = [p for p in kustomize["patches"] if "$patch: delete" in p["patch"]
+               and p["target"].get("kind") not in ("Namespace",)]  # platform namespaces: only some components ship them
+    assert deletes
+    (tmp_path / "plain").mkdir()
+    plain = set(_plain(tmp_path, component))
+    for i, patch in enumerate(deletes):
+        (tmp_path / str(i)).mkdir()
+        after = set(build(tmp_path / str(i), component, {"patches": [patch]}))
+        assert plain - after, f"{component}: delete {patch['target']} matches nothing upstream builds"
