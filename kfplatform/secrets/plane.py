@@ -266,6 +266,7 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        template_from_configmaps: Mapping[str, Sequence[str]] | None = None,
         labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
@@ -276,11 +277,16 @@ class SecretsPlane(pulumi.ComponentResource):
         A tenant namespace reads through its own SecretStore, and only below `tenants/<team>/`;
         a platform namespace through the ClusterSecretStore, and only below `platform/`.
         `labels` go on the Secret (e.g. `k8s.mariadb.com/watch`, so an operator sees rotations).
+        `template_from_configmaps`: ConfigMap (in `namespace`) -> keys ESO copies into the Secret
+        as they are (`templateFrom`; text without `{{` renders literally). With it and no
+        `template_data`, the Secret holds only those keys: the values read from Vault are not
+        written (ESO's default merge policy, Replace), they only satisfy ESO's rule that an
+        ExternalSecret reads something (`either data or dataFrom`, externalsecret_validator.go).
         """
         refs = [(key, path, prop) for key, prop in sorted(keys.items())]
         return self._external_secret(
             namespace, secret_name, refs, secret_type=secret_type, template_data=template_data, labels=labels,
-            depends_on=depends_on,
+            template_from_configmaps=template_from_configmaps, depends_on=depends_on,
         )
 
     def rotation_marker(self, path: str) -> pulumi.Output[str] | None:
@@ -358,12 +364,15 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        template_from_configmaps: Mapping[str, Sequence[str]] | None = None,
         labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
         """`refs`: (Secret key or template variable, Vault path, property)."""
+        template_from = sorted((name, tuple(sorted(keys))) for name, keys in (template_from_configmaps or {}).items())
         request = (
-            tuple(refs), secret_type, tuple(sorted((template_data or {}).items())), tuple(sorted((labels or {}).items()))
+            tuple(refs), secret_type, tuple(sorted((template_data or {}).items())), tuple(sorted((labels or {}).items())),
+            tuple(template_from),
         )
         if (namespace, secret_name) in self._delivered:
             earlier, external_secret = self._delivered[(namespace, secret_name)]
@@ -382,15 +391,19 @@ class SecretsPlane(pulumi.ComponentResource):
                 raise ValueError(f"{namespace}/{secret_name}: a platform namespace reads platform/... only, not {path}")
         store = {"kind": "SecretStore", "name": TENANT_STORE} if tenant else {"kind": "ClusterSecretStore", "name": PLATFORM_STORE}
         target: dict = {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-        if secret_type or template_data or labels:
+        if secret_type or template_data or labels or template_from:
             template: dict = {"engineVersion": "v2"}
             if secret_type:
                 template["type"] = secret_type
             if labels:
                 template["metadata"] = {"labels": dict(labels)}
+            if template_from:
+                template["templateFrom"] = [
+                    {"configMap": {"name": name, "items": [{"key": key} for key in keys]}} for name, keys in template_from
+                ]
             if template_data:
                 template["data"] = dict(template_data)
-            else:
+            elif not template_from:
                 # A template only for type/labels: keep every key read from Vault as it is.
                 template["mergePolicy"] = "Merge"
             target["template"] = template
