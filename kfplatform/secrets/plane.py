@@ -8,7 +8,9 @@ Components never hold secret values in YAML. A component that needs a credential
   Kubernetes Secret from Vault, through the platform's ClusterSecretStore (platform namespaces) or
   the tenant's own namespaced SecretStore (tenant namespaces).
 Rotation: a rotated generated path has a marker (`rotation_marker`, its `Rotating`'s due date) that
-changes exactly when its values are regenerated. Every ExternalSecret reading such a path carries
+changes exactly when its values are regenerated. The Rotating is replaced on the first `pulumi up`
+of a new rotation period, which the program computes from the clock (rotation.py), so rotation
+does not wait for a refresh. Every ExternalSecret reading such a path carries
 the marker as the annotation ROTATION_ANNOTATION: a changed annotation makes ESO refresh at once
 (it hashes an ExternalSecret's labels and annotations), so a rotation reaches the Kubernetes
 Secrets in the same `pulumi up` rather than after `refreshInterval`. Consumers that read a
@@ -35,6 +37,8 @@ from ..config.stack import ClusterConfig, ImagesConfig
 from ..k8s import child, custom_resource, meta
 from .config import VAULT_PATH, SecretsConfig
 from .eso import ExternalSecretsOperator
+from .rotation import ROTATION_PERIOD_KEY
+from .rotation import triggers as rotation_triggers
 from .vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA, VaultKubernetesAuth
 from .vault_layout import (
     PLATFORM_REGISTRY,
@@ -235,10 +239,15 @@ class SecretsPlane(pulumi.ComponentResource):
         slug = path.replace("/", "-")
         keepers = None
         if rotate:
-            rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, opts=child(self))
-            keepers = {"rotation": rotation.rotation_rfc3339}
+            # A new rotation period (rotation.py, computed from the clock at each run) replaces the
+            # Rotating and the values on a plain `pulumi up`, refresh or not; the same period
+            # leaves every input as it was.
+            period = rotation_triggers(days)
+            rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, triggers=period, opts=child(self))
+            period_start = period[ROTATION_PERIOD_KEY]
+            keepers = {"rotation": rotation.rotation_rfc3339, "period": period_start}
             # The keepers replace every value of the path when this changes, and only then.
-            self._rotations[path] = rotation.rotation_rfc3339
+            self._rotations[path] = pulumi.Output.concat(period_start, "/", rotation.rotation_rfc3339)
         # Secret explicitly: the provider marks `result` secret engine-side, which a program (and
         # the offline render) must not depend on before passing it to another resource.
         values = {
@@ -290,8 +299,9 @@ class SecretsPlane(pulumi.ComponentResource):
         )
 
     def rotation_marker(self, path: str) -> pulumi.Output[str] | None:
-        """What changes exactly when the values at generated `path` are replaced: its `Rotating`'s
-        `rotation_rfc3339` (the current values' due date). None for a path that is never rotated;
+        """What changes exactly when the values at generated `path` are replaced: the start of the
+        current rotation period and its `Rotating`'s `rotation_rfc3339` (`<start>/<due date>`, the
+        two keepers of the values). None for a path that is never rotated;
         KeyError for a path this plane does not generate (values written by people have no marker).
         """
         if path not in self._generated:
