@@ -149,3 +149,45 @@ def test_every_delete_patch_removes_an_upstream_object(prod, tmp_path, component
         matched = [name for (kind, name), o in plain.items() if kind == target["kind"]
                    and re.fullmatch(target["name"], name) and _group(o) == target.get("group", "")]
         assert matched, f"{component}: delete {target} matches nothing upstream builds"
+
+
+def test_tenant_editors_cannot_impersonate_service_accounts(prod, tmp_path):
+    """kubeflow-edit (every tenant editor) must not impersonate `eso-vault`, which holds
+    system:auth-delegator; the patch removes exactly upstream's one impersonate rule."""
+    from kfplatform.kubeflow.roles import EDIT_ROLE
+
+    (tmp_path / "plain").mkdir()
+    plain = _plain(tmp_path, "kubeflow-roles")
+    (tmp_path / "patched").mkdir()
+    objects = build(tmp_path / "patched", "kubeflow-roles", app(prod, "kubeflow-roles")["spec"]["source"]["kustomize"])
+
+    def impersonates(role):
+        return [r for r in role.get("rules") or [] if "impersonate" in r.get("verbs", []) or "*" in r.get("verbs", [])]
+
+    assert impersonates(plain[("ClusterRole", EDIT_ROLE)])  # upstream v1.11.0 grants it
+    for (kind, name), role in objects.items():
+        if kind == "ClusterRole":
+            assert not impersonates(role), name
+    before, after = plain[("ClusterRole", EDIT_ROLE)]["rules"], objects[("ClusterRole", EDIT_ROLE)]["rules"]
+    assert len(after) == len(before) - 1 and all(r in before for r in after)  # nothing else removed
+
+
+def test_the_impersonation_patch_fails_the_build_if_upstream_moves_the_rule(prod, tmp_path):
+    """A changed upstream role makes kustomize fail (the JSON patch's `test`), never remove another rule."""
+    from kfplatform.kubeflow.roles import no_impersonation_patch
+
+    shutil.copytree(FIXTURES / "kubeflow-roles", tmp_path / "moved")
+    objects_file = tmp_path / "moved" / "objects.yaml"
+    docs = list(yaml.safe_load_all(objects_file.read_text()))
+    for d in docs:
+        if d and d["metadata"]["name"] == "kubeflow-kubernetes-edit":
+            d["rules"].insert(0, d["rules"].pop(1))
+    objects_file.write_text(yaml.safe_dump_all(docs))
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["../moved"],
+        "patches": [no_impersonation_patch()]}))
+    out = subprocess.run([kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KUBECONFIG": os.devnull})
+    assert out.returncode != 0 and "test" in out.stderr.lower()
