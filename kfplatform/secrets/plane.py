@@ -37,6 +37,7 @@ from ..config.stack import ClusterConfig, ImagesConfig
 from ..k8s import child, custom_resource, meta
 from .config import VAULT_PATH, SecretsConfig
 from .eso import ExternalSecretsOperator
+from . import rotation as rotation_clock
 from .rotation import ROTATION_PERIOD_KEY
 from .rotation import triggers as rotation_triggers
 from .vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA, VaultKubernetesAuth
@@ -112,6 +113,8 @@ class SecretsPlane(pulumi.ComponentResource):
         self._rotations: dict[str, pulumi.Output[str]] = {}  # rotated generated path -> its marker
         self._kv: dict[str, vault.kv.SecretV2] = {}  # generated path -> the Vault write
         self._delivered_paths: set[str] = set()
+        # One reading of the clock per run: every path's rotation period is judged at the same instant.
+        self._now = rotation_clock.clock()
         vault_cfg = config.vault
         kv_mount = vault_cfg.kv_mount
         tenants = sorted(self.tenant_namespaces)
@@ -242,7 +245,7 @@ class SecretsPlane(pulumi.ComponentResource):
             # A new rotation period (rotation.py, computed from the clock at each run) replaces the
             # Rotating and the values on a plain `pulumi up`, refresh or not; the same period
             # leaves every input as it was.
-            period = rotation_triggers(days)
+            period = rotation_triggers(days, self._now)
             rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, triggers=period, opts=child(self))
             period_start = period[ROTATION_PERIOD_KEY]
             keepers = {"rotation": rotation.rotation_rfc3339, "period": period_start}
