@@ -29,6 +29,11 @@ OBJECT_STORE_CA_KEY = "ca.crt"
 # (`kube-api-access-*`), at this path: where a client that cannot be given a volume (Argo's
 # executor containers) finds the same CA.
 SERVICE_ACCOUNT_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+# The same CA as a Secret in every tenant namespace, key OBJECT_STORE_CA_KEY: KFP 2.15.0 takes its
+# custom CA bundle only from a Secret (`CABUNDLE_SECRET_NAME`, backend/src/apiserver/common/
+# config.go at kubeflow/pipelines 2.15.0; `--ca_cert_path /kfp/certs/ca.crt` in const.go). ESO
+# copies it from OBJECT_STORE_CA_CONFIGMAP (tenant_access.py), so the ConfigMap stays the one source.
+OBJECT_STORE_CA_SECRET = "kfp-object-store-ca"
 
 # Object keys of a namespace's artifacts in the artifact bucket. This is the one contract between
 # the MinIO policies (tenant_access.py: a tenant's key reaches only these prefixes) and the places
@@ -86,6 +91,7 @@ class DataEndpoints:
     artifact_bucket: str
     platform_artifact_secret: str  # in the kubeflow namespace, keys accesskey/secretkey
     tenant_artifact_secret: str  # in each tenant namespace, keys accesskey/secretkey
+    object_store_ca_secret: str = OBJECT_STORE_CA_SECRET  # in each tenant namespace, key `ca.crt`
 
 
 def data_endpoints(stack: StackConfig) -> DataEndpoints:

@@ -64,6 +64,26 @@ def my_cnf(config: DataTierConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The data tier's namespaces are labelled for the restricted Pod Security profile; the MariaDB
+# pods meet it through the CR's fields (k8s.mariadb.com/v1alpha1 MariaDB at 26.6.0, ../shared/crds:
+# `podSecurityContext` is the pod's; `securityContext`, `galera.agent.securityContext`,
+# `galera.initContainer.securityContext` and `metrics.exporter.securityContext` are containers'
+# and have no seccompProfile, so it is set on the pods). MariaDB's official image makes `mysql`
+# with uid/gid 999 (`groupadd --gid 999 -r mysql && useradd ... --uid 999`, its image history);
+# prometheus/mysqld_exporter's Dockerfile says `USER nobody` (busybox: 65534), a name the kubelet
+# cannot check against runAsNonRoot, so it gets the numeric uid.
+MARIADB_UID = 999
+EXPORTER_UID = 65534
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def restricted_pod(uid: int) -> dict:
+    return {
+        "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def mariadb_spec(
     config: DataTierConfig, *, mirror: str, pull_secret: str, storage_class: str, zones: Sequence[str], topology_key: str,
 ) -> dict:
@@ -80,8 +100,8 @@ def mariadb_spec(
             "sst": galera.sst,
             "primary": {"autoFailover": True},
             "recovery": {"enabled": True},
-            "agent": {"image": operator_image},
-            "initContainer": {"image": operator_image},
+            "agent": {"image": operator_image, "securityContext": dict(RESTRICTED_CONTAINER)},
+            "initContainer": {"image": operator_image, "securityContext": dict(RESTRICTED_CONTAINER)},
             "config": {"reuseStorageVolume": True},
         },
         "storage": {
@@ -94,13 +114,18 @@ def mariadb_spec(
         "myCnf": my_cnf(config),
         "resources": galera.resources.as_k8s(),
         "podMetadata": {"labels": {CLUSTER_LABEL: GALERA_NAME}},
+        "podSecurityContext": restricted_pod(MARIADB_UID),
+        "securityContext": dict(RESTRICTED_CONTAINER),
         # One pod per node, always.
         "affinity": {"antiAffinityEnabled": True},
         "updateStrategy": {"type": "ReplicasFirstPrimaryLast"},
         "tls": {"enabled": True},
         "metrics": {
             "enabled": True,
-            "exporter": {"image": releases.MYSQLD_EXPORTER.ref(mirror), "imagePullSecrets": [{"name": pull_secret}]},
+            "exporter": {
+                "image": releases.MYSQLD_EXPORTER.ref(mirror), "imagePullSecrets": [{"name": pull_secret}],
+                "podSecurityContext": restricted_pod(EXPORTER_UID), "securityContext": dict(RESTRICTED_CONTAINER),
+            },
             "passwordSecretKeyRef": {"name": METRICS_SECRET, "key": PASSWORD_KEY},
         },
     }

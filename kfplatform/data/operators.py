@@ -63,21 +63,45 @@ def mariadb_operator_values(mirror: str, pull_secret: str, ha: bool, topology_ke
     }
 
 
-def minio_operator_values(mirror: str, pull_secret: str, ha: bool) -> dict:
-    return {
-        "operator": {
-            "image": _image(releases.MINIO_OPERATOR, mirror),
-            "imagePullSecrets": [{"name": pull_secret}],
-            "replicaCount": 2 if ha else 1,
-            "env": [
-                {"name": "OPERATOR_STS_ENABLED", "value": "on"},
-                # The sidecar the operator injects into every MinIO server pod, from the mirror too.
-                {"name": "OPERATOR_SIDECAR_IMAGE", "value": releases.MINIO_OPERATOR_SIDECAR.image.ref(mirror)},
-            ],
-        },
-        # Tenants are managed here, as code; no second, click-driven path to change them.
-        "console": {"enabled": False},
+# The MinIO operator chart 7.1.1 (minio/operator helm/operator at v7.1.1): its pods carry
+# `minio-operator.labels` and `minio-operator.selectorLabels` (templates/_helpers.tpl), i.e.
+# `app.kubernetes.io/name: <chart name>` = `operator` and `app.kubernetes.io/instance: <release>`.
+# Its default `operator.affinity` selects `name: minio-operator`, a label no pod carries, so it
+# never keeps two replicas apart: the values below replace it (Helm replaces lists) with terms on
+# the labels the pods really have.
+MINIO_OPERATOR_RELEASE = "minio-operator"
+MINIO_OPERATOR_POD_LABELS = {
+    "app.kubernetes.io/name": releases.MINIO_OPERATOR_CHART.name,
+    "app.kubernetes.io/instance": MINIO_OPERATOR_RELEASE,
+}
+# The top-level keys of the chart's values.yaml at v7.1.1 (`console` was removed with the operator
+# UI, chart 5.0.16): a key outside this set is silently ignored by the chart.
+MINIO_OPERATOR_CHART_KEYS = frozenset({"operator"})
+
+
+def minio_operator_values(mirror: str, pull_secret: str, ha: bool, topology_key: str) -> dict:
+    operator: dict = {
+        "image": _image(releases.MINIO_OPERATOR, mirror),
+        "imagePullSecrets": [{"name": pull_secret}],
+        "replicaCount": 2 if ha else 1,
+        "env": [
+            {"name": "OPERATOR_STS_ENABLED", "value": "on"},
+            # The sidecar the operator injects into every MinIO server pod, from the mirror too.
+            {"name": "OPERATOR_SIDECAR_IMAGE", "value": releases.MINIO_OPERATOR_SIDECAR.image.ref(mirror)},
+        ],
     }
+    selector = {"matchLabels": dict(MINIO_OPERATOR_POD_LABELS)}
+    # Never two replicas on one node; across zones as far as they allow. Set with one replica too:
+    # Helm merges a map value into the chart's default, so only a replacement term removes upstream's.
+    operator["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"},
+    ]}}
+    if ha:
+        operator["topologySpreadConstraints"] = [{
+            "maxSkew": 1, "topologyKey": topology_key, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector,
+        }]
+    # Tenants are managed here, as code; the chart has no console (operator UI) any more.
+    return {"operator": operator}
 
 
 class DataOperators(pulumi.ComponentResource):
@@ -101,7 +125,7 @@ class DataOperators(pulumi.ComponentResource):
         # or replacing the release deletes the CRD, and with it the Tenant and its StatefulSets.
         # Protected in prod like mariadb-operator's CRDs.
         self.minio = _release(
-            self, "minio-operator", releases.MINIO_OPERATOR_CHART, namespace,
-            minio_operator_values(mirror, pull_secret, ha), depends_on=depends_on, protect=protect,
+            self, MINIO_OPERATOR_RELEASE, releases.MINIO_OPERATOR_CHART, namespace,
+            minio_operator_values(mirror, pull_secret, ha, topology_key), depends_on=depends_on, protect=protect,
         )
         self.register_outputs({})

@@ -175,6 +175,32 @@ LIVENESS_SCRIPT = f"""#!/bin/sh
 """
 
 
+# Draining on a rollout or a node drain. When a pod is deleted, Kubernetes takes it out of the
+# Service's endpoints and runs the preStop hook before SIGTERM; ProxySQL itself closes every client
+# connection when it stops. So the hook first waits for the endpoint removal to reach every node
+# (no new connections arrive after that), then until the clients' connections to the MySQL port
+# are gone (they finish their transactions and reconnect to another pod; Go's database/sql pools
+# do so on the next query), at most DRAIN_MAX_SECONDS; the grace period covers both. The count
+# reads /proc/net/tcp{,6} (local port in hex, state 01 = ESTABLISHED) with sh and grep, which the
+# start script already relies on: no MySQL client is needed in the image.
+DRAIN_MIN_SECONDS = 10
+DRAIN_MAX_SECONDS = 40
+TERMINATION_GRACE_SECONDS = DRAIN_MIN_SECONDS + DRAIN_MAX_SECONDS + 10
+PRESTOP_SCRIPT = f"""#!/bin/sh
+# preStop: stop taking new clients (endpoint removal), then let the open ones finish.
+# (PROC_NET, DRAIN_MIN, DRAIN_MAX: set only by the tests.)
+net=${{PROC_NET:-/proc/net}}
+sleep ${{DRAIN_MIN:-{DRAIN_MIN_SECONDS}}}
+end=$(( $(date +%s) + ${{DRAIN_MAX:-{DRAIN_MAX_SECONDS}}} ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  open=$(cat "$net/tcp" "$net/tcp6" 2>/dev/null | grep -cE '^ *[0-9]+: [0-9A-F]+:{PROXYSQL_PORT:04X} [0-9A-F]+:[0-9A-F]+ 01 ' || true)
+  [ "$open" -eq 0 ] && exit 0
+  sleep 1
+done
+exit 0
+"""
+
+
 class ProxySql(pulumi.ComponentResource):
     def __init__(
         self,
@@ -212,11 +238,11 @@ class ProxySql(pulumi.ComponentResource):
         scripts = k8s.core.v1.ConfigMap(
             "proxysql-scripts",
             metadata=meta("proxysql-scripts", namespace, component="database", extra_labels=APP),
-            data={"start.sh": START_SCRIPT, "liveness.sh": LIVENESS_SCRIPT},
+            data={"start.sh": START_SCRIPT, "liveness.sh": LIVENESS_SCRIPT, "prestop.sh": PRESTOP_SCRIPT},
             opts=child(self, depends_on=depends_on),
         )
         secret_names = mounted_secrets(users, monitor_secret)
-        checksum = hashlib.sha256((self.cnf + START_SCRIPT + LIVENESS_SCRIPT).encode()).hexdigest()
+        checksum = hashlib.sha256((self.cnf + START_SCRIPT + LIVENESS_SCRIPT + PRESTOP_SCRIPT).encode()).hexdigest()
         pod_labels = labels("database", APP)
         spread = []
         if len(zones) >= 2:
@@ -240,6 +266,11 @@ class ProxySql(pulumi.ComponentResource):
                 period_seconds=10, failure_threshold=3, timeout_seconds=5,
             ),
             resources=config.resources.as_k8s(),
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(command=["/bin/sh", "/etc/proxysql/scripts/prestop.sh"]),
+                ),
+            ),
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False,
                 read_only_root_filesystem=True,
@@ -277,6 +308,7 @@ class ProxySql(pulumi.ComponentResource):
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
+                        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
                         image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=pull_secret)],
                         security_context=k8s.core.v1.PodSecurityContextArgs(
                             run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS,

@@ -52,3 +52,11 @@ class TenantObjectAccess(ObjectAccount):
             type_="kfplatform:data:TenantObjectAccess",
             opts=opts,
         )
+        # The CA that signs the object store's certificate, as the Secret KFP 2.15 mounts at
+        # /kfp/certs in the team's pipeline pods (kubeflow/pipelines.py). ESO copies it from the
+        # namespace's `kube-root-ca.crt`; the team's own key is read only because ESO requires an
+        # ExternalSecret to read something, and is not written into this Secret.
+        self.ca_bundle = secrets.deliver(
+            tenant, endpoints.object_store_ca_secret, tenant_path(tenant, "object-store"), {"access_key": "access_key"},
+            template_from_configmaps={endpoints.object_store_ca_configmap: [endpoints.object_store_ca_key]},
+        )

@@ -40,16 +40,26 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 # The mirror holds them byte for byte, so the digest is the same there.
 #
 # UNVERIFIED: the operator's own image (also the validator and node-status-exporter since
-# v26.x) is `main-latest` in that bundle, and the chart's node-feature-discovery subchart
-# version was not available offline (v0.18.3 is what a v26.3.3 install runs). Their digests
-# below are the all-zero placeholder, which no registry serves: a deploy fails to pull instead
-# of running something unreviewed. Resolve before the first deploy:
+# v26.x) is `main-latest` in that bundle. Its digest below is the all-zero placeholder, which no
+# registry serves: a deploy fails to pull instead of running something unreviewed.
+#
+# node-feature-discovery: the tag is the one the bundled chart is built for. gpu-operator v26.7.0
+# depends on the NFD chart 0.19.0 (deployments/gpu-operator/Chart.yaml at v26.7.0), whose
+# appVersion is v0.19.0 and whose worker template always passes `-owner-refs=...`
+# (deployment/helm/node-feature-discovery/templates/worker.yaml at kubernetes-sigs/
+# node-feature-discovery v0.19.0); nfd-worker v0.18.3 has only `-no-owner-refs` and its flag set
+# is `flag.ExitOnError` (cmd/nfd-worker/main.go at v0.18.3), so a v0.18.3 image crash-loops under
+# that chart. The v0.19.0 digest was found in one public pin only
+# (registry.k8s.io/nfd/node-feature-discovery:v0.19.0@sha256:aa5be869...), not two independent
+# ones, so it stays the placeholder. Resolve before the first deploy:
 #   crane digest nvcr.io/nvidia/gpu-operator:v26.7.0
-#   helm show chart nvidia/gpu-operator --version v26.7.0  (NFD dependency) and crane digest it.
+#   crane digest registry.k8s.io/nfd/node-feature-discovery:v0.19.0
 UNVERIFIED_DIGEST = "sha256:" + "0" * 64
 
 OPERATOR = Image("nvidia/gpu-operator", "v26.7.0", UNVERIFIED_DIGEST)
-NFD = Image("nfd/node-feature-discovery", "v0.18.3", UNVERIFIED_DIGEST)
+# The NFD chart's appVersion: the image the chart's flags are written for (see above).
+NFD_CHART_VERSION = "0.19.0"
+NFD = Image("nfd/node-feature-discovery", "v0.19.0", UNVERIFIED_DIGEST)
 TOOLKIT = Image(
     "nvidia/k8s/container-toolkit", "v1.20.0",
     "sha256:f8c647d581f7c8b178efdb7e6c94f5fb6eb12ebc05e2157fa314d327560fcb7a",  # VERIFIED

@@ -13,6 +13,7 @@ from .config import KubeflowConfig
 from .gitops import WorkloadsGitOps
 from .ha import ControlPlaneHA, install_wiring
 from .identity import Identity, allowed_groups, dex_patches, oauth2_proxy_patches
+from .roles import roles_patches
 from . import patches
 from .install import KubeflowInstall
 from .pipelines import TenantPipelineDefaults, katib_patches, kfp_patches
@@ -71,6 +72,7 @@ def component_patches(stack: StackConfig, tenants: Sequence[TenantFile]) -> tupl
         "katib": katib_patches(data),
         "dex": dex_patches(config.identity, stack.cluster.domain, names.auth, groups),
         "oauth2-proxy": oauth2_proxy_patches(config.identity, stack.cluster.domain, names.auth, groups),
+        "kubeflow-roles": roles_patches(),
     }
     replicas: dict[str, list[dict]] = {}
     ignore: dict[str, list[dict]] = {}

@@ -56,11 +56,6 @@ class ReleaseConfig(Model):
             raise ValueError(f"{value!r}: give the full 40-character commit the tag points at (tags can be moved)")
         return value
 
-    @property
-    def commit_is_placeholder(self) -> bool:
-        """All zeros: the stack file says the real commit is still to be pasted (Argo CD will refuse it)."""
-        return set(self.commit) == {"0"}
-
 
 class ArgoCdConfig(Model):
     """Argo CD is an existing service: where it runs and where it deploys to."""

@@ -77,6 +77,39 @@ def spread_and_rollout_patch(workload: Workload, scaling: Scaling, zone_key: str
     )
 
 
+# The ingress gateway drains before it exits (istio/istio 1.28.0, the proxy kubeflow/manifests
+# v1.11.0 ships: pkg/envoy/agent.go `terminate`, pilot/cmd/pilot-agent/options/options.go):
+# on SIGTERM pilot-agent drains Envoy's listeners; with EXIT_ON_ZERO_ACTIVE_CONNECTIONS it then waits
+# MINIMUM_DRAIN_DURATION and exits once no downstream connection is active (otherwise it exits
+# after terminationDrainDuration, 5 s by default, whatever is still open). Before SIGTERM, a preStop
+# sleep keeps the gateway serving while its endpoint is removed from the Service and from cloud
+# load balancers, so no new connection is sent to a gateway that is already draining.
+GATEWAY_PRESTOP_SECONDS = 15
+GATEWAY_MIN_DRAIN = "10s"
+GATEWAY_TERMINATION_GRACE_SECONDS = 90  # preStop + drain; the kubelet kills whatever is left then
+
+
+def gateway_drain_patch(workload: Workload) -> dict:
+    return patches.deployment(
+        workload.deployment,
+        template_spec={
+            "terminationGracePeriodSeconds": GATEWAY_TERMINATION_GRACE_SECONDS,
+            "containers": [patches.container(
+                workload.container,
+                env=[
+                    patches.env_value("EXIT_ON_ZERO_ACTIVE_CONNECTIONS", "true"),
+                    patches.env_value("MINIMUM_DRAIN_DURATION", GATEWAY_MIN_DRAIN),
+                ],
+                # The kubelet's own sleep (no binary needed in the proxy image; Kubernetes >= 1.30).
+                lifecycle={"preStop": {"sleep": {"seconds": GATEWAY_PRESTOP_SECONDS}}},
+            )],
+        },
+    )
+
+
+DRAINED_WORKLOADS = {"istio_ingress_gateway": gateway_drain_patch}
+
+
 def install_wiring(config: ControlPlaneConfig, zone_key: str) -> dict[str, dict]:
     """Per install Application: `patches`, `replicas` and `ignoreDifferences` of the HA set."""
     out: dict[str, dict] = {}
@@ -84,6 +117,8 @@ def install_wiring(config: ControlPlaneConfig, zone_key: str) -> dict[str, dict]
         scaling = scaling_of(config, key)
         entry = out.setdefault(workload.component, {"patches": [], "replicas": [], "ignore": []})
         entry["patches"].append(spread_and_rollout_patch(workload, scaling, zone_key))
+        if key in DRAINED_WORKLOADS:
+            entry["patches"].append(DRAINED_WORKLOADS[key](workload))
         entry["replicas"].append({"name": workload.deployment, "count": scaling.min_replicas})
         # The HPA owns spec.replicas once the Deployment exists; Argo CD must not reset it.
         entry["ignore"].append({"group": "apps", "kind": "Deployment", "name": workload.deployment, "jsonPointers": ["/spec/replicas"]})

@@ -133,6 +133,11 @@ def oauth2_proxy_cfg(config: IdentityConfig, domain: str, auth_namespace: str, g
         f'cookie_expire = "{config.cookie_expire}"',
         'cookie_refresh = "0"',
         'code_challenge_method = "S256"',
+        # Upstream's (common/oauth2-proxy/base/oauth2_proxy.cfg at kubeflow/manifests v1.11.0). Without
+        # it oauth2-proxy v7.13.0 sends `approval_prompt=force` (pkg/apis/options/legacy_options.go:
+        # "if neither prompt nor approval_prompt specified, use approval_prompt=force"), and Dex then
+        # shows its approval screen despite `skipApprovalScreen` (dexidp/dex#3086).
+        'prompt = "none"',
         f'redirect_url = "https://{domain}/oauth2/callback"',
     ]
     return "\n".join(lines) + "\n"

@@ -31,10 +31,23 @@ from .release import (
     REPLACED_UPSTREAM_BY_LABEL,
     REPLACED_UPSTREAM_BY_NAME,
     UPSTREAM_HA_OBJECTS,
+    VERIFIED_TAG_COMMITS,
 )
 
 COMPONENT = "kubeflow-install"
 APP_PREFIX = "kubeflow-"
+
+
+def release_commit_problem(release: ReleaseConfig) -> str | None:
+    """A warning when the pinned commit is not the one verified for its tag (or the tag is new here)."""
+    verified = VERIFIED_TAG_COMMITS.get(release.tag)
+    if verified == release.commit:
+        return None
+    known = f"tag {release.tag} is commit {verified}" if verified else f"tag {release.tag}'s commit is not verified here"
+    return (
+        f"kubeflow release {release.tag}: commit {release.commit} is not the one verified for the tag ({known}); "
+        "Argo CD syncs whatever that commit holds (docs/kubeflow-ha.md#upgrading-kubeflow-to-a-new-pinned-tag)"
+    )
 
 
 def application_name(component: str) -> str:
@@ -56,8 +69,8 @@ def store_patches(component: str) -> list[dict]:
     out = []
     if component in BUNDLED_STORES_BY_LABEL:
         out.append(patches.delete_everything_labelled(BUNDLED_STORES_BY_LABEL[component]))
-    for group, kind, name in BUNDLED_STORES_BY_NAME.get(component, []):
-        out.append(patches.delete(kind, name=name, group=group))
+    for group, version, kind, name in BUNDLED_STORES_BY_NAME.get(component, []):
+        out.append(patches.delete(kind, name=name, group=group, version=version))
     for group, kind, name in UPSTREAM_HA_OBJECTS.get(component, []):
         out.append(patches.delete(kind, name=name, group=group))
     return out
@@ -92,12 +105,9 @@ class KubeflowInstall(pulumi.ComponentResource):
         (the ExternalSecrets of the credentials its patched Deployments read)."""
         super().__init__("kfplatform:kubeflow:KubeflowInstall", name, None, opts)
         ns_by_role = namespaces.model_dump(by_alias=True)
-        if release.commit_is_placeholder:
-            pulumi.log.warn(
-                f"kubeflow release {release.tag}: commit is a placeholder; Argo CD will not sync until the "
-                f"tag's real commit is set (docs/kubeflow-ha.md#upgrading-kubeflow-to-a-new-pinned-tag)",
-                resource=self,
-            )
+        problem = release_commit_problem(release)
+        if problem:
+            pulumi.log.warn(problem, resource=self)
         self.project = custom_resource(
             f"{name}-project",
             api_version="argoproj.io/v1alpha1",

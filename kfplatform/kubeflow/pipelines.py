@@ -53,8 +53,17 @@ V2_COMPONENT_LABEL = "pipelines.kubeflow.org/v2_component"  # KFP puts it on eve
 CA_VOLUME = "object-store-ca"
 CA_DIR = "/etc/kfplatform/object-store-ca"
 CA_FILE = f"{CA_DIR}/ca.crt"  # the volume projects the CA ConfigMap's key as `ca.crt`
-# Where KFP's compiler mounts the CABUNDLE_* ConfigMap in driver and launcher containers
-# (backend/src/apiserver/common: CABundleDir; argocompiler ConfigureCustomCABundle, key -> ca.crt).
+# KFP 2.15.0 (the version kubeflow/manifests v1.11.0 ships) takes a custom CA bundle only from a
+# Secret: `CABUNDLE_SECRET_NAME` (backend/src/apiserver/common/config.go at kubeflow/pipelines
+# 2.15.0; `CABUNDLE_CONFIGMAP_NAME`/`CABUNDLE_KEY_NAME` arrived in 2.16.0). Its compiler mounts that
+# Secret whole, as volume `ca-secret`, at `/kfp/certs` (argocompiler/common.go
+# ConfigureCustomCABundle; `CABundleDir`, and `TLSCertCAPath /kfp/certs/ca.crt` in const.go), so
+# the file is the Secret's key `ca.crt`. But 2.15.0 does that only when KFP's own API-server or
+# MLMD TLS is on (container.go, dag.go, importer.go: `GetCaBundleSecretName() != "" &&
+# (mlPipelineTLSEnabled || GetMetadataTLSEnabled())`), which this platform does not enable: the
+# compiled spec patch mounts the same Secret, with the same volume name and path, into `main` of
+# every pipeline pod itself (a strategic merge: if KFP ever mounts it too, the two merge).
+KFP_CA_VOLUME = "ca-secret"
 KFP_CA_DIR = "/kfp/certs"
 # Go reads every file of each SSL_CERT_DIR directory into its roots; the system directories stay
 # listed, so the images' own roots are kept (the list KFP's v1 ConfigureCABundle used).
@@ -73,18 +82,22 @@ def object_store_endpoint(data: DataEndpoints) -> str:
 
 
 def compiled_spec_patch(config: PipelinesConfig, data: DataEndpoints) -> str:
-    """KFP's COMPILED_PIPELINE_SPEC_PATCH: a strategic-merge patch on every compiled Argo Workflow.
+    """KFP's COMPILED_PIPELINE_SPEC_PATCH: a strategic-merge patch on every compiled Argo Workflow
+    (read by kubeflow/pipelines 2.15.0 backend/src/v2/compiler/argocompiler/argo.go).
 
     Argo applies the workflow-level `podSpecPatch` to every pod of the run, so pip in each step
     (the SDK's `pip install kfp ...` and `packages_to_install`) reads the internal mirror. With TLS
-    to the object store, the Go driver and launcher in `main` also read the CA KFP mounts at
-    KFP_CA_DIR (`CABUNDLE_*` on the API server) through SSL_CERT_DIR, whether or not their own
-    object-store client loads that file explicitly.
+    to the object store, `main` (driver, launcher, user code) also gets the CA Secret at
+    KFP_CA_DIR and SSL_CERT_DIR naming it, so Go's roots (driver, launcher) include the CA
+    whether or not their object-store client loads that file explicitly.
     """
     env = [{"name": "PIP_INDEX_URL", "value": config.pip_index_url}]
+    main: dict = {"name": "main", "env": env}
+    pod_patch: dict = {"containers": [main]}
     if data.object_store_secure:
         env.append({"name": "SSL_CERT_DIR", "value": PIPELINE_POD_CERT_DIRS})
-    pod_patch = {"containers": [{"name": "main", "env": env}]}
+        main["volumeMounts"] = [{"name": KFP_CA_VOLUME, "mountPath": KFP_CA_DIR, "readOnly": True}]
+        pod_patch["volumes"] = [{"name": KFP_CA_VOLUME, "secret": {"secretName": data.object_store_ca_secret}}]
     return json.dumps({"podSpecPatch": json.dumps(pod_patch, sort_keys=True)}, sort_keys=True)
 
 
@@ -148,12 +161,11 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
     ui_mounts: list[dict] = []
     if data.object_store_secure:
         # The API server's own MinIO client (Go, system roots): SSL_CERT_FILE names the bundle file.
-        # Its compiler mounts CABUNDLE_CONFIGMAP_NAME/KEY into every launcher (executor) container
-        # (drivers and importers only with KFP's own TLS on: docs/kubeflow-ha.md#object-store-tls-trust).
+        # CABUNDLE_SECRET_NAME: the one CA setting KFP 2.15.0 reads (see KFP_CA_VOLUME); the Secret
+        # is in every tenant namespace (data tier), key `ca.crt`.
         api_env += [
             patches.env_value("SSL_CERT_FILE", CA_FILE),
-            patches.env_value("CABUNDLE_CONFIGMAP_NAME", data.object_store_ca_configmap),
-            patches.env_value("CABUNDLE_KEY_NAME", data.object_store_ca_key),
+            patches.env_value("CABUNDLE_SECRET_NAME", data.object_store_ca_secret),
         ]
         api_volumes, api_mounts = [ca_volume(data)], [ca_mount()]
         ui_volumes, ui_mounts = [ca_volume(data)], [ca_mount()]

@@ -9,6 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# Release tags whose commit was read in the kubeflow/manifests repository (`git rev-parse
+# 'v1.11.0^{commit}'` on a snapshot of github.com/kubeflow/manifests); the stack files pin these.
+VERIFIED_TAG_COMMITS: dict[str, str] = {
+    "v1.11.0": "854bd3a21044f767204def71b2dcda83e376891f",
+}
+
+
 @dataclass(frozen=True)
 class Component:
     """One upstream kustomization, installed as one Argo CD Application."""
@@ -111,32 +118,53 @@ HA_WORKLOADS: dict[str, Workload] = {
 PROFILE_CONTROLLER = ("profiles", "profiles-deployment")
 
 # Upstream HA objects this program replaces with its own (an HPA per target, never two).
+# kubeflow/manifests v1.11.0 common/istio/istio-install/overlays/oauth2-proxy builds an HPA for the
+# gateway (minReplicas 1) and no PodDisruptionBudget at all (so none is dropped here).
 UPSTREAM_HA_OBJECTS: dict[str, list[tuple[str, str, str]]] = {
     "istio-install": [
         ("autoscaling", "HorizontalPodAutoscaler", "istio-ingressgateway"),
-        ("policy", "PodDisruptionBudget", "istio-ingressgateway"),
     ],
 }
 
 # Bundled databases and object stores: the data tier replaces them (ProxySQL + Galera, MinIO).
-# Workloads by label (whatever upstream names them), plus unlabelled objects by name.
+# Workloads by label (whatever upstream names them, should a later pin rename them), plus every
+# object the stores bring, by name: most carry no `app` label (only `application-crd-id`), so the
+# label delete leaves them. Read from the builds at kubeflow/manifests v1.11.0 (commit 854bd3a2):
+# applications/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user (KFP 2.15.0: MySQL
+# and SeaweedFS under third-party/) and applications/katib/upstream/installs/katib-with-kubeflow.
+# `tests/kubeflow/upstream_fixture/` holds those objects as upstream writes them; every delete
+# below must remove one of them (test_kustomize_semantics.py), so a stale one cannot linger.
 BUNDLED_STORES_BY_LABEL: dict[str, str] = {
-    "pipelines": "app in (mysql,minio,seaweedfs)",
+    "pipelines": "app in (mysql,minio,seaweedfs)",  # minio: KFP's -minio variants of the install
     "katib": "katib.kubeflow.org/component in (mysql,postgres)",
 }
-BUNDLED_STORES_BY_NAME: dict[str, list[tuple[str, str, str]]] = {
+# (group, version, kind, name)
+BUNDLED_STORES_BY_NAME: dict[str, list[tuple[str, str, str, str]]] = {
     "pipelines": [
-        ("", "PersistentVolumeClaim", "mysql-pv-claim"),
-        ("", "PersistentVolumeClaim", "minio-pvc"),
-        ("", "PersistentVolumeClaim", "seaweedfs-pvc"),
+        # MySQL (third-party/mysql): its Service and ServiceAccount have no `app` label.
+        ("", "v1", "Service", "mysql"),
+        ("", "v1", "ServiceAccount", "mysql"),
+        ("", "v1", "PersistentVolumeClaim", "mysql-pv-claim"),
+        ("networking.istio.io", "v1alpha3", "DestinationRule", "ml-pipeline-mysql"),
+        ("security.istio.io", "v1beta1", "AuthorizationPolicy", "mysql"),
+        # SeaweedFS (third-party/seaweedfs), which serves the S3 API as `minio-service` too.
+        ("", "v1", "Service", "seaweedfs"),
+        ("", "v1", "Service", "minio-service"),
+        ("", "v1", "ServiceAccount", "seaweedfs"),
+        ("", "v1", "PersistentVolumeClaim", "seaweedfs-pvc"),
+        ("networking.istio.io", "v1alpha3", "DestinationRule", "ml-pipeline-seaweedfs"),
+        # Its rules end in `- {}`: it would allow any caller to reach pods labelled app=seaweedfs.
+        ("security.istio.io", "v1beta1", "AuthorizationPolicy", "seaweedfs-service"),
+        ("networking.k8s.io", "v1", "NetworkPolicy", "seaweedfs"),
         # Credentials of the bundled stores; the data tier delivers ours (kfp-db-credentials,
         # and mlpipeline-minio-artifact, which upstream would otherwise overwrite with defaults).
-        ("", "Secret", "mysql-secret"),
-        ("", "Secret", "mlpipeline-minio-artifact"),
+        ("", "v1", "Secret", "mysql-secret"),
+        ("", "v1", "Secret", "mlpipeline-minio-artifact"),
     ],
     "katib": [
-        ("", "PersistentVolumeClaim", "katib-mysql"),
-        ("", "Secret", "katib-mysql-secrets"),
+        ("", "v1", "Service", "katib-mysql"),
+        ("", "v1", "PersistentVolumeClaim", "katib-mysql"),
+        ("", "v1", "Secret", "katib-mysql-secrets"),
     ],
 }
 

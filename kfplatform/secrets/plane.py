@@ -8,7 +8,9 @@ Components never hold secret values in YAML. A component that needs a credential
   Kubernetes Secret from Vault, through the platform's ClusterSecretStore (platform namespaces) or
   the tenant's own namespaced SecretStore (tenant namespaces).
 Rotation: a rotated generated path has a marker (`rotation_marker`, its `Rotating`'s due date) that
-changes exactly when its values are regenerated. Every ExternalSecret reading such a path carries
+changes exactly when its values are regenerated. The Rotating is replaced on the first `pulumi up`
+of a new rotation period, which the program computes from the clock (rotation.py), so rotation
+does not wait for a refresh. Every ExternalSecret reading such a path carries
 the marker as the annotation ROTATION_ANNOTATION: a changed annotation makes ESO refresh at once
 (it hashes an ExternalSecret's labels and annotations), so a rotation reaches the Kubernetes
 Secrets in the same `pulumi up` rather than after `refreshInterval`. Consumers that read a
@@ -35,6 +37,9 @@ from ..config.stack import ClusterConfig, ImagesConfig
 from ..k8s import child, custom_resource, meta
 from .config import VAULT_PATH, SecretsConfig
 from .eso import ExternalSecretsOperator
+from . import rotation as rotation_clock
+from .rotation import ROTATION_PERIOD_KEY
+from .rotation import triggers as rotation_triggers
 from .vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA, VaultKubernetesAuth
 from .vault_layout import (
     PLATFORM_REGISTRY,
@@ -108,6 +113,8 @@ class SecretsPlane(pulumi.ComponentResource):
         self._rotations: dict[str, pulumi.Output[str]] = {}  # rotated generated path -> its marker
         self._kv: dict[str, vault.kv.SecretV2] = {}  # generated path -> the Vault write
         self._delivered_paths: set[str] = set()
+        # One reading of the clock per run: every path's rotation period is judged at the same instant.
+        self._now = rotation_clock.clock()
         vault_cfg = config.vault
         kv_mount = vault_cfg.kv_mount
         tenants = sorted(self.tenant_namespaces)
@@ -235,10 +242,15 @@ class SecretsPlane(pulumi.ComponentResource):
         slug = path.replace("/", "-")
         keepers = None
         if rotate:
-            rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, opts=child(self))
-            keepers = {"rotation": rotation.rotation_rfc3339}
+            # A new rotation period (rotation.py, computed from the clock at each run) replaces the
+            # Rotating and the values on a plain `pulumi up`, refresh or not; the same period
+            # leaves every input as it was.
+            period = rotation_triggers(days, self._now)
+            rotation = time.Rotating(f"{slug}-rotation", rotation_days=days, triggers=period, opts=child(self))
+            period_start = period[ROTATION_PERIOD_KEY]
+            keepers = {"rotation": rotation.rotation_rfc3339, "period": period_start}
             # The keepers replace every value of the path when this changes, and only then.
-            self._rotations[path] = rotation.rotation_rfc3339
+            self._rotations[path] = pulumi.Output.concat(period_start, "/", rotation.rotation_rfc3339)
         # Secret explicitly: the provider marks `result` secret engine-side, which a program (and
         # the offline render) must not depend on before passing it to another resource.
         values = {
@@ -266,6 +278,7 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        template_from_configmaps: Mapping[str, Sequence[str]] | None = None,
         labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
@@ -276,16 +289,22 @@ class SecretsPlane(pulumi.ComponentResource):
         A tenant namespace reads through its own SecretStore, and only below `tenants/<team>/`;
         a platform namespace through the ClusterSecretStore, and only below `platform/`.
         `labels` go on the Secret (e.g. `k8s.mariadb.com/watch`, so an operator sees rotations).
+        `template_from_configmaps`: ConfigMap (in `namespace`) -> keys ESO copies into the Secret
+        as they are (`templateFrom`; text without `{{` renders literally). With it and no
+        `template_data`, the Secret holds only those keys: the values read from Vault are not
+        written (ESO's default merge policy, Replace), they only satisfy ESO's rule that an
+        ExternalSecret reads something (`either data or dataFrom`, externalsecret_validator.go).
         """
         refs = [(key, path, prop) for key, prop in sorted(keys.items())]
         return self._external_secret(
             namespace, secret_name, refs, secret_type=secret_type, template_data=template_data, labels=labels,
-            depends_on=depends_on,
+            template_from_configmaps=template_from_configmaps, depends_on=depends_on,
         )
 
     def rotation_marker(self, path: str) -> pulumi.Output[str] | None:
-        """What changes exactly when the values at generated `path` are replaced: its `Rotating`'s
-        `rotation_rfc3339` (the current values' due date). None for a path that is never rotated;
+        """What changes exactly when the values at generated `path` are replaced: the start of the
+        current rotation period and its `Rotating`'s `rotation_rfc3339` (`<start>/<due date>`, the
+        two keepers of the values). None for a path that is never rotated;
         KeyError for a path this plane does not generate (values written by people have no marker).
         """
         if path not in self._generated:
@@ -358,12 +377,15 @@ class SecretsPlane(pulumi.ComponentResource):
         *,
         secret_type: str | None = None,
         template_data: Mapping[str, str] | None = None,
+        template_from_configmaps: Mapping[str, Sequence[str]] | None = None,
         labels: Mapping[str, str] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
         """`refs`: (Secret key or template variable, Vault path, property)."""
+        template_from = sorted((name, tuple(sorted(keys))) for name, keys in (template_from_configmaps or {}).items())
         request = (
-            tuple(refs), secret_type, tuple(sorted((template_data or {}).items())), tuple(sorted((labels or {}).items()))
+            tuple(refs), secret_type, tuple(sorted((template_data or {}).items())), tuple(sorted((labels or {}).items())),
+            tuple(template_from),
         )
         if (namespace, secret_name) in self._delivered:
             earlier, external_secret = self._delivered[(namespace, secret_name)]
@@ -382,15 +404,19 @@ class SecretsPlane(pulumi.ComponentResource):
                 raise ValueError(f"{namespace}/{secret_name}: a platform namespace reads platform/... only, not {path}")
         store = {"kind": "SecretStore", "name": TENANT_STORE} if tenant else {"kind": "ClusterSecretStore", "name": PLATFORM_STORE}
         target: dict = {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-        if secret_type or template_data or labels:
+        if secret_type or template_data or labels or template_from:
             template: dict = {"engineVersion": "v2"}
             if secret_type:
                 template["type"] = secret_type
             if labels:
                 template["metadata"] = {"labels": dict(labels)}
+            if template_from:
+                template["templateFrom"] = [
+                    {"configMap": {"name": name, "items": [{"key": key} for key in keys]}} for name, keys in template_from
+                ]
             if template_data:
                 template["data"] = dict(template_data)
-            else:
+            elif not template_from:
                 # A template only for type/labels: keep every key read from Vault as it is.
                 template["mergePolicy"] = "Merge"
             target["template"] = template

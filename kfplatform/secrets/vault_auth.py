@@ -30,6 +30,21 @@ PLATFORM_STORE_SA = "eso-vault-platform"  # the ServiceAccount the ClusterSecret
 AUTH_DELEGATOR = "system:auth-delegator"
 
 
+# No pod may run as a login identity: each holds `system:auth-delegator` cluster-wide (TokenReview,
+# SubjectAccessReview), which a team running a pod as its own `eso-vault` would otherwise get.
+# ESO never needs a pod: it asks the TokenRequest API for each login's token.
+NO_LOGIN_PODS_POLICY = "kfplatform-no-pods-as-vault-login"
+LOGIN_SERVICE_ACCOUNTS = (TENANT_STORE_SA, PLATFORM_STORE_SA)
+
+
+def no_login_pods_expression() -> str:
+    """CEL: the pod runs as none of the login identities (`serviceAccount` is the deprecated alias)."""
+    names = "[" + ", ".join(f"'{n}'" for n in LOGIN_SERVICE_ACCOUNTS) + "]"
+    return " && ".join(
+        f"!(has(object.spec.{field}) && object.spec.{field} in {names})" for field in ("serviceAccountName", "serviceAccount")
+    )
+
+
 def token_review_binding_name(key: str) -> str:
     """`platform` or `tenant-<team>`: the two kinds never share a name."""
     return f"eso-vault-token-review-{key}"
@@ -106,6 +121,36 @@ class VaultKubernetesAuth(pulumi.ComponentResource):
             tenant: role(tenant_role(tenant), TENANT_STORE_SA, tenant, tenant_policies[tenant])
             for tenant in sorted(tenant_namespaces)
         }
+        self.no_login_pods = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-no-login-pods",
+            metadata=meta(NO_LOGIN_PODS_POLICY, component="secrets"),
+            spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs(
+                failure_policy="Fail",
+                match_constraints=k8s.admissionregistration.v1.MatchResourcesArgs(
+                    resource_rules=[k8s.admissionregistration.v1.NamedRuleWithOperationsArgs(
+                        api_groups=[""], api_versions=["v1"], operations=["CREATE", "UPDATE"], resources=["pods"],
+                    )],
+                ),
+                validations=[k8s.admissionregistration.v1.ValidationArgs(
+                    expression=no_login_pods_expression(),
+                    message=(
+                        f"no pod may run as {' or '.join(LOGIN_SERVICE_ACCOUNTS)}: they are Vault login identities "
+                        "holding system:auth-delegator (docs/secrets.md, 'Vault checks logins with the API server')"
+                    ),
+                    reason="Forbidden",
+                )],
+            ),
+            opts=child(self),
+        )
+        # Every namespace: the names are the platform's wherever they appear.
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-no-login-pods-binding",
+            metadata=meta(NO_LOGIN_PODS_POLICY, component="secrets"),
+            spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
+                policy_name=NO_LOGIN_PODS_POLICY, validation_actions=["Deny"],
+            ),
+            opts=child(self, depends_on=[self.no_login_pods]),
+        )
         self.register_outputs({
             "authMount": self.backend.path,
             "roles": [PLATFORM_ROLE, *(tenant_role(t) for t in sorted(tenant_namespaces))],

@@ -95,3 +95,37 @@ def test_mariadb_operator_crds_are_installed_by_their_own_release(prod):
     values = resource(prod, "kubernetes:helm.sh/v3:Release", "mariadb-operator").inputs["values"]
     assert values["crds"] == {"enabled": False}
     assert values["ha"] == {"enabled": True, "replicas": 2} and values["pdb"]["enabled"] is True
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()) and all(
+        (labels.get(e["key"]) in e["values"]) == (e["operator"] == "In") for e in selector.get("matchExpressions") or []
+    )
+
+
+def test_minio_operator_replicas_are_kept_apart_by_labels_their_pods_carry(each_stack):
+    """Chart 7.1.1's pods carry `app.kubernetes.io/name: operator` and `app.kubernetes.io/instance:
+    <release>` (helm/operator/templates/_helpers.tpl, operator-deployment.yaml at minio/operator
+    v7.1.1); its default anti-affinity selects `name: minio-operator`, which matches none of them."""
+    release = resource(each_stack, "kubernetes:helm.sh/v3:Release", "minio-operator")
+    pod_labels = {"app.kubernetes.io/name": release.inputs["chart"], "app.kubernetes.io/instance": release.inputs["name"]}
+    upstream_default = {"matchExpressions": [{"key": "name", "operator": "In", "values": ["minio-operator"]}]}
+    assert not _selects(upstream_default, pod_labels)
+    operator = release.inputs["values"]["operator"]
+    terms = operator["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert [t["topologyKey"] for t in terms] == ["kubernetes.io/hostname"]
+    assert all(_selects(t["labelSelector"], pod_labels) for t in terms)
+    if operator["replicaCount"] > 1:
+        (spread,) = operator["topologySpreadConstraints"]
+        assert _selects(spread["labelSelector"], pod_labels) and spread["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_minio_operator_values_use_only_keys_chart_7_1_1_has(each_stack):
+    values = resource(each_stack, "kubernetes:helm.sh/v3:Release", "minio-operator").inputs["values"]
+    assert set(values) <= {"operator"}, "chart 7.1.1's values.yaml has only `operator` (no `console`)"
+    assert set(values["operator"]) <= {
+        "env", "serviceAccountAnnotations", "additionalLabels", "image", "sidecarImage", "imagePullSecrets",
+        "runtimeClassName", "initContainers", "replicaCount", "securityContext", "containerSecurityContext",
+        "volumes", "volumeMounts", "nodeSelector", "priorityClassName", "affinity", "tolerations",
+        "topologySpreadConstraints", "resources",
+    }

@@ -269,3 +269,21 @@ def test_every_placeholder_digest_is_warned_about_on_each_run(monkeypatch):
         image = operator.IMAGES[key]
         assert any(f"{image.path}:{image.tag} ({key}) has a placeholder digest" in w for w in warned), (key, warned)
     assert len(warned) == len(operator.UNVERIFIED)
+
+
+# The flags the NFD chart's worker template always passes, per chart version, and the first
+# nfd-worker release that defines each (flag.ExitOnError: an unknown flag exits the worker).
+# Read at kubernetes-sigs/node-feature-discovery: deployment/helm/node-feature-discovery/templates/
+# worker.yaml (v0.19.0: `-owner-refs=`), cmd/nfd-worker/main.go (v0.18.3: only `-no-owner-refs`;
+# v0.19.0: `-owner-refs`). gpu-operator v26.7.0's deployments/gpu-operator/Chart.yaml: NFD 0.19.0.
+NFD_CHART_WORKER_FLAGS = {"0.19.0": {"-owner-refs": (0, 19, 0)}}
+
+
+def test_the_nfd_image_defines_every_flag_the_bundled_nfd_chart_passes(each_stack):
+    image = release(each_stack).inputs["values"]["node-feature-discovery"]["image"]
+    tag = image["tag"].split("@", 1)[0]
+    version = tuple(int(part) for part in tag.removeprefix("v").split("."))
+    assert operator.NFD_CHART_VERSION == "0.19.0"  # gpu-operator v26.7.0's dependency
+    for flag, since in NFD_CHART_WORKER_FLAGS[operator.NFD_CHART_VERSION].items():
+        assert version >= since, f"nfd-worker {tag} does not define {flag}, which chart {operator.NFD_CHART_VERSION} passes"
+    assert tag == f"v{operator.NFD_CHART_VERSION}"  # the chart's appVersion

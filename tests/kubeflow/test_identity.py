@@ -142,3 +142,16 @@ def test_oauth2_proxy_presents_the_client_dex_knows(each_stack):
         return var["remoteRef"]
 
     assert source(dex, dex_t["OIDC_CLIENT_SECRET"]) == source(proxy, proxy_t["client-secret"])
+
+
+def test_login_never_asks_for_approval(each_stack):
+    """oauth2-proxy v7.13.0 sends `approval_prompt=force` unless `prompt` or `approval_prompt` is
+    set (pkg/apis/options/legacy_options.go at v7.13.0), which makes Dex show its approval screen
+    whatever `skipApprovalScreen` says; upstream's cfg (kubeflow/manifests v1.11.0
+    common/oauth2-proxy/base/oauth2_proxy.cfg) sets `prompt = "none"`."""
+    import tomllib
+
+    cfg = tomllib.loads(patch_for(each_stack, "oauth2-proxy", "ConfigMap", "oauth2-proxy")["data"]["oauth2_proxy.cfg"])
+    assert cfg.get("prompt") == "none"
+    assert "approval_prompt" not in cfg
+    assert dex_config(each_stack)["oauth2"]["skipApprovalScreen"] is True

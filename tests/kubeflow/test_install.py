@@ -124,3 +124,29 @@ def data_endpoints_of(result):
 
     raw, _ = read_stack_config(PROJECT_DIR, result.stack)
     return data_endpoints(load_platform_config(result.stack, raw, PROJECT_DIR).stack)
+
+
+def test_both_stacks_pin_the_commit_tag_v1_11_0_points_at(each_stack):
+    """kubeflow/manifests `v1.11.0` is commit 854bd3a2... (read in the upstream repository)."""
+    from kfplatform.kubeflow.release import VERIFIED_TAG_COMMITS
+
+    release = each_stack.exports["kubeflowRelease"]
+    assert VERIFIED_TAG_COMMITS["v1.11.0"] == "854bd3a21044f767204def71b2dcda83e376891f"
+    assert (release["tag"], release["commit"]) == ("v1.11.0", VERIFIED_TAG_COMMITS["v1.11.0"])
+
+
+@pytest.mark.parametrize(
+    "tag, commit, warned",
+    [
+        ("v1.11.0", "854bd3a21044f767204def71b2dcda83e376891f", None),
+        ("v1.11.0", "0" * 40, "is not the one verified for the tag (tag v1.11.0 is commit 854bd3a2"),
+        ("v1.12.0", "1" * 40, "tag v1.12.0's commit is not verified here"),
+    ],
+)
+def test_a_commit_other_than_the_verified_one_is_warned_about(tag, commit, warned):
+    from kfplatform.kubeflow.config import ReleaseConfig
+    from kfplatform.kubeflow.install import release_commit_problem
+
+    release = ReleaseConfig.model_validate({"repoUrl": "https://git.example.com/m.git", "tag": tag, "commit": commit})
+    problem = release_commit_problem(release)
+    assert (problem is None) if warned is None else (warned in problem)

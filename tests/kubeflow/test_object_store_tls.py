@@ -5,9 +5,10 @@ signs it (`kube-root-ca.crt`, key `ca.crt`, in every namespace; kfplatform/data/
 image trusts that CA by itself. These tests build the pipelines stand-in with each stack's
 Application settings through real kustomize and follow each client's trust setting to the file,
 the volume and the ConfigMap key behind it:
-- ml-pipeline: SSL_CERT_FILE (its own MinIO client) and CABUNDLE_CONFIGMAP_NAME/KEY (KFP mounts
-  that ConfigMap into every launcher container at /kfp/certs);
-- pipeline pods: SSL_CERT_DIR on `main` (through COMPILED_PIPELINE_SPEC_PATCH) lists /kfp/certs;
+- ml-pipeline: SSL_CERT_FILE (its own MinIO client) and CABUNDLE_SECRET_NAME, the only CA setting
+  KFP 2.15.0 reads (a Secret, key `ca.crt`, in every tenant namespace: ESO copies the ConfigMap);
+- pipeline pods: the compiled spec patch mounts that Secret at /kfp/certs in `main` (2.15.0 mounts
+  it itself only with KFP's own TLS on) and SSL_CERT_DIR lists /kfp/certs;
 - ml-pipeline-ui: NODE_EXTRA_CA_CERTS;
 - Argo's executor (artifacts and archived logs): SSL_CERT_FILE in workflow-controller-configmap's
   `executor`, the service-account volume's copy of the same ConfigMap key.
@@ -92,22 +93,61 @@ def test_every_object_store_client_with_tls_trusts_the_ca_that_signs_minio(built
     assert sorted(clients) == ["ml-pipeline", "ml-pipeline-ui"]
 
 
-def test_api_server_trusts_the_ca_and_hands_it_to_every_launcher(built):
-    _, objects = built
+# Env names kubeflow/pipelines 2.15.0 reads for the custom CA (backend/src/apiserver/common/config.go):
+# only the Secret. The ConfigMap/key variables exist from 2.16.0 and would be ignored.
+KFP_2_15_CA_ENV = {"CABUNDLE_SECRET_NAME"}
+KFP_2_16_ONLY_CA_ENV = {"CABUNDLE_CONFIGMAP_NAME", "CABUNDLE_KEY_NAME"}
+
+
+def ca_secret_sources(result) -> dict[tuple[str, str], tuple[str, str]]:
+    """(namespace, Secret) -> (ConfigMap, key) its `ca.crt` is copied from, per rendered ExternalSecret."""
+    out = {}
+    for es in result.kubernetes_objects():
+        if es["kind"] != "ExternalSecret":
+            continue
+        template = es["spec"]["target"].get("template") or {}
+        for source in template.get("templateFrom") or []:
+            for item in source["configMap"]["items"]:
+                if item["key"] == OBJECT_STORE_CA_KEY and "data" not in template:
+                    out[(es["metadata"]["namespace"], es["spec"]["target"]["name"])] = (source["configMap"]["name"], item["key"])
+    return out
+
+
+def test_api_server_trusts_the_ca_and_hands_it_to_every_pipeline_pod(built):
+    result, objects = built
     api = objects[("Deployment", "ml-pipeline")]
     container = containers(api)["ml-pipeline-api-server"]
     assert trusted_ca(api, container) == {"SSL_CERT_FILE": CLUSTER_CA}
     env = env_of(container)
-    # KFP's compiler mounts this ConfigMap key as /kfp/certs/ca.crt into every launcher container;
-    # the ConfigMap is read in the run's namespace, where Kubernetes publishes it too.
-    assert (env["CABUNDLE_CONFIGMAP_NAME"], env["CABUNDLE_KEY_NAME"]) == CLUSTER_CA
-    assert "CABUNDLE_SECRET_NAME" not in env  # it would take precedence over the ConfigMap
+    assert KFP_2_15_CA_ENV <= set(env) and not KFP_2_16_ONLY_CA_ENV & set(env)
+    secret = env["CABUNDLE_SECRET_NAME"]
     assert container["image"] == "ghcr.io/kubeflow/kfp-api-server"  # a patch, not a new container
+    # Every pipeline pod's `main`: the Secret at /kfp/certs (KFP's volume name and path), and Go's roots.
     pod_patch = json.loads(json.loads(env["COMPILED_PIPELINE_SPEC_PATCH"])["podSpecPatch"])
     (main,) = pod_patch["containers"]
+    volumes = {v["name"]: v for v in pod_patch["volumes"]}
+    (mount,) = [m for m in main["volumeMounts"] if m["mountPath"] == KFP_CA_DIR]
+    assert volumes[mount["name"]]["secret"]["secretName"] == secret and mount["name"] == "ca-secret"
     dirs = env_of(main)["SSL_CERT_DIR"].split(":")
     assert dirs[0] == KFP_CA_DIR and "/etc/ssl/certs" in dirs  # adds the CA, keeps the image's roots
-    assert "volumes" not in pod_patch  # KFP mounts /kfp/certs itself
+    # The Secret exists in every namespace a run can be in (each tenant's), holding the cluster CA as `ca.crt`.
+    sources = ca_secret_sources(result)
+    for tenant in result.exports["tenantNamespaces"]:
+        assert sources.get((tenant, secret)) == CLUSTER_CA, tenant
+
+
+def test_the_ca_secret_holds_only_the_ca(each_stack):
+    """ESO must read something; the team's key it reads is not written into the CA Secret."""
+    from kfplatform.data.endpoints import OBJECT_STORE_CA_SECRET
+
+    found = [es for es in each_stack.kubernetes_objects()
+             if es["kind"] == "ExternalSecret" and es["spec"]["target"]["name"] == OBJECT_STORE_CA_SECRET]
+    assert len(found) == len(each_stack.exports["tenantNamespaces"])
+    for es in found:
+        template = es["spec"]["target"]["template"]
+        assert "data" not in template and template.get("mergePolicy", "Replace") == "Replace"
+        (source,) = template["templateFrom"]
+        assert source == {"configMap": {"name": OBJECT_STORE_CA_CONFIGMAP, "items": [{"key": OBJECT_STORE_CA_KEY}]}}
 
 
 def test_ui_trusts_the_ca(built):

@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 from kfplatform.render.mocks import computed_output
+from kfplatform.secrets.rotation import ROTATION_PERIOD_KEY
 
 ROTATING = "time:index/rotating:Rotating"
 KV_SECRET = "vault:kv/secretV2:SecretV2"
 
 
 def rotated_paths(result) -> dict[str, str]:
-    """Rotated generated Vault path -> its marker (the Rotating's rotationRfc3339 under the mocks).
+    """Rotated generated Vault path -> its marker (`<period start>/<the Rotating's rotationRfc3339
+    under the mocks>`).
 
     A generated path is written by a KV SecretV2 named after its slug; it rotates when a Rotating
     named `<slug>-rotation` exists.
     """
-    rotating = {r.name for r in result.by_type(ROTATING)}
+    rotating = {r.name: r for r in result.by_type(ROTATING)}
     return {
-        kv.inputs["name"]: computed_output(ROTATING, f"{kv.name}-rotation", "rotationRfc3339")
+        kv.inputs["name"]: rotating[f"{kv.name}-rotation"].inputs["triggers"][ROTATION_PERIOD_KEY] + "/"
+        + computed_output(ROTATING, f"{kv.name}-rotation", "rotationRfc3339")
         for kv in result.by_type(KV_SECRET)
         if f"{kv.name}-rotation" in rotating
     }

@@ -174,11 +174,14 @@ def test_without_a_vault_ca_the_stores_use_system_roots():
 ROTATING = "time:index/rotating:Rotating"
 
 
-def mock_marker(path: str) -> str:
-    """The rotation marker of generated `path` under the mocks: its Rotating's rotationRfc3339."""
+def mock_marker(path: str, days: int = 30) -> str:
+    """The rotation marker of generated `path` under the mocks: the current period's start, and its
+    Rotating's rotationRfc3339 (what the mocks give)."""
     from kfplatform.render.mocks import computed_output
+    from kfplatform.secrets.rotation import ROTATION_PERIOD_KEY, triggers
 
-    return computed_output(ROTATING, path.replace("/", "-") + "-rotation", "rotationRfc3339")
+    rfc = computed_output(ROTATING, path.replace("/", "-") + "-rotation", "rotationRfc3339")
+    return f"{triggers(days)[ROTATION_PERIOD_KEY]}/{rfc}"
 
 
 def test_an_external_secret_of_a_rotated_path_carries_its_rotation_marker_and_waits_for_the_vault_write():
@@ -229,7 +232,7 @@ def test_rotation_markers_name_every_rotated_path_in_order_and_delivery_tells_th
         )
 
     build(use)
-    a, b = mock_marker("platform/test/a"), mock_marker("platform/test/b")
+    a, b = mock_marker("platform/test/a", days=7), mock_marker("platform/test/b")
     assert seen["markers"] == f"platform/test/a={a},platform/test/b={b}"
 
 
