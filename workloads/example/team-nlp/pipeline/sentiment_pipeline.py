@@ -29,10 +29,10 @@ from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Outpu
 NAMESPACE = "team-nlp"
 MODEL_NAME = "sentiment-classifier"  # the InferenceService, and the name in the Model Registry
 # The platform's mirrored, digest-pinned base image (ConfigMap `kfp-platform-defaults`, key
-# `baseImage`, in the team namespace). The SDK's own default (`python:3.11` from Docker Hub) is a
+# `baseImage`, in the team namespace). The SDK's own default (Docker Hub's Python 3.11 image) is a
 # client-side constant baked into the IR, so it is overridden here; the pip index is NOT set here:
 # the KFP API server sets PIP_INDEX_URL (the internal mirror) on every pipeline pod, and the SDK
-# adds no --index-url when `pip_index_urls` is unset (kfp 2.15.2 dsl/component_factory.py,
+# adds no index option to pip when `pip_index_urls` is unset (kfp 2.15.2 dsl/component_factory.py,
 # make_index_url_options), so pip reads the mirror.
 BASE_IMAGE = (
     "registry.ml.example.com/mirror/library/python:3.12-slim-bookworm"
