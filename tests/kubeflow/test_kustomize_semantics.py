@@ -22,6 +22,7 @@ from kfplatform.kubeflow.release import PIPELINES_PROFILE_CONTROLLER
 from .conftest import app
 
 FIXTURES = pathlib.Path(__file__).parent / "upstream_fixture"
+REFERENCE_WORKLOAD = pathlib.Path(__file__).resolve().parents[2] / "workloads" / "example" / "team-nlp"
 
 
 def kubectl() -> str:
@@ -93,3 +94,12 @@ def test_workloads_application_marks_every_inference_service_unprunable(tmp_path
     # The Application's patch runs after the team's kustomization, so it wins over their annotation.
     assert isvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
     assert "annotations" not in objects[("Experiment", "tune-churn")]["metadata"]  # other kinds prune normally
+
+
+def test_the_reference_workload_directory_gets_the_never_prune_patch(tmp_path):
+    """The directory teams copy (workloads/example/team-nlp) under the Application's own patch."""
+    objects = build(tmp_path, str(REFERENCE_WORKLOAD), {"patches": [isvc_no_prune_patch()]})
+    isvc = objects[("InferenceService", "sentiment-classifier")]
+    assert isvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+    assert isvc["metadata"]["namespace"] == "team-nlp"  # the team's kustomization still applies underneath
+    assert "argocd.argoproj.io/sync-options" not in objects[("CronJob", "sentiment-training-trigger")]["metadata"].get("annotations", {})
