@@ -38,10 +38,9 @@ BASE_IMAGE = (
     "registry.ml.example.com/mirror/library/python:3.12-slim-bookworm"
     "@sha256:782412e85d0f0984994c290652577d4018aff08145c85b262bb63dc0c7522254"
 )
-# The model server's library, at the version KServe v0.15.2's sklearnserver pins
-# (kserve python/sklearnserver/pyproject.toml: scikit-learn ~1.5.1): a pickle loads only in the
-# version that wrote it.
-TRAINING_PACKAGES = ["scikit-learn==1.5.2", "joblib==1.6.0"]
+# The model server's libraries, at the versions KServe v0.15.2's sklearnserver locks
+# (kserve python/sklearnserver/poetry.lock): a pickle is safe to load only in the versions that wrote it.
+TRAINING_PACKAGES = ["scikit-learn==1.5.2", "joblib==1.4.2", "numpy==2.0.2", "scipy==1.13.1"]
 # The SDK installs kfp itself with --no-deps (kfp 2.15.2 component_factory), so PyYAML is asked for.
 YAML_PACKAGES = ["PyYAML==6.0.3"]
 
