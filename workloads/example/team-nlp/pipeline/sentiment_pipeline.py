@@ -81,8 +81,11 @@ def resolve_dataset(
     if not manifest_version:
         raise ValueError("dataset_manifest_version is empty: a run reads a pinned dataset version, never 'latest'")
     endpoint = urllib.parse.urlsplit(s3_endpoint)
-    ca_file = os.environ.get("KFP_CA_FILE", "/kfp/certs/ca.crt")  # where KFP mounts the object store's CA
-    context = ssl.create_default_context(cafile=ca_file if os.path.exists(ca_file) else None)
+    # The object store's certificate is issued by the cluster CA: where KFP mounts it (/kfp/certs, see
+    # docs/kubeflow-ha.md), else the pod's service-account volume, which carries the same CA.
+    candidates = [os.environ.get("KFP_CA_FILE", ""), "/kfp/certs/ca.crt", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"]
+    ca_file = next((c for c in candidates if c and os.path.exists(c)), None)
+    context = ssl.create_default_context(cafile=ca_file)
 
     def get(key: str, version: str) -> bytes:
         # AWS Signature V4 (S3), unsigned-payload-free GET with ?versionId=, stdlib only.
