@@ -72,7 +72,7 @@ class Fake:
         self.requests: list[tuple[str, str]] = []
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.fake = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -303,7 +303,7 @@ class FakeRegistry(Fake):
                 return handler._send(201, b"", {"Docker-Content-Digest": digest})
         if path.startswith("/v2/") and "/blobs/uploads/" in path and method == "POST":
             repo = path[4:].split("/blobs/uploads/")[0]
-            if "mount" in q:
+            if "mount" in q and "no-mount" not in repo:  # a repository the registry will not mount into
                 source = self.blobs.get(q.get("from", ""), {}).get(q["mount"])
                 if source is not None:
                     self.blobs.setdefault(repo, {})[q["mount"]] = source

@@ -92,6 +92,7 @@ def run(tmp_path_factory):
             "s3": s3.url, "bucket": BUCKET, "manifest_key": MANIFEST, "manifest_version": good,
             "bad_versions": {"tampered": tampered, "unpinned": unpinned, "unknown": "no-such-version"},
             "repository": f"{registry.netloc}/mirror/team-nlp/sentiment-classifier", "base_image": base_image(registry),
+            "repository_no_mount": f"{registry.netloc}/mirror/team-nlp/no-mount/sentiment-classifier",
             "model_registry": model_registry.url, "gitlab": gitlab.url, "project": "ml/workloads",
             "serving_path": SERVING, "bootstrap_path": "bootstrap/inferenceservice.yaml",
             "in_flight_path": "in-flight/inferenceservice.yaml",
@@ -202,3 +203,14 @@ def test_the_first_model_replaces_the_placeholder_and_a_canary_in_flight_blocks_
     assert "canaryTrafficPercent" not in proposed["spec"]["predictor"]
     assert out["in_flight"].startswith("no merge request") and len(gitlab.merge_requests) == 2
     assert "OCI image by digest" in out["unpinned"]["error"]
+
+
+def test_without_a_cross_repository_mount_the_base_layers_are_copied_and_the_image_is_the_same(run):
+    out, registry = run["out"], run["registry"]
+    repo = "mirror/team-nlp/no-mount/sentiment-classifier"
+    digest = out["copied_storage_uri"].rsplit("@", 1)[1]
+    # Same model, same base: the same bytes, so the same digest (the packaging is reproducible).
+    assert digest == out["storage_uri"].rsplit("@", 1)[1]
+    manifest = json.loads(registry.manifests[repo][digest][1])
+    assert all(layer["digest"] in registry.blobs[repo] for layer in manifest["layers"])
+    assert not [m for m in registry.mounts if m[0] == repo]

@@ -310,20 +310,26 @@ def package_model(model: Input[Model], repository: str, base_image: str) -> str:
     config["history"] = config.get("history", []) + [{"created_by": "kfplatform package-model", "comment": model.metadata.get("dataset", "")}]
     config_blob = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
 
-    def push(data: bytes) -> str:
+    def upload(location: str, data: bytes) -> str:
         digest = sha(data)
-        _, headers, _ = call("POST", f"/v2/{repo}/blobs/uploads/")
-        location = headers.get("Location") or headers.get("location")
         location = location if location.startswith("http") else f"{scheme}://{host}{location}"
         sep = "&" if "?" in location else "?"
         call("PUT", f"{location}{sep}digest={urllib.parse.quote(digest)}", body=data, headers={"Content-Type": "application/octet-stream"})
         return digest
 
+    def push(data: bytes) -> str:
+        _, headers, _ = call("POST", f"/v2/{repo}/blobs/uploads/")
+        return upload(headers.get("Location") or headers["location"], data)
+
     for base_layer in base["layers"]:
-        # Cross-repository mount within the registry: 201 Created, no bytes move.
-        status, _, _ = call("POST", f"/v2/{repo}/blobs/uploads/?mount={urllib.parse.quote(base_layer['digest'])}&from={urllib.parse.quote(base_repo)}")
+        # Cross-repository mount within the registry: 201 Created, no bytes move. A 202 means the
+        # registry opened an upload instead (no mount between these repositories): copy the blob.
+        status, headers, _ = call("POST", f"/v2/{repo}/blobs/uploads/?mount={urllib.parse.quote(base_layer['digest'])}&from={urllib.parse.quote(base_repo)}")
         if status != 201:
-            raise RuntimeError(f"the registry did not mount {base_layer['digest']} from {base_repo} (HTTP {status})")
+            _, _, data = call("GET", f"/v2/{base_repo}/blobs/{base_layer['digest']}")
+            if sha(data) != base_layer["digest"]:
+                raise ValueError(f"{base_image}: layer {base_layer['digest']} has other content")
+            upload(headers.get("Location") or headers["location"], data)
     layer_digest, config_digest = push(layer), push(config_blob)
     manifest = {
         "schemaVersion": 2,
