@@ -266,9 +266,13 @@ class FakeGitLab(Fake):
 class FakeRegistry(Fake):
     """OCI distribution API: manifests, blobs, uploads, cross-repository mounts; basic auth only."""
 
-    def __init__(self, username: str, password: str):
+    def __init__(self, username: str, password: str, bearer: bool = False):
         super().__init__()
         self.auth = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        # bearer: Docker's token flow. Every request needs `Bearer <token>` for its repository; a 401
+        # names the realm and scope; the realm takes the basic credentials (as Harbor's /service/token).
+        self.bearer = bearer
+        self.tokens: dict[str, str] = {}  # token -> scope it was issued for
         self.blobs: dict[str, dict[str, bytes]] = {}  # repo -> digest -> bytes
         self.manifests: dict[str, dict[str, tuple[str, bytes]]] = {}  # repo -> digest -> (type, body)
         self.uploads: dict[str, str] = {}
@@ -284,10 +288,31 @@ class FakeRegistry(Fake):
         self.manifests.setdefault(repo, {})[digest] = (media_type, body)
         return digest
 
+    def _repository(self, path: str) -> str:
+        for marker in ("/manifests/", "/blobs/"):
+            if marker in path:
+                return path[4:].split(marker)[0]
+        return ""
+
     def route(self, handler, method, path, query, body):
-        if handler.headers.get("Authorization") != self.auth:
-            return handler._send(401, {"errors": [{"code": "UNAUTHORIZED"}]})
         q = dict(urllib.parse.parse_qsl(query))
+        if self.bearer and path == "/token":
+            if handler.headers.get("Authorization") != self.auth:
+                return handler._send(401, {})
+            token = uuid.uuid4().hex
+            self.tokens[token] = q["scope"]
+            return handler._send(200, {"token": token})
+        if self.bearer:
+            repo = self._repository(path)
+            scope = f"repository:{repo}:pull,push"
+            if "mount" in q:
+                scope += f" repository:{q.get('from', '')}:pull"
+            given = handler.headers.get("Authorization", "")
+            if not given.startswith("Bearer ") or self.tokens.get(given[7:]) != scope:
+                challenge = f'Bearer realm="{self.url}/token",service="fake-registry",scope="{scope}"'
+                return handler._send(401, {"errors": [{"code": "UNAUTHORIZED"}]}, {"WWW-Authenticate": challenge})
+        elif handler.headers.get("Authorization") != self.auth:
+            return handler._send(401, {"errors": [{"code": "UNAUTHORIZED"}]})
         parts = path.split("/")
         if path.startswith("/v2/") and "/manifests/" in path:
             repo, ref = path[4:].split("/manifests/")

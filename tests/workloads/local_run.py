@@ -68,6 +68,7 @@ out["served_predictions"] = list(served.predict(plan["probe_texts"]))
 
 storage_uri = p.package_model.python_func(model=model, repository=plan["repository"], base_image=plan["base_image"])
 out["storage_uri"] = storage_uri
+out["bearer_storage_uri"] = p.package_model.python_func(model=model, repository=plan["bearer_repository"], base_image=plan["bearer_base_image"])
 out["copied_storage_uri"] = p.package_model.python_func(model=model, repository=plan["repository_no_mount"], base_image=plan["base_image"])
 
 registry = dict(registry_url=plan["model_registry"], model_name=p.MODEL_NAME, model=model, dataset=dataset,

@@ -72,8 +72,9 @@ def run(tmp_path_factory):
     files = {SERVING: yaml.safe_dump(serving), "bootstrap/inferenceservice.yaml": bootstrap,
              "in-flight/inferenceservice.yaml": yaml.safe_dump(in_flight)}
     fakes = (FakeS3("team-nlp-key", "team-nlp-secret"), FakeRegistry("robot", "push-token"),
-             FakeModelRegistry(), FakeGitLab("glpat-team-nlp", "ml/workloads", files))
-    with running(*fakes) as (s3, registry, model_registry, gitlab):
+             FakeModelRegistry(), FakeGitLab("glpat-team-nlp", "ml/workloads", files),
+             FakeRegistry("robot", "push-token", bearer=True))
+    with running(*fakes) as (s3, registry, model_registry, gitlab, token_registry):
         part1 = "\n".join(rows(POSITIVE, "positive", "{} was {}") + rows(NEGATIVE, "negative", "{} was {}")).encode()
         part2 = "\n".join(rows(POSITIVE, "positive", "honestly {} is {}") + rows(NEGATIVE, "negative", "honestly {} is {}")).encode()
         v1, v2 = s3.put(BUCKET, PREFIX + "part-000.jsonl", part1), s3.put(BUCKET, PREFIX + "part-001.jsonl", part2)
@@ -93,6 +94,8 @@ def run(tmp_path_factory):
             "bad_versions": {"tampered": tampered, "unpinned": unpinned, "unknown": "no-such-version"},
             "repository": f"{registry.netloc}/mirror/team-nlp/sentiment-classifier", "base_image": base_image(registry),
             "repository_no_mount": f"{registry.netloc}/mirror/team-nlp/no-mount/sentiment-classifier",
+            "bearer_repository": f"{token_registry.netloc}/mirror/team-nlp/sentiment-classifier",
+            "bearer_base_image": base_image(token_registry),
             "model_registry": model_registry.url, "gitlab": gitlab.url, "project": "ml/workloads",
             "serving_path": SERVING, "bootstrap_path": "bootstrap/inferenceservice.yaml",
             "in_flight_path": "in-flight/inferenceservice.yaml",
@@ -103,6 +106,7 @@ def run(tmp_path_factory):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-3000:]
         yield {"out": json.loads(done.stdout), "plan": plan, "entries": entries, "s3": s3, "registry": registry,
+               "token_registry": token_registry,
                "model_registry": model_registry, "gitlab": gitlab, "bootstrap": bootstrap, "serving": serving}
 
 
@@ -214,3 +218,12 @@ def test_without_a_cross_repository_mount_the_base_layers_are_copied_and_the_ima
     manifest = json.loads(registry.manifests[repo][digest][1])
     assert all(layer["digest"] in registry.blobs[repo] for layer in manifest["layers"])
     assert not [m for m in registry.mounts if m[0] == repo]
+
+
+def test_a_registry_with_token_auth_gets_the_same_image(run):
+    """Docker's token flow (a 401 names realm and scope, e.g. `pull,push`; the realm takes the robot's credentials)."""
+    out, registry = run["out"], run["token_registry"]
+    digest = out["bearer_storage_uri"].rsplit("@", 1)[1]
+    assert digest == out["storage_uri"].rsplit("@", 1)[1]
+    assert digest in registry.manifests["mirror/team-nlp/sentiment-classifier"]
+    assert "repository:mirror/team-nlp/sentiment-classifier:pull,push" in registry.tokens.values()

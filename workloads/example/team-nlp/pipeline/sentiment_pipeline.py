@@ -236,6 +236,7 @@ def package_model(model: Input[Model], repository: str, base_image: str) -> str:
     import io
     import json
     import os
+    import re
     import ssl
     import tarfile
     import urllib.error
@@ -264,7 +265,7 @@ def package_model(model: Input[Model], repository: str, base_image: str) -> str:
         except urllib.error.HTTPError as error:
             challenge = error.headers.get("WWW-Authenticate", "")
             if error.code == 401 and retry and challenge.lower().startswith("bearer "):
-                params = dict(p.split("=", 1) for p in challenge[7:].replace('"', "").split(","))
+                params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))  # scope may hold "pull,push"
                 query = urllib.parse.urlencode({k: v for k, v in params.items() if k in ("service", "scope")})
                 token_request = urllib.request.Request(f"{params['realm']}?{query}", headers={"Authorization": "Basic " + basic})
                 with urllib.request.urlopen(token_request, timeout=60, context=context if params["realm"].startswith("https") else None) as r:
