@@ -31,7 +31,8 @@ MODEL_NAME = "sentiment-classifier"  # the InferenceService, and the name in the
 # The platform's mirrored, digest-pinned base image (ConfigMap `kfp-platform-defaults`, key
 # `baseImage`, in the team namespace). The SDK's own default (Docker Hub's Python 3.11 image) is a
 # client-side constant baked into the IR, so it is overridden here; the pip index is NOT set here:
-# the KFP API server sets PIP_INDEX_URL (the internal mirror) on every pipeline pod, and the SDK
+# the KFP API server sets PIP_INDEX_URL (the internal mirror) on every pipeline pod (the platform's
+# COMPILED_PIPELINE_SPEC_PATCH, applied by KFP 2.15.0 backend/src/v2/compiler/argocompiler/argo.go), and the SDK
 # adds no index option to pip when `pip_index_urls` is unset (kfp 2.15.2 dsl/component_factory.py,
 # make_index_url_options), so pip reads the mirror.
 BASE_IMAGE = (
