@@ -24,6 +24,10 @@ def tenant_policy(bucket: str, tenant: str) -> str:
         {"Sid": "Bucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [bucket_arn(bucket)]},
         {"Sid": "OwnObjects", "Effect": "Allow", "Action": OBJECT_ACTIONS,
          "Resource": [bucket_arn(bucket, prefix + "*") for prefix in prefixes]},
+        # A pipeline reads a dataset at the S3 version id its manifest pins (GET ?versionId=),
+        # which S3 and MinIO authorize as s3:GetObjectVersion (docs/workloads.md).
+        {"Sid": "OwnObjectVersions", "Effect": "Allow", "Action": ["s3:GetObjectVersion"],
+         "Resource": [bucket_arn(bucket, prefix + "*") for prefix in prefixes]},
     ])
 
 

@@ -221,6 +221,7 @@ class WorkloadsConfig(Model):
         "pipelines.kubeflow.org/Pipeline",
         "pipelines.kubeflow.org/PipelineVersion",
         "kubeflow.org/ScheduledWorkflow",
+        "batch/CronJob",  # e.g. a training trigger (docs/workloads.md); pods stay under the namespace's PSS
         "external-secrets.io/ExternalSecret",
         "/ConfigMap",
         "/ServiceAccount",

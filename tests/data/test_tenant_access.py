@@ -71,3 +71,16 @@ def test_access_keys_rotate_after_the_configured_age(stack, days, request):
             password = resource(result, "random:index/randomPassword:RandomPassword", f"{path}-{key}")
             assert password.inputs["keepers"]["rotation"].startswith("mock-rotation-")
             assert rotation.urn in password.dependencies
+
+
+@pytest.mark.parametrize("team", TENANTS)
+def test_a_teams_key_reads_pinned_versions_of_its_own_objects_only(prod, team):
+    """A pipeline reads its dataset at the S3 version id the manifest pins (docs/workloads.md)."""
+    policy = json.loads(resource(prod, "minio:index/iamPolicy:IamPolicy", f"{team}-object-store-policy").inputs["policy"])
+    bucket = "arn:aws:s3:::mlpipeline"
+    assert allowed(policy, "s3:GetObjectVersion", f"{bucket}/private-artifacts/{team}/datasets/sentiment/part-000.jsonl")
+    for other in TENANTS:
+        if other != team:
+            assert not allowed(policy, "s3:GetObjectVersion", f"{bucket}/private-artifacts/{other}/datasets/x")
+    assert not allowed(policy, "s3:GetObjectVersion", "arn:aws:s3:::kfp-backups/galera/dump.sql")
+    assert not allowed(policy, "s3:DeleteObjectVersion", f"{bucket}/private-artifacts/{team}/datasets/x")  # history stays

@@ -34,6 +34,7 @@ def test_a_tenant_project_reaches_its_own_namespace_only(prod):
     assert project["clusterResourceWhitelist"] == []
     kinds = {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]}
     assert ("serving.kserve.io", "InferenceService") in kinds and ("", "Secret") not in kinds
+    assert ("batch", "CronJob") in kinds  # a team's training trigger (docs/workloads.md)
     roles = {r["name"]: r for r in project["roles"]}
     assert roles["edit"]["groups"] == ["ml-vision-engineers"] and roles["view"]["groups"] == ["ml-vision-analysts"]
     assert not any("sync" in p for p in roles["view"]["policies"])

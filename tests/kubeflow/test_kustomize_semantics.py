@@ -22,6 +22,7 @@ from kfplatform.kubeflow.release import PIPELINES_PROFILE_CONTROLLER
 from .conftest import app
 
 FIXTURES = pathlib.Path(__file__).parent / "upstream_fixture"
+REFERENCE_WORKLOAD = pathlib.Path(__file__).resolve().parents[2] / "workloads" / "example" / "team-nlp"
 
 
 def kubectl() -> str:
@@ -191,3 +192,12 @@ def test_the_impersonation_patch_fails_the_build_if_upstream_moves_the_rule(prod
     out = subprocess.run([kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "KUBECONFIG": os.devnull})
     assert out.returncode != 0 and "test" in out.stderr.lower()
+
+
+def test_the_reference_workload_directory_gets_the_never_prune_patch(tmp_path):
+    """The directory teams copy (workloads/example/team-nlp) under the Application's own patch."""
+    objects = build(tmp_path, str(REFERENCE_WORKLOAD), {"patches": [isvc_no_prune_patch()]})
+    isvc = objects[("InferenceService", "sentiment-classifier")]
+    assert isvc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+    assert isvc["metadata"]["namespace"] == "team-nlp"  # the team's kustomization still applies underneath
+    assert "argocd.argoproj.io/sync-options" not in objects[("CronJob", "sentiment-training-trigger")]["metadata"].get("annotations", {})

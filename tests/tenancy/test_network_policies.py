@@ -54,3 +54,12 @@ def test_the_teams_own_pods_reach_each_other_and_nothing_else_is_implied(prod):
     same = policies(prod, "team-vision")["allow-same-namespace"]
     assert same["ingress"] == [{"from": [{"podSelector": {}}]}]
     assert same["egress"] == [{"to": [{"podSelector": {}}]}]
+
+
+@pytest.mark.parametrize("key", ["git-server", "image-registry"])
+def test_pipelines_reach_gitlab_and_the_registry_on_https_only(each_stack, key):
+    """A pipeline proposes its canary by merge request and pushes its model image (docs/workloads.md)."""
+    for tenant in TENANTS:
+        (rule,) = policies(each_stack, tenant)[f"allow-egress-{key}"]["egress"]
+        assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+        assert all(peer["ipBlock"]["cidr"].endswith("/29") for peer in rule["to"])
