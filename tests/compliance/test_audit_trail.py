@@ -256,3 +256,23 @@ def test_argocd_notifications_post_inferenceservice_syncs(prod):
     service = yaml.safe_load(data[f"service.webhook.{argocd.SERVICE}"])
     assert service["url"] == "http://kfplatform-payloads.logging.svc.cluster.local:8080/argocd"
     assert yaml.safe_load(data["subscriptions"])[0]["recipients"] == [argocd.SERVICE]
+
+
+def test_each_vector_release_gets_the_rendered_config_and_every_variable_it_interpolates(prod):
+    releases = {r.inputs["name"]: r.inputs for r in prod.by_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == "vector"}
+    assert set(releases) == {"kfplatform-audit", "kfplatform-payloads"}
+    secrets_made = {(es["metadata"]["namespace"], es["spec"]["target"]["name"]) for es in prod.kubernetes_objects()
+                    if es.get("kind") == "ExternalSecret"}
+    for name, release in releases.items():
+        namespace, values = release["namespace"], release["values"]
+        assert release["version"] == "0.56.0" and values["existingConfigMaps"] == [name]
+        config = yaml.safe_load(prod.find("ConfigMap", name, namespace)["data"]["vector.yaml"])
+        assert config["data_dir"] == values["dataDir"]
+        wanted = set(re.findall(r"\$\{([A-Z_]+)\}", json.dumps(config)))
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in values["env"]}
+        assert wanted and wanted <= set(env), (name, wanted - set(env))
+        for secret in set(env.values()):
+            assert (namespace, secret) in secrets_made, (namespace, secret)
+    audit = releases["kfplatform-audit"]["values"]
+    assert audit["role"] == "Agent" and audit["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
+    assert audit["defaultVolumeMounts"] == [{"name": "audit-log", "mountPath": "/var/log/kubernetes/audit", "readOnly": True}]
