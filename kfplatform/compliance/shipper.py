@@ -134,7 +134,7 @@ def audit_pipeline(tenants: Sequence[str], dest: Destinations, log_path: str) ->
             "audit_parsed": {
                 "type": "remap",
                 "inputs": ["k8s_audit"],
-                "source": "parsed, err = parse_json(string!(.message))\nif err == null && is_object(parsed) { . = parsed }",
+                "source": "parsed, err = parse_json(string!(.message))\nif err == null && is_object(parsed) { . = object!(parsed) }",
             },
             "audit_by_tenant": {"type": "route", "inputs": ["audit_parsed"], "route": routes},
         },
