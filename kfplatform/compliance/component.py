@@ -19,6 +19,7 @@ from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane, platform_path
 from ..secrets.vault_layout import LOG_INDEX, platform_home
 from . import releases, shipper
+from .alerts import DEFAULT_RUNBOOK_BASE_URL, compliance_rules
 from .admission import COMPLIANCE_LABEL, RegulatedInferenceAdmission, sink_url
 from .argocd import DeployNotifications
 from .audit_policy import audit_policy
@@ -90,6 +91,9 @@ def vector_values(*, role: str, config_map: str, mirror: str, pull_secret: str, 
             "name": OBJECT_STORE_CA_CONFIGMAP, "items": [{"key": OBJECT_STORE_CA_KEY, "path": "ca.crt"}]}}],
         "extraVolumeMounts": [{"name": "object-store-ca", "mountPath": shipper.OBJECT_STORE_CA_DIR, "readOnly": True}],
         "podLabels": {"app.kubernetes.io/part-of": "kubeflow-platform"},
+        "containerPorts": [{"name": "prom-exporter", "containerPort": shipper.METRICS_PORT, "protocol": "TCP"}],
+        # The chart's PodMonitor scrapes prom-exporter (the Prometheus operator is a prerequisite).
+        "podMonitor": {"enabled": True, "port": "prom-exporter"},
     }
     if role != "Agent":
         values["replicas"] = replicas
@@ -109,6 +113,7 @@ class Compliance(pulumi.ComponentResource):
         audit_bucket: pulumi.Resource,
         minio_provider: pulumi.ProviderResource,
         crd_installers: Mapping[str, pulumi.Resource],
+        runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:compliance:Compliance", name, None, opts)
@@ -235,7 +240,10 @@ class Compliance(pulumi.ComponentResource):
                 role="Stateless-Aggregator", config_map=PAYLOADS_RELEASE, mirror=mirror, pull_secret=pull,
                 replicas=2 if stack.is_prod else 1,
                 extra={
-                    "containerPorts": [{"name": "http", "containerPort": shipper.PAYLOAD_PORT, "protocol": "TCP"}],
+                    "containerPorts": [
+                        {"name": "http", "containerPort": shipper.PAYLOAD_PORT, "protocol": "TCP"},
+                        {"name": "prom-exporter", "containerPort": shipper.METRICS_PORT, "protocol": "TCP"},
+                    ],
                     "service": {"enabled": True, "type": "ClusterIP", "ports": [
                         {"name": "http", "port": shipper.PAYLOAD_PORT, "targetPort": shipper.PAYLOAD_PORT, "protocol": "TCP"}]},
                     "podDisruptionBudget": {"enabled": stack.is_prod, "minAvailable": 1},
@@ -243,6 +251,15 @@ class Compliance(pulumi.ComponentResource):
                 },
             ),
             [payloads_cm, *index_secrets, secrets.delivery(ns.logging, S3_SECRET)[0], *pulls(ns.logging)],
+        )
+
+        custom_resource(
+            "compliance-alerts",
+            api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            metadata=meta("kfplatform-compliance", ns.monitoring, component="compliance"),
+            spec={"groups": [{"name": "kfplatform-compliance", "rules": compliance_rules(
+                audit_namespace=ns.audit, logging_namespace=ns.logging, base_url=runbook_base_url)}]},
+            opts=child(self, depends_on=[namespaces[ns.monitoring]]),
         )
 
         # 4. Who may post to the sink: each tenant to its own path only (mesh identities, mTLS).

@@ -26,6 +26,7 @@ AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 PLATFORM = "platform"
 ARGOCD_PATH = "/argocd"
 PAYLOAD_PORT = 8080
+METRICS_PORT = 9598  # the prometheus_exporter sink's default (src/sinks/prometheus/exporter.rs)
 # The CloudEvent headers KServe's agent sends (binary mode; kserve v0.15.2 pkg/logger/worker.go):
 # id (request id), type (request or response), time, source, and the extensions.
 PAYLOAD_HEADERS = (
@@ -103,6 +104,15 @@ def _index_sink(inputs: list[str], dest: Destinations, index: str) -> dict:
     }
 
 
+def with_metrics(pipeline: dict) -> dict:
+    """Vector's own metrics on :9598, for the alerts (alerts.py)."""
+    pipeline["sources"]["vector_metrics"] = {"type": "internal_metrics"}
+    pipeline["sinks"]["prometheus"] = {
+        "type": "prometheus_exporter", "inputs": ["vector_metrics"], "address": f"0.0.0.0:{METRICS_PORT}",
+    }
+    return pipeline
+
+
 def audit_route_condition(tenant: str) -> str:
     """The tenant's audit events: objects in its namespace, and its Namespace object itself."""
     t = _vrl_string(tenant)
@@ -119,7 +129,7 @@ def audit_pipeline(tenants: Sequence[str], dest: Destinations, log_path: str) ->
         sinks[f"audit_index_{component_id(tenant)}"] = _index_sink([route], dest, audit_index(tenant))
     sinks["audit_bucket_platform"] = _s3_sink(["audit_by_tenant._unmatched"], dest, bucket_prefix(PLATFORM, "audit"))
     sinks["audit_index_platform"] = _index_sink(["audit_by_tenant._unmatched"], dest, audit_index(PLATFORM))
-    return {
+    return with_metrics({
         "data_dir": DATA_DIR,
         "sources": {
             "k8s_audit": {
@@ -139,7 +149,7 @@ def audit_pipeline(tenants: Sequence[str], dest: Destinations, log_path: str) ->
             "audit_by_tenant": {"type": "route", "inputs": ["audit_parsed"], "route": routes},
         },
         "sinks": sinks,
-    }
+    })
 
 
 def payload_route_condition(tenant: str) -> str:
@@ -171,7 +181,7 @@ def payload_pipeline(tenants: Sequence[str], dest: Destinations) -> dict:
         sinks[f"deploys_index_{cid}"] = _index_sink(deploys, dest, audit_index(tenant))
     # Posts no tenant owns (a wrong path, a forged header): counted, kept at the platform's, never a tenant's.
     sinks["payloads_unmatched_platform"] = _index_sink(["payloads_by_tenant._unmatched"], dest, payload_index(PLATFORM))
-    return {
+    return with_metrics({
         "data_dir": DATA_DIR,
         "sources": {
             "payloads": {
@@ -203,4 +213,4 @@ def payload_pipeline(tenants: Sequence[str], dest: Destinations) -> dict:
             "payloads_by_tenant": {"type": "route", "inputs": ["payloads_parsed"], "route": routes},
         },
         "sinks": sinks,
-    }
+    })
