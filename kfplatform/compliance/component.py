@@ -24,7 +24,7 @@ from .admission import COMPLIANCE_LABEL, RegulatedInferenceAdmission, sink_url
 from .argocd import DeployNotifications
 from .audit_policy import audit_policy
 from .config import ComplianceLevel
-from .index_access import SHIPPER_USER, security_role_mappings, security_roles
+from .index_access import security_role_mappings, security_roles
 from .retention import AuditBucketRetention
 from .signing import INCLUDE_LABEL, SignedImages
 

@@ -2,7 +2,6 @@
 on the policy the prod stack renders, against the InferenceServices a regulated team might send."""
 from __future__ import annotations
 
-import copy
 
 import pytest
 
