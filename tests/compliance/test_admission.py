@@ -132,3 +132,16 @@ def test_regulated_namespaces_carry_the_labels_both_admission_checks_select_on(p
     for standard in ("team-nlp", "team-vision"):
         assert labels[standard]["kfplatform.io/compliance"] == "standard"
         assert "policy.sigstore.dev/include" not in labels[standard]
+
+
+def test_the_documented_example_is_admitted(policy):
+    import re
+
+    import yaml
+
+    from tests.conftest import PROJECT_DIR
+
+    text = (PROJECT_DIR / "docs/compliance.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "kind: InferenceService" in b]
+    example = yaml.safe_load(block)
+    assert policy.failures(example, example["metadata"]["namespace"]) == []
