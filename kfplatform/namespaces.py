@@ -8,11 +8,13 @@ from .config.stack import PlatformNamespaces as NamespaceNames
 from .k8s import child, meta
 
 # Namespaces whose pods need host access: Istio's CNI node agent; the GPU operator's daemonsets
-# (driver, container toolkit, device plugin, MIG manager).
-PRIVILEGED = {"istio", "gpuOperator"}  # keys as in config (camelCase)
+# (driver, container toolkit, device plugin, MIG manager); the audit shipper, which reads the API
+# server's audit log from the control-plane nodes (hostPath).
+PRIVILEGED = {"istio", "gpuOperator", "audit"}  # keys as in config (camelCase)
 # Namespaces whose pods get Istio sidecars: Kubeflow's services sit behind AuthorizationPolicies
 # (upstream's common/kubeflow-namespace sets this label; the platform owns the namespace instead).
-ISTIO_INJECTED = {"kubeflow"}
+# The payload sink (logging) too: its AuthorizationPolicies need the tenants' mTLS identities.
+ISTIO_INJECTED = {"kubeflow", "logging"}
 
 
 class PlatformNamespaces(pulumi.ComponentResource):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pulumi
 
+from .compliance.component import Compliance, namespace_labels
 from .config import PlatformConfig
 from .data.tier import DataTier
 from .gpu.capacity import closed_quota_keys
@@ -26,7 +27,9 @@ class Platform(pulumi.ComponentResource):
 
         # Namespaces first: every box puts objects in them.
         self.namespaces = PlatformNamespaces("namespaces", stack.cluster.namespaces, protect=prod, opts=here)
-        self.tenant_namespaces = TenantNamespaces("tenant-namespaces", config.tenants, stack.tenancy, protect=prod, opts=here)
+        self.tenant_namespaces = TenantNamespaces(
+            "tenant-namespaces", config.tenants, stack.tenancy, protect=prod, extra_labels=namespace_labels(config), opts=here
+        )
         tenant_namespaces = self.tenant_namespaces.namespaces
         self.secrets = SecretsPlane(
             "secrets",
@@ -65,6 +68,11 @@ class Platform(pulumi.ComponentResource):
             "gpus", config, self.namespaces["gpuOperator"], tenant_namespaces, crds,
             pull_secret=self.secrets.pull_secret_delivery(stack.cluster.namespaces.gpu_operator), opts=here,
         )
+        self.compliance = Compliance(
+            "compliance", config, secrets=self.secrets, namespaces=self.namespaces.by_name,
+            tenant_namespaces=tenant_namespaces, audit_bucket=self.data.object_store.buckets["audit"],
+            minio_provider=providers.minio, crd_installers=crds, opts=here,
+        )
 
         self.outputs = {
             "environment": stack.environment.value,
@@ -81,5 +89,6 @@ class Platform(pulumi.ComponentResource):
             "gpuCapacity": self.gpus.capacity,
             **self.kubeflow.outputs,
             **self.data.outputs,
+            **self.compliance.outputs,
         }
         self.register_outputs(self.outputs)

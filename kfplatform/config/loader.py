@@ -204,3 +204,4 @@ from ..data import geometry as _data_geometry  # noqa: E402,F401
 from ..gpu import checks as _gpu_checks  # noqa: E402,F401
 from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
 from ..tenancy import checks as _tenancy_checks  # noqa: E402,F401
+from ..compliance import checks as _compliance_checks  # noqa: E402,F401

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ..compliance.config import ComplianceConfig
 from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
@@ -38,6 +39,10 @@ class PlatformNamespaces(Model):
     monitoring: DnsLabel = "monitoring"
     operators: DnsLabel = "platform-operators"
     gpu_operator: DnsLabel = "gpu-operator"
+    # Compliance (kfplatform/compliance): the payload sink (KServe's logger posts to
+    # kfplatform-payloads.<logging>.svc) and the control-plane audit shipper (needs hostPath).
+    logging: DnsLabel = "logging"
+    audit: DnsLabel = "kfplatform-audit"
 
     def names(self) -> set[str]:
         return set(self.model_dump().values())
@@ -214,6 +219,7 @@ class StackConfig(Model):
     gpu: GpuConfig
     kubeflow: KubeflowConfig
     data: DataTierConfig
+    compliance: ComplianceConfig = ComplianceConfig()
 
     @property
     def is_prod(self) -> bool:

@@ -6,6 +6,7 @@ from enum import Enum
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from ..compliance.config import ComplianceLevel
 from ..gpu.config import KatibSweep
 from .base import DnsLabel, LabelValue, Model, quantity_value
 from .identities import Email, IdpGroup, identity_key
@@ -94,6 +95,8 @@ class TenantConfig(Model):
     egress_proxy: Peer | None = None
     # The team's largest Katib sweep; the GPU capacity plan checks it fits `quota` (kfplatform/gpu).
     katib: KatibSweep | None = None
+    # standard|regulated; unset: the stack's compliance.defaultLevel (kfplatform/compliance).
+    compliance: ComplianceLevel | None = None
 
     @field_validator("quota", mode="before")
     @classmethod

@@ -32,7 +32,19 @@ def write_render(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
     resources.write_text(json.dumps([r.as_json() for r in result.resources], indent=1) + "\n")
     exports = out / "exports.json"
     exports.write_text(json.dumps(result.exports, indent=1, sort_keys=True) + "\n")
-    return [manifests, resources, exports] + write_capacity(result, out)
+    return [manifests, resources, exports] + write_capacity(result, out) + write_audit_policy(result, out)
+
+
+def write_audit_policy(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
+    """audit-policy.yaml: the API server's audit Policy (`--audit-policy-file`), docs/compliance.md."""
+    from ..compliance.component import AUDIT_POLICY_CONFIGMAP, AUDIT_POLICY_KEY
+
+    for obj in result.kubernetes_objects():
+        if obj.get("kind") == "ConfigMap" and obj["metadata"]["name"] == AUDIT_POLICY_CONFIGMAP:
+            path = out / AUDIT_POLICY_KEY
+            path.write_text(obj["data"][AUDIT_POLICY_KEY])
+            return [path]
+    return []
 
 
 def write_capacity(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:

@@ -58,7 +58,9 @@ PLATFORM_REGISTRY = SecretHome("registry/pull", ("username", "password"), "regis
 TENANT_OBJECT_STORE = SecretHome("object-store", ("access_key", "secret_key"), "program")
 TENANT_REGISTRY = SecretHome("registry", ("username", "password"), "registry admins (pull-only robot per team)")
 TENANT_GIT = SecretHome("git", ("username", "password"), "the team, through platform on-call")
-PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY)
+# The audit shipper's and payload sink's write-only user at the log index (kfplatform/compliance).
+LOG_INDEX = SecretHome("compliance/log-index", ("user", "password"), "log index admins (write-only shipper user)")
+PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY, LOG_INDEX)
 # Homes only some stacks use: Dex's static test users (sandbox only; prod refuses static users).
 DEX_STATIC_USERS = SecretHome("identity/dex-static-users", ("password_hash",), "platform engineers (sandbox test login)")
 OPTIONAL_PLATFORM_HOMES = (DEX_STATIC_USERS,)

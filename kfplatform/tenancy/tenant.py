@@ -29,6 +29,7 @@ class TenantNamespaces(pulumi.ComponentResource):
         tenants: Sequence[TenantFile],
         tenancy: TenancyConfig,
         protect: bool,
+        extra_labels: Mapping[str, Mapping[str, str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:tenancy:TenantNamespaces", name, None, opts)
@@ -43,6 +44,8 @@ class TenantNamespaces(pulumi.ComponentResource):
             }
             if tenant.cost_center:
                 labels["kfplatform.io/cost-center"] = tenant.cost_center
+            # Other areas' per-tenant labels (e.g. compliance level: kfplatform/compliance).
+            labels.update((extra_labels or {}).get(tenant.name, {}))
             # The Profile controller adopts an existing namespace only when its `owner` annotation
             # names the Profile's owner; otherwise it refuses with "namespace already exist".
             self.namespaces[tenant.name] = k8s.core.v1.Namespace(

@@ -151,6 +151,52 @@ def tenants_without_default_deny(objects: Iterable[Mapping[str, Any]]) -> list[s
     return [f"tenant namespace {ns} has no default-deny NetworkPolicy" for ns in sorted(tenants - covered)]
 
 
+COMPLIANCE_LABEL = "kfplatform.io/compliance"
+SIGSTORE_INCLUDE = "policy.sigstore.dev/include"
+
+
+def regulated_namespaces_unenforced(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Stack check (docs/compliance.md): each regulated tenant namespace is opted in to signature
+    verification, and both admission checks exist and refuse (not warn)."""
+    objects = list(objects)
+
+    def labels(o: Mapping[str, Any]) -> Mapping[str, Any]:
+        return (o.get("metadata") or {}).get("labels") or {}
+
+    regulated = sorted(
+        o["metadata"]["name"] for o in objects
+        if o.get("kind") == "Namespace" and labels(o).get(COMPLIANCE_LABEL) == "regulated"
+    )
+    if not regulated:
+        return []
+    problems = [
+        f"regulated namespace {ns} lacks label {SIGSTORE_INCLUDE}=true: policy-controller would not check its images"
+        for ns in regulated
+        if not any(o.get("kind") == "Namespace" and o["metadata"]["name"] == ns and labels(o).get(SIGSTORE_INCLUDE) == "true" for o in objects)
+    ]
+    policies = {
+        (o.get("metadata") or {}).get("name"): o.get("spec") or {} for o in objects if o.get("kind") == "ValidatingAdmissionPolicy"
+    }
+    bound = False
+    for o in objects:
+        spec = o.get("spec") or {}
+        selector = ((spec.get("matchResources") or {}).get("namespaceSelector") or {}).get("matchLabels") or {}
+        if (
+            o.get("kind") == "ValidatingAdmissionPolicyBinding"
+            and dict(selector) == {COMPLIANCE_LABEL: "regulated"}
+            and "Deny" in list(spec.get("validationActions") or [])
+            and spec.get("policyName") in policies
+            and policies[spec.get("policyName")].get("failurePolicy", "Fail") == "Fail"
+        ):
+            bound = True
+    if not bound:
+        problems.append("no ValidatingAdmissionPolicyBinding denies (failurePolicy Fail) in namespaces labelled "
+                        f"{COMPLIANCE_LABEL}=regulated: regulated InferenceServices are unchecked")
+    if not any(o.get("kind") == "ClusterImagePolicy" and (o.get("spec") or {}).get("mode", "enforce") == "enforce" for o in objects):
+        problems.append("no enforcing ClusterImagePolicy: images and models in regulated namespaces are not verified")
+    return problems
+
+
 def _name(props: Mapping[str, Any]) -> str:
     meta = props.get("metadata") or {}
     return "/".join(p for p in (meta.get("namespace"), meta.get("name")) if p)

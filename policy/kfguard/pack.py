@@ -34,6 +34,12 @@ def _protected(args: ResourceValidationArgs) -> list[str]:
     return checks.unprotected_stateful(args.resource_type, args.props, bool(args.opts.protect))
 
 
+def _regulated(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    objects = [r.props for r in args.resources if r.resource_type.startswith("kubernetes:") and "kind" in r.props]
+    for problem in checks.regulated_namespaces_unenforced(objects):
+        report_violation(problem)
+
+
 def _default_deny(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     objects = [r.props for r in args.resources if r.resource_type.startswith("kubernetes:") and "kind" in r.props]
     for problem in checks.tenants_without_default_deny(objects):
@@ -74,5 +80,10 @@ POLICIES = [
         name="tenant-default-deny",
         description="Every tenant namespace has a default-deny NetworkPolicy for ingress and egress.",
         validate=_default_deny,
+    ),
+    StackValidationPolicy(
+        name="regulated-namespaces-enforced",
+        description="Regulated tenant namespaces are opted in to signature checks; both compliance admission checks deny.",
+        validate=_regulated,
     ),
 ]

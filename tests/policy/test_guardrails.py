@@ -63,6 +63,11 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("galera", "spec.galera.initContainer.image"),
     ("galera", "spec.metrics.exporter.image"),
     ("proxysql", "spec.template.spec.containers[0].image"),
+    # docs/compliance.md, "digests"
+    ("signed-images-policy-controller", "values.leasescleanup.image"),
+    ("audit-retention-job", "spec.template.spec.containers[0].image"),
+    ("kfplatform-audit", "values.image"),
+    ("kfplatform-payloads", "values.image"),
 }
 
 
