@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from ..backup.config import BackupConfig
 from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
@@ -35,6 +36,8 @@ class PlatformNamespaces(Model):
     monitoring: DnsLabel = "monitoring"
     operators: DnsLabel = "platform-operators"
     gpu_operator: DnsLabel = "gpu-operator"
+    # Velero (OpenShift: OADP's namespace, e.g. openshift-adp)
+    backup: DnsLabel = "velero"
 
     def names(self) -> set[str]:
         return set(self.model_dump().values())
@@ -112,6 +115,7 @@ class StackConfig(Model):
     gpu: GpuConfig
     kubeflow: KubeflowConfig
     data: DataTierConfig
+    backup: BackupConfig = BackupConfig()
 
     @property
     def is_prod(self) -> bool:

@@ -6,6 +6,7 @@ from enum import Enum
 
 from pydantic import Field, field_validator, model_validator
 
+from ..backup.config import TenantBackup
 from ..gpu.config import KatibSweep
 from .base import QUANTITY, DnsLabel, Model, quantity_value
 from .network import Peer
@@ -89,6 +90,8 @@ class TenantConfig(Model):
     egress_proxy: Peer | None = None
     # The team's largest Katib sweep; the GPU capacity plan checks it fits `quota` (kfplatform/gpu).
     katib: KatibSweep | None = None
+    # Backup opt-ins (kfplatform/backup): e.g. {notebookVolumes: true}.
+    backup: TenantBackup = TenantBackup()
 
     @field_validator("owner")
     @classmethod

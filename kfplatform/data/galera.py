@@ -66,6 +66,7 @@ def my_cnf(config: DataTierConfig) -> str:
 
 def mariadb_spec(
     config: DataTierConfig, *, mirror: str, pull_secret: str, storage_class: str, zones: Sequence[str], topology_key: str,
+    bootstrap_from: Mapping | None = None,
 ) -> dict:
     """The `MariaDB` spec: Galera, spread over nodes (and zones), a PDB that keeps quorum, metrics on."""
     galera = config.galera
@@ -115,6 +116,9 @@ def mariadb_spec(
     # A single node gets no PDB: maxUnavailable 0 would block every node drain.
     if galera.replicas >= 3:
         spec["podDisruptionBudget"] = {"maxUnavailable": (galera.replicas - 1) // 2}
+    # The restore drill (kfplatform/backup): a new cluster starts from a backup, not empty.
+    if bootstrap_from is not None:
+        spec["bootstrapFrom"] = dict(bootstrap_from)
     return spec
 
 
@@ -138,6 +142,7 @@ class GaleraCluster(pulumi.ComponentResource):
         operator: pulumi.Resource,
         protect: bool,
         depends_on: Sequence[pulumi.Resource] = (),
+        bootstrap_from: Mapping | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:data:GaleraCluster", name, None, opts)
@@ -171,7 +176,7 @@ class GaleraCluster(pulumi.ComponentResource):
             ),
             spec=mariadb_spec(
                 config, mirror=mirror, pull_secret=pull_secret, storage_class=storage_class, zones=zones,
-                topology_key=topology_key,
+                topology_key=topology_key, bootstrap_from=bootstrap_from,
             ),
             opts=child(self, depends_on=[*base, root, metrics], protect=protect),
         )

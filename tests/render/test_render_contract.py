@@ -122,10 +122,14 @@ CRD_INSTALLERS = {
     "kubeflow.org/Profile": ("application", "kubeflow-profiles"),
     "kubeflow.org/PodDefault": ("application", "kubeflow-admission-webhook"),
     "security.istio.io": ("application", "kubeflow-istio-crds"),
+    "velero.io": ("chart", "velero"),
 }
-PRE_EXISTING = {"argoproj.io": "Argo CD", "monitoring.coreos.com": "the Prometheus operator"}
+PRE_EXISTING = {
+    "argoproj.io": "Argo CD", "monitoring.coreos.com": "the Prometheus operator",
+    "oadp.openshift.io": "the OADP operator (OLM, OpenShift stacks only)",
+}
 CORE_GROUPS = ("core", "apps", "rbac.authorization.k8s.io", "networking.k8s.io", "policy", "autoscaling",
-               "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "helm.sh")
+               "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "helm.sh", "batch")
 
 
 def test_custom_resources_wait_for_whatever_installs_their_crd(each_stack):

@@ -1,0 +1,86 @@
+"""Galera backups with mariadb-operator 26.6.0 (CRDs in ../shared/crds): physical and logical.
+
+- `PhysicalBackup` (mariabackup) of a replica, never the primary (`target: Replica`), to the
+  backups bucket under `galera/physical/`, kept `maxRetention`. The base of every restore, and
+  what a new cluster is bootstrapped from (`MariaDB.spec.bootstrapFrom`).
+- `Backup` (logical, mariadb-dump) of KFP's and ML Metadata's databases only, under
+  `galera/logical/`: portable across MariaDB versions, and hourly restore points.
+- No `PointInTimeRecovery`: at 26.6.0 binlog archiving supports asynchronous replication only
+  (docs/pitr.md at v26.6.0), see config.py.
+Both write with the `galera-backup` MinIO account, whose policy reaches `galera/*` only.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .config import GaleraBackups
+
+PHYSICAL_BACKUP = "galera-physical"
+LOGICAL_BACKUP = "galera-logical"
+S3_SECRET = "galera-backup-s3"
+ACCESS_KEY = "access-key-id"
+SECRET_KEY = "secret-access-key"
+CA_SECRET = "object-store-ca"  # the cluster CA that signs MinIO's certificate, delivered from Vault
+CA_KEY = "ca.crt"
+PREFIX = "galera"
+PHYSICAL_PREFIX = f"{PREFIX}/physical"
+LOGICAL_PREFIX = f"{PREFIX}/logical"
+# The databases a logical backup carries: KFP's run history and ML Metadata's lineage (endpoints.py).
+LOGICAL_DATABASES = ("mlpipeline", "metadb")
+
+
+def s3_storage(*, bucket: str, prefix: str, endpoint: str, secret: str, ca_secret: str | None) -> dict:
+    tls: dict = {"enabled": True}
+    if ca_secret:
+        tls["caSecretKeyRef"] = {"name": ca_secret, "key": CA_KEY}
+    return {
+        "s3": {
+            "bucket": bucket, "prefix": prefix, "endpoint": endpoint, "region": "us-east-1",
+            "accessKeyIdSecretKeyRef": {"name": secret, "key": ACCESS_KEY},
+            "secretAccessKeySecretKeyRef": {"name": secret, "key": SECRET_KEY},
+            "tls": tls,
+        }
+    }
+
+
+def physical_backup_spec(config: GaleraBackups, *, mariadb: str, bucket: str, endpoint: str, pull_secret: str) -> dict:
+    return {
+        "mariaDbRef": {"name": mariadb, "waitForIt": True},
+        "target": "Replica",
+        "schedule": {"cron": config.physical.cron, "suspend": False, "immediate": True},
+        "maxRetention": config.physical.max_retention,
+        "compression": "bzip2",
+        "storage": s3_storage(bucket=bucket, prefix=PHYSICAL_PREFIX, endpoint=endpoint, secret=S3_SECRET, ca_secret=CA_SECRET),
+        "imagePullSecrets": [{"name": pull_secret}],
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+    }
+
+
+def logical_backup_spec(config: GaleraBackups, *, mariadb: str, bucket: str, endpoint: str, pull_secret: str) -> dict:
+    return {
+        "mariaDbRef": {"name": mariadb, "waitForIt": True},
+        "databases": list(LOGICAL_DATABASES),
+        "schedule": {"cron": config.logical.cron, "suspend": False},
+        "maxRetention": config.logical.max_retention,
+        "compression": "gzip",
+        "storage": s3_storage(bucket=bucket, prefix=LOGICAL_PREFIX, endpoint=endpoint, secret=S3_SECRET, ca_secret=CA_SECRET),
+        "imagePullSecrets": [{"name": pull_secret}],
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+    }
+
+
+def bootstrap_from(*, endpoint: str, bucket: str, secret: str, point_in_time: datetime | None) -> dict:
+    """`MariaDB.spec.bootstrapFrom` for the sandbox: prod's physical backups, read-only keys.
+
+    With `targetRecoveryTime` the operator restores the newest physical backup taken before it;
+    without, the newest one.
+    """
+    spec: dict = {
+        "backupContentType": "Physical",
+        **s3_storage(bucket=bucket, prefix=PHYSICAL_PREFIX, endpoint=endpoint, secret=secret, ca_secret=None),
+    }
+    if point_in_time is not None:
+        spec["targetRecoveryTime"] = point_in_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return spec
