@@ -254,7 +254,7 @@ class Backups(pulumi.ComponentResource):
             self.restore = custom_resource(
                 "drill-restore", api_version=velero.API, kind="Restore",
                 metadata=meta(
-                    f"drill-{config.restore.backup}"[:63], self.namespace, component=COMPONENT,
+                    velero.restore_name(config.restore.backup), self.namespace, component=COMPONENT,
                     annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "3600"},
                 ),
                 spec=velero.restore_spec(config.restore.backup, restore_namespaces),
@@ -267,7 +267,7 @@ class Backups(pulumi.ComponentResource):
                 custom_resource(
                     "drill-restore-volumes", api_version=velero.API, kind="Restore",
                     metadata=meta(
-                        f"drill-{config.restore.volumes_backup}"[:63], self.namespace, component=COMPONENT,
+                        velero.restore_name(config.restore.volumes_backup), self.namespace, component=COMPONENT,
                         annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "7200"},
                     ),
                     # Only the claims and pods' volume contents: the objects come from the first Restore.

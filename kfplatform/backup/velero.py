@@ -155,6 +155,11 @@ def schedules(
     return out
 
 
+def restore_name(backup: str) -> str:
+    """The drill's Restore of `backup` (the stack declares it; the drill waits for it)."""
+    return f"drill-{backup}"[:63].rstrip("-")
+
+
 def restore_spec(backup: str, namespaces: Sequence[str]) -> dict:
     """The drill's Velero Restore: the selected namespaces, never over what the sandbox made itself."""
     return {
