@@ -8,8 +8,9 @@ from .config.stack import PlatformNamespaces as NamespaceNames
 from .k8s import child, meta
 
 # Namespaces whose pods need host access: Istio's CNI node agent; the GPU operator's daemonsets
-# (driver, container toolkit, device plugin, MIG manager).
-PRIVILEGED = {"istio", "gpuOperator"}  # keys as in config (camelCase)
+# (driver, container toolkit, device plugin, MIG manager); Velero's node agent, which reads the
+# pods' volumes through the kubelet's directory (hostPath) for file-system backups (kfplatform/backup).
+PRIVILEGED = {"istio", "gpuOperator", "backup"}  # keys as in config (camelCase)
 # Namespaces whose pods get Istio sidecars: Kubeflow's services sit behind AuthorizationPolicies
 # (upstream's common/kubeflow-namespace sets this label; the platform owns the namespace instead).
 ISTIO_INJECTED = {"kubeflow"}

@@ -73,25 +73,30 @@ def backup_rules(config: BackupConfig, *, velero_namespace: str, database_namesp
             runbook=url(H_GALERA_FAILED),
         ))
         physical = cron_interval_seconds(config.galera.physical.cron) + GRACE_SECONDS
-        completed = f'kube_job_status_completion_time{{namespace="{ns}",job_name=~"{PHYSICAL_BACKUP}-.*"}}'
-        rules.append(alert_rule(
-            "GaleraPhysicalBackupTooOld",
-            f"(time() - max({completed}) > {physical}) or absent({completed})",
-            for_="30m", severity="page", slo="backup_freshness", team=team, name="galera",
-            summary=f"No Galera physical backup completed for more than {_hours(physical)} "
-                    f"(schedule {config.galera.physical.cron})",
-            runbook=url(H_GALERA_STALE),
-        ))
-        # The finest restore points while binlog archiving is unavailable for Galera (config.py):
-        # this alert bounds the data loss a restore would cost.
         logical = cron_interval_seconds(config.galera.logical.cron) + 3600
-        rules.append(alert_rule(
-            "GaleraLogicalBackupTooOld",
-            f'time() - kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{LOGICAL_BACKUP}"}} > {logical}',
-            for_="15m", severity="page", slo="backup_freshness", team=team, name="galera",
-            summary=f"No logical backup of KFP/MLMD for more than {_hours(logical)}: a restore would lose that much run history",
-            runbook=url(H_GALERA_STALE),
-        ))
+        copies = [("", "in-cluster")] + ([("-offsite", "off-site")] if config.offsite is not None else [])
+        for suffix, where in copies:
+            # Job names are `<PhysicalBackup>-<yyyymmddhhmmss>`: the digit keeps the two copies apart.
+            completed = f'kube_job_status_completion_time{{namespace="{ns}",job_name=~"{PHYSICAL_BACKUP}{suffix}-[0-9]+"}}'
+            rules.append(alert_rule(
+                f"GaleraPhysicalBackupTooOld{suffix.title().replace('-', '')}",
+                f"(time() - max({completed}) > {physical}) or absent({completed})",
+                for_="30m", severity="page", slo="backup_freshness", team=team, name="galera",
+                summary=f"No {where} Galera physical backup completed for more than {_hours(physical)} "
+                        f"(schedule {config.galera.physical.cron})",
+                runbook=url(H_GALERA_STALE),
+            ))
+            # The finest restore points while binlog archiving is unavailable for Galera (config.py):
+            # this alert bounds the data loss a restore would cost.
+            rules.append(alert_rule(
+                f"GaleraLogicalBackupTooOld{suffix.title().replace('-', '')}",
+                f'time() - kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{LOGICAL_BACKUP}{suffix}"}}'
+                f" > {logical}",
+                for_="15m", severity="page", slo="backup_freshness", team=team, name="galera",
+                summary=f"No {where} logical backup of KFP/MLMD for more than {_hours(logical)}: "
+                        "a restore would lose that much run history",
+                runbook=url(H_GALERA_STALE),
+            ))
     if config.replication is not None:
         lag_ms = config.replication.max_lag_minutes * 60_000
         job_limit = 2 * cron_interval_seconds(config.replication.cron) + 600

@@ -148,7 +148,10 @@ class Backups(pulumi.ComponentResource):
         else:
             self.server = _release(
                 self, "velero", releases.VELERO_CHART, self.namespace,
-                velero.velero_values(mirror=mirror, pull_secret=pull_secret, node_agent=node_agent, ha=prod),
+                velero.velero_values(
+                    mirror=mirror, pull_secret=pull_secret, node_agent=node_agent,
+                    default_location=velero.PRIMARY_LOCATION if writes else None,
+                ),
                 depends_on=deps, protect=prod,
             )
             if writes:
@@ -220,6 +223,28 @@ class Backups(pulumi.ComponentResource):
                 ),
                 opts=child(self, depends_on=galera_deps),
             )
+
+            if config.offsite is not None:
+                offsite = config.offsite
+                dr_keys = secrets.deliver(
+                    ns.database, database.OFFSITE_SECRET, offsite.credentials_path,
+                    {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
+                )
+                dr = dict(
+                    mariadb=GALERA_NAME, bucket=offsite.bucket, endpoint=database.endpoint_of(offsite.endpoint),
+                    pull_secret=pull_secret, secret=database.OFFSITE_SECRET, ca_secret=None, region=offsite.region,
+                )
+                for kind, resource_name, object_name, spec in (
+                    ("PhysicalBackup", "galera-physical-backup-offsite", database.PHYSICAL_BACKUP,
+                     database.physical_backup_spec(config.galera, **dr)),
+                    ("Backup", "galera-logical-backup-offsite", database.LOGICAL_BACKUP,
+                     database.logical_backup_spec(config.galera, **dr)),
+                ):
+                    custom_resource(
+                        resource_name, api_version="k8s.mariadb.com/v1alpha1", kind=kind,
+                        metadata=meta(object_name + database.OFFSITE_SUFFIX, ns.database, component=COMPONENT),
+                        spec=spec, opts=child(self, depends_on=[*galera, dr_keys]),
+                    )
 
         # -- Artifact bucket replication to the DR location ------------------------------------------
         if config.replication is not None and config.offsite is not None:

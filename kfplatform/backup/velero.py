@@ -30,7 +30,7 @@ CLOUD_TEMPLATE = "[default]\naws_access_key_id={{ .accessKey }}\naws_secret_acce
 NOT_RESTORED = ["secrets", "externalsecrets.external-secrets.io", "secretstores.external-secrets.io"]
 
 
-def velero_values(*, mirror: str, pull_secret: str, node_agent: bool, ha: bool) -> dict:
+def velero_values(*, mirror: str, pull_secret: str, node_agent: bool, default_location: str | None) -> dict:
     """Values of the Velero chart: server and CRDs only (locations and schedules are CRs here)."""
     plugin = releases.VELERO_PLUGIN_AWS
     return {
@@ -52,7 +52,7 @@ def velero_values(*, mirror: str, pull_secret: str, node_agent: bool, ha: bool) 
             "backupStorageLocation": [],  # declared as CRs (velero.py), not by the chart
             "volumeSnapshotLocation": [],
             "uploaderType": "kopia",
-            "defaultBackupStorageLocation": PRIMARY_LOCATION,
+            **({"defaultBackupStorageLocation": default_location} if default_location else {}),
         },
         "snapshotsEnabled": False,  # MinIO is no snapshot provider; volumes go through the node agent
         "deployNodeAgent": node_agent,
@@ -64,7 +64,7 @@ def velero_values(*, mirror: str, pull_secret: str, node_agent: bool, ha: bool) 
         "containerSecurityContext": {
             "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
         },
-        "podSecurityContext": {"runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
     }
 
 
