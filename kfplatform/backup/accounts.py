@@ -37,8 +37,10 @@ def read_only_policy(bucket: str) -> str:
 def replication_policy(bucket: str) -> str:
     """Read the artifact bucket and manage its replication configuration and remote target.
 
-    `mc replicate add` sets a bucket target (MinIO admin actions admin:SetBucketTarget/GetBucketTarget)
-    and the bucket's replication configuration; MinIO itself then copies objects with that target.
+    `mc replicate add` sets a bucket target and the bucket's replication configuration; MinIO itself
+    then copies objects with that target. Setting a target is an admin call that MinIO authorizes with
+    `policy.SetBucketTargetAction` (`admin:SetBucketTarget`; cmd/admin-bucket-handlers.go at
+    RELEASE.2025-04-22T22-12-26Z, the pinned server), listing targets with `admin:GetBucketTarget`.
     """
     return policy_document([
         {"Sid": "Bucket", "Effect": "Allow",

@@ -92,8 +92,11 @@ def logical_backup_spec(
 def bootstrap_from(*, endpoint: str, bucket: str, secret: str, point_in_time: datetime | None) -> dict:
     """`MariaDB.spec.bootstrapFrom` for the sandbox: prod's physical backups, read-only keys.
 
-    With `targetRecoveryTime` the operator restores the newest physical backup taken before it;
-    without, the newest one.
+    mariadb-operator v26.6.0 docs/physical_backup.md ("Restoration", a Galera example): a new
+    `MariaDB` bootstraps from an S3 bucket of physical backups with `backupContentType: Physical`;
+    "By default, the operator will match the closest backup available to the current time", and
+    `targetRecoveryTime` picks the one closest to that instant instead. Prod's endpoint is reached
+    with its public certificate (system trust), so no CA Secret.
     """
     spec: dict = {
         "backupContentType": "Physical",
