@@ -245,6 +245,13 @@ class BackupConfig(Model):
     # Where docs/runbook.md is browsed; alerts link to its headings (observability.runbookBaseUrl once merged).
     runbook_base_url: str = "https://git.ml.example.com/ml/kubeflow-platform/-/blob/main"
 
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https://[^\s/]+(/[^\s#?]*)?$", value) or value.endswith("/"):
+            raise ValueError(f"{value!r}: give the https:// URL the repository's files are browsed at, without a trailing '/'")
+        return value
+
     @field_validator("restore")
     @classmethod
     def _not_in_prod(cls, value: RestoreConfig | None, info: ValidationInfo) -> RestoreConfig | None:

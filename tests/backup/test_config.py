@@ -51,14 +51,29 @@ BAD = [
     ("sandbox", "restore.endpoint", "https://minio-admin.ml.example.com", "host:port", "minio-admin.ml.example.com:9000"),
     ("sandbox", "restore.pointInTime", "2026-12-01T01:30:00", "time zone", "2026-12-01T01:30:00+01:00"),
     ("sandbox", "restore.backup", "Kfplatform_Tenants", "DNS label", "kfplatform-tenants-20261130013005"),
+    ("sandbox", "restore.volumesBackup", "volumes backup", "DNS label", "kfplatform-tenant-volumes-20261130013007"),
+    ("sandbox", "restore.bucket", "kfp_backups", "S3 bucket name", "kfp-backups-2"),
+    ("sandbox", "restore.namespaces", ["Team-NLP"], "DNS label", ["team-nlp"]),
+    ("sandbox", "restore.namespaces", ["kubeflow"], "not a team of tenants/", ["team-vision", "team-nlp"]),
+    ("prod", "distribution", "eks", "'kubernetes' or 'openshift'", "openshift"),
+    ("prod", "schedules.platform.offsite", "yes please", "valid boolean", False),
+    ("prod", "offsite.name", "DR", "DNS label", "dr-site"),
+    ("prod", "offsite.artifactsBucket", "a", "S3 bucket name", "ml-artifacts-dr"),
+    ("prod", "galera.physical.cron", "0 3 * * * *", "5-field cron", "0 2 * * 0"),
+    ("prod", "replication.cron", "every 30 minutes", "5-field cron", "*/10 * * * *"),
+    ("prod", "drillReader", "sometimes", "valid boolean", False),
+    ("prod", "alerts", "loud", "valid boolean", False),
+    ("prod", "runbookBaseUrl", "http://git.example.com/platform", "https://", "https://git.example.com/ml/platform/-/blob/main"),
+    ("prod", "runbookBaseUrl", "https://git.example.com/platform/", "trailing", "https://git.example.com"),
 ]
 
 
 @pytest.mark.parametrize("stack,key,bad,words,good", BAD, ids=[f"{s}:{k}={b!r}" for s, k, b, _, _ in BAD])
 def test_a_bad_value_is_refused_at_its_key_and_its_neighbour_loads(stack, key, bad, words, good):
     found = issues(stack, _set(key, bad))
-    assert B + key in found, found
-    assert words in found[B + key] and found[B + key].startswith(f"Pulumi.{stack}.yaml: ")
+    at = [k for k in found if k == B + key or k.startswith(B + key + "[")]  # a list item: key[0]
+    assert at, found
+    assert words in found[at[0]] and found[at[0]].startswith(f"Pulumi.{stack}.yaml: ")
     section = copy.deepcopy(backup_section(stack))
     _set(key, good)(section)
     load_with_backup(stack, section)
