@@ -81,13 +81,13 @@ def _project(tmp_path, fake_url: str, restore: dict | None = None):
     return tmp_path
 
 
-def _kubeconfig(tmp_path, server: str, context: str = "ml-sandbox") -> str:
+def _kubeconfig(tmp_path, server: str, context: str = "ml-sandbox", user: dict | None = None) -> str:
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": context,
         "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
         "clusters": [{"name": "c", "cluster": {"server": server}}],
-        "users": [{"name": "u", "user": {"token": "drill-token"}}],
+        "users": [{"name": "u", "user": user or {"token": "drill-token"}}],
     }))
     return str(path)
 
@@ -169,6 +169,34 @@ def test_a_failed_new_run_fails_the_drill_and_the_cli_exits_1(tmp_path, mariadb,
         record = json.loads((tmp_path / "drills" / "drill-log.json").read_text())["drills"][-1]
         assert record["passed"] is False and record["rtoSeconds"] is None
         assert [c["passed"] for c in record["criteria"]] == [True, True, False]
+
+
+def test_the_kubernetes_api_is_called_with_the_kubeconfigs_credentials_plugin_token(tmp_path):
+    from kfplatform.backup.drill.clients import kube_client, read_kubeconfig
+
+    plugin = {"command": "python3", "args": ["-c", 'print(\'{"status": {"token": "from-plugin"}}\')']}
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        _, cluster, user = read_kubeconfig(_kubeconfig(tmp_path, fake.url, user={"exec": plugin}), None)
+        client = kube_client(cluster, user, fake.url)
+        assert client.headers["Authorization"] == "Bearer from-plugin"
+        assert client.get(f"/apis/velero.io/v1/namespaces/velero/backups/{BACKUP}")["status"]["phase"] == "Completed"
+    with pytest.raises(DrillRefused, match="gave no token"):
+        kube_client(cluster, {"exec": {"command": "false"}}, fake.url)
+
+
+def test_a_failed_velero_restore_fails_the_drill_even_if_the_criteria_hold(tmp_path, mariadb):
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        restore = fake.objects[f"/apis/velero.io/v1/namespaces/velero/restores/drill-{BACKUP}"]
+        restore["status"] = {"phase": "FailedValidation", "validationErrors": ["backup not found"]}
+        (tmp_path / "p").mkdir()
+        opts = _options(_project(tmp_path / "p", fake.url), _kubeconfig(tmp_path, fake.url), fake, mariadb, tmp_path)
+        record, _ = run_drill(opts, pymysql.connect)
+    step = next(s for s in record["steps"] if s["name"] == "namespaces restored")
+    assert not step["ok"] and "FailedValidation" in step["detail"] and "backup not found" in step["detail"]
+    assert all(c["passed"] for c in record["criteria"])
+    assert record["passed"] is False and record["rtoSeconds"] is None
 
 
 REFUSALS = {

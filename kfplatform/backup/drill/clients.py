@@ -107,12 +107,29 @@ class Http:
         return self.request("POST", path, body)
 
 
+def exec_token(spec: dict) -> str:
+    """A client-go credential plugin (`users[].user.exec`, e.g. `aws eks get-token`): run it and read
+    the ExecCredential's `status.token`."""
+    import subprocess
+
+    env = {**os.environ, **{e["name"]: e["value"] for e in spec.get("env") or []}}
+    try:
+        out = subprocess.run(
+            [spec["command"], *(spec.get("args") or [])], env=env, capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+        return json.loads(out)["status"]["token"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
+        raise DrillRefused(f"kubeconfig credential plugin {spec.get('command')!r} gave no token: {e}") from None
+
+
 def kube_client(cluster: dict, user: dict, server: str) -> Http:
     headers = {}
     if user.get("token"):
         headers["Authorization"] = f"Bearer {user['token']}"
     elif user.get("token-file"):
         headers["Authorization"] = f"Bearer {open(user['token-file']).read().strip()}"
+    elif user.get("exec"):
+        headers["Authorization"] = f"Bearer {exec_token(user['exec'])}"
     context = _ssl_context(cluster, user) if server.startswith("https://") else None
     return Http(server, headers, context)
 

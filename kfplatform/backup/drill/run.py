@@ -311,7 +311,8 @@ def run_drill(opts: DrillOptions, connect_db: Callable[..., object]) -> tuple[di
     step("criterion: new run succeeds", new_run)
 
     finished = opts.clock()
-    passed = all(c.passed for c in criteria)
+    # A drill passes when the restore itself worked and every criterion holds.
+    passed = all(c.passed for c in criteria) and all(s["ok"] for s in steps)
     restore_began = min(created) if created else started
     record = {
         "startedAt": datetime.fromtimestamp(started, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -343,7 +344,7 @@ def report(record: dict, delta: dict) -> str:
             rto += f", {delta['rto'] / 60:+.1f} min vs previous drill"
         lines.append(rto)
     else:
-        lines.append("  RTO not met: a criterion failed (docs/restore-drill.md, 'When a criterion fails')")
+        lines.append("  RTO not met: a step or a criterion failed (docs/restore-drill.md, 'When a criterion fails')")
     return "\n".join(lines)
 
 
