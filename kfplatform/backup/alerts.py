@@ -16,7 +16,7 @@ Metric names as their sources define them at the pinned versions:
 from __future__ import annotations
 
 from ..alerts import PLATFORM_TEAM, alert_rule, runbook_url
-from .config import BackupConfig, cron_interval_seconds, duration_seconds
+from .config import BackupConfig, cron_interval_seconds
 from .database import LOGICAL_BACKUP, PHYSICAL_BACKUP
 from .replication import JOB_NAME
 from .velero import PLATFORM_SCHEDULE, TENANTS_SCHEDULE, VOLUMES_SCHEDULE

@@ -6,6 +6,7 @@ import json
 import subprocess
 from datetime import datetime, timedelta, timezone
 
+import pymysql  # requirements.txt: the drill talks to MariaDB through it
 import pytest
 import yaml
 
@@ -13,13 +14,12 @@ from kfplatform import cli
 from kfplatform.backup.drill import checks
 from kfplatform.backup.drill.clients import DrillRefused
 from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, report, run_drill
-from tests.conftest import PROJECT_DIR, copy_project
+from tests.conftest import copy_project
 from tests.tools import require_kfp_python
 
 from .fakes import FakeApis, MariaDbServer
 from .kfp_schema import DDL, insert_run
 
-import pymysql  # noqa: E402  (requirements.txt: the drill talks to MariaDB through it)
 
 BACKUP = "kfplatform-tenants-20261201013012"
 POINT = datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)

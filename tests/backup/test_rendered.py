@@ -4,7 +4,6 @@ import json
 import re
 import subprocess
 
-import pytest
 import yaml
 
 from kfplatform.alerts import anchor
