@@ -210,3 +210,42 @@ def test_promtool_accepts_the_rules_and_the_freshness_alert_fires_only_when_late
     test_file.write_text(yaml.safe_dump(tests))
     run = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def _made(result) -> dict[tuple[str, str], set[str]]:
+    """(namespace, Secret) -> its keys, for every Secret an ExternalSecret makes."""
+    made = {}
+    for es in objects(result, "ExternalSecret"):
+        target = es["spec"]["target"]
+        keys = set((target.get("template") or {}).get("data") or {}) or {d["secretKey"] for d in es["spec"]["data"]}
+        made[(es["metadata"]["namespace"], target["name"])] = keys
+    return made
+
+
+def test_every_secret_the_backup_objects_name_is_made_with_the_keys_they_read(each_stack):
+    made = _made(each_stack)
+    wanted: set[tuple[str, str, str]] = set()
+    for kind in ("BackupStorageLocation", "PhysicalBackup", "Backup", "CronJob", "MariaDB"):  # MariaDB: bootstrapFrom
+        for obj in objects(each_stack, kind):
+            ns = obj["metadata"]["namespace"]
+
+            def refs(value):
+                if isinstance(value, dict):
+                    if "name" in value and "key" in value and set(value) <= {"name", "key", "optional"}:
+                        yield value["name"], value["key"]
+                    for v in value.values():
+                        yield from refs(v)
+                elif isinstance(value, list):
+                    for v in value:
+                        yield from refs(v)
+            wanted |= {(ns, name, key) for name, key in refs(obj["spec"]) if name not in ("kube-root-ca.crt",)}
+    values = next((r.inputs["values"] for r in each_stack.by_type("kubernetes:helm.sh/v3:Release")
+                   if r.inputs["chart"] == "velero"), None)
+    if values:  # the chart mounts this Secret and reads its key `cloud` (AWS_SHARED_CREDENTIALS_FILE)
+        wanted.add(("velero", values["credentials"]["existingSecret"], velero.CREDENTIALS_KEY))
+    assert len(wanted) >= (8 if each_stack.stack == "prod" else 3), sorted(wanted)
+    missing = sorted(w for w in wanted if w[2] not in made.get((w[0], w[1]), set()))
+    assert missing == [], missing
+    cloud = next(es for es in objects(each_stack, "ExternalSecret")
+                 if es["spec"]["target"]["name"] == velero.CREDENTIALS_SECRET)["spec"]["target"]["template"]["data"]["cloud"]
+    assert cloud.splitlines() == ["[default]", "aws_access_key_id={{ .accessKey }}", "aws_secret_access_key={{ .secretKey }}"]
