@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from ..config.base import DnsLabel, Model, is_prod
 from ..data.config import HOST_PORT, BucketName
@@ -268,6 +269,14 @@ class BackupConfig(Model):
                 raise ValueError("prod must back up: set schedules and galera (defaults: daily, 30 days)")
             if self.offsite is None:
                 raise ValueError("prod needs an off-cluster location (offsite) so a lost site is not a lost platform")
+        if self.restore is not None:
+            writers = [k for k in ("schedules", "galera", "replication", "drill_reader") if getattr(self, k)]
+            if writers:
+                keys = ", ".join(to_camel(k) for k in writers)
+                raise ValueError(
+                    f"restore with {keys}: a stack restoring from prod's backups does not back up itself "
+                    "(its Velero holds prod's read-only keys only); remove those keys"
+                )
         if self.replication is not None and (self.offsite is None or self.offsite.artifacts_bucket is None):
             raise ValueError("replication needs offsite.artifactsBucket: the DR bucket the artifact bucket is copied to")
         if self.schedules is not None and self.offsite is None:

@@ -94,6 +94,13 @@ def test_prod_must_back_up_to_an_offsite_location_and_may_not_restore():
     assert any("prod must back up" in i.message for i in raised.value.issues)
 
 
+def test_a_restoring_stack_does_not_back_up_itself():
+    found = issues("sandbox", _set("schedules", {}))
+    assert "restore with schedules" in found[KEY] and "read-only keys only" in found[KEY]
+    found = issues("sandbox", lambda s: s.update(galera={}, drillReader=True))
+    assert "restore with galera, drillReader" in found[KEY]
+
+
 def test_replication_needs_a_dr_bucket():
     found = issues("prod", lambda s: s["offsite"].pop("artifactsBucket"))
     assert "offsite.artifactsBucket" in found[KEY]
