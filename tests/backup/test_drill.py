@@ -235,6 +235,17 @@ def test_bad_input_is_refused_before_anything_is_touched(tmp_path, case):
         assert not (tmp_path / "drills").exists()  # and no drill recorded
 
 
+def test_an_unreachable_sandbox_is_a_refusal_not_a_traceback(tmp_path):
+    from .fakes import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    (tmp_path / "p").mkdir()
+    with FakeApis() as fake:
+        opts = _options(_project(tmp_path / "p", url), _kubeconfig(tmp_path, url), fake, None, tmp_path)
+    with pytest.raises(DrillRefused, match="cannot reach the sandbox's API server"):
+        run_drill(opts, lambda **kw: pytest.fail("the database must not be contacted"))
+
+
 def test_a_refusal_exits_2_with_the_message(tmp_path, capsys):
     with FakeApis() as fake:
         _sandbox_objects(fake)

@@ -131,6 +131,8 @@ def preflight(opts: DrillOptions) -> Preflight:
     base = f"/apis/velero.io/v1/namespaces/{ns.backup}/backups"
     try:
         backup = kube.get(f"{base}/{opts.backup}")
+    except OSError as e:
+        raise DrillRefused(f"cannot reach the sandbox's API server {target.server}: {e}") from None
     except ApiError as e:
         if e.status != 404:
             raise DrillRefused(f"cannot read Velero backups in the sandbox: {e}") from None
