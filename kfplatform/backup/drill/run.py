@@ -136,9 +136,10 @@ def preflight(opts: DrillOptions) -> Preflight:
     except ApiError as e:
         if e.status != 404:
             raise DrillRefused(f"cannot read Velero backups in the sandbox: {e}") from None
-        known = sorted(
-            (b["metadata"]["name"] for b in kube.get(base).get("items", [])), reverse=True,
-        )[:5]
+        try:
+            known = sorted((b["metadata"]["name"] for b in kube.get(base).get("items", [])), reverse=True)[:5]
+        except (ApiError, OSError):
+            known = []
         raise DrillRefused(
             f"unknown backup {opts.backup!r}: the sandbox's Velero does not list it (synced from prod's backups "
             f"bucket; newest names: {', '.join(known) or 'none'})"
