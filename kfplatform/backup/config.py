@@ -243,15 +243,6 @@ class BackupConfig(Model):
     # Sandbox: restore from one of prod's backups (docs/restore-drill.md).
     restore: RestoreConfig | None = None
     alerts: bool = True
-    # Where docs/runbook.md is browsed; alerts link to its headings (observability.runbookBaseUrl once merged).
-    runbook_base_url: str = "https://git.ml.example.com/ml/kubeflow-platform/-/blob/main"
-
-    @field_validator("runbook_base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not re.match(r"^https://[^\s/]+(/[^\s#?]*)?$", value) or value.endswith("/"):
-            raise ValueError(f"{value!r}: give the https:// URL the repository's files are browsed at, without a trailing '/'")
-        return value
 
     @field_validator("restore")
     @classmethod

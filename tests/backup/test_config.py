@@ -63,8 +63,6 @@ BAD = [
     ("prod", "replication.cron", "every 30 minutes", "5-field cron", "*/10 * * * *"),
     ("prod", "drillReader", "sometimes", "valid boolean", False),
     ("prod", "alerts", "loud", "valid boolean", False),
-    ("prod", "runbookBaseUrl", "http://git.example.com/platform", "https://", "https://git.example.com/ml/platform/-/blob/main"),
-    ("prod", "runbookBaseUrl", "https://git.example.com/platform/", "trailing", "https://git.example.com"),
 ]
 
 
