@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
@@ -43,6 +44,37 @@ def _capacity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drill(args: argparse.Namespace) -> int:
+    """The restore drill against the live sandbox; exit 0 all criteria pass, 1 one failed, 2 refused."""
+    from datetime import datetime, timezone
+
+    from .backup.drill.clients import DrillRefused
+    from .backup.drill.run import DrillOptions, db_password_from_env, report, run_drill
+
+    try:
+        point = None
+        if args.point_in_time:
+            point = datetime.fromisoformat(args.point_in_time.replace("Z", "+00:00"))
+            if point.tzinfo is None:
+                raise DrillRefused(f"--point-in-time {args.point_in_time}: give the time zone (e.g. ...T22:00:00Z)")
+            point = point.astimezone(timezone.utc)
+        opts = DrillOptions(
+            project=args.project, stack=args.stack, backup=args.backup, point_in_time=point,
+            kubeconfig=args.kubeconfig, context=args.context, kfp_url=args.kfp_url, kfp_user=args.kfp_user,
+            kfp_namespace=args.kfp_namespace, db_host=args.db_host, db_port=args.db_port, db_user=args.db_user,
+            db_password=db_password_from_env(), dashboard_url=args.dashboard_url,
+            tolerance_s=int(args.tolerance_hours * 3600), log_dir=args.log_dir,
+        )
+        import pymysql
+
+        record, delta = run_drill(opts, pymysql.connect)
+    except (DrillRefused, ValueError) as e:
+        print(f"drill refused: {e}", file=sys.stderr)
+        return 2
+    print(report(record, delta))
+    return 0 if record["passed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfplatform", description=__doc__)
     parser.add_argument("--project", type=pathlib.Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
@@ -54,6 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     capacity = commands.add_parser("capacity", help="print the GPU capacity plan: supply, quotas, headroom, Katib sweeps")
     capacity.add_argument("--stack", required=True, help="stack name: reads Pulumi.STACK.yaml")
     capacity.set_defaults(run=_capacity)
+    drill = commands.add_parser("drill", help="the restore drill on the live sandbox: criteria, RTO, drill log")
+    drill.add_argument("--stack", required=True, help="the sandbox stack (never prod)")
+    drill.add_argument("--backup", required=True, help="the Velero backup the stack restores (backup.restore.backup)")
+    drill.add_argument("--point-in-time", help="the database restore point (backup.restore.pointInTime), ISO 8601 with zone")
+    drill.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", str(pathlib.Path.home() / ".kube" / "config")))
+    drill.add_argument("--context", help="kubeconfig context (default: current-context)")
+    drill.add_argument("--kfp-url", default="http://127.0.0.1:8888", help="KFP API (kubectl -n kubeflow port-forward svc/ml-pipeline 8888)")
+    drill.add_argument("--kfp-user", help="user sent as kubeflow-userid (a member of --kfp-namespace)")
+    drill.add_argument("--kfp-namespace", required=True, help="a restored team namespace to run the probe pipeline in")
+    drill.add_argument("--db-host", default="127.0.0.1", help="ProxySQL (kubectl -n kubeflow-db port-forward svc/proxysql 6033)")
+    drill.add_argument("--db-port", type=int, default=6033)
+    drill.add_argument("--db-user", default="kfp", help="password from DRILL_DB_PASSWORD")
+    drill.add_argument("--dashboard-url", help="default: https://<cluster.domain>/")
+    drill.add_argument("--tolerance-hours", type=float, default=26.0, help="recent = newer than the restore point minus this")
+    drill.add_argument("--log-dir", type=pathlib.Path, help="default: drills/")
+    drill.set_defaults(run=_drill)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -9,8 +9,9 @@ from .k8s import child, meta
 
 # Namespaces whose pods need host access: Istio's CNI node agent; the GPU operator's daemonsets
 # (driver, container toolkit, device plugin, MIG manager); the audit shipper, which reads the API
-# server's audit log from the control-plane nodes (hostPath).
-PRIVILEGED = {"istio", "gpuOperator", "audit"}  # keys as in config (camelCase)
+# server's audit log from the control-plane nodes (hostPath); Velero's node agent, which reads the
+# pods' volumes through the kubelet's directory (hostPath) for file-system backups (kfplatform/backup).
+PRIVILEGED = {"istio", "gpuOperator", "audit", "backup"}  # keys as in config (camelCase)
 # Namespaces whose pods get Istio sidecars: Kubeflow's services sit behind AuthorizationPolicies
 # (upstream's common/kubeflow-namespace sets this label; the platform owns the namespace instead).
 # The payload sink (logging) too: its AuthorizationPolicies need the tenants' mTLS identities.

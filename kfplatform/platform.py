@@ -4,6 +4,7 @@ from __future__ import annotations
 import pulumi
 
 from .compliance.component import Compliance, namespace_labels
+from .backup.component import Backups, restore_bootstrap
 from .config import PlatformConfig
 from .data.tier import DataTier
 from .gpu.capacity import closed_quota_keys
@@ -53,6 +54,7 @@ class Platform(pulumi.ComponentResource):
             namespaces=self.namespaces.by_role,
             tenant_namespaces=tenant_namespaces,
             minio_provider=providers.minio,
+            bootstrap=restore_bootstrap(stack, self.secrets),  # the restore drill: Galera from a backup
             opts=here,
         )
         self.kubeflow = Kubeflow(
@@ -63,6 +65,12 @@ class Platform(pulumi.ComponentResource):
         self.tenants = Tenants(
             "tenants", config.tenants, tenant_namespaces, stack.tenancy, stack.network, crds,
             closed_quota=closed_quota_keys(stack.gpu), opts=here,
+        )
+        self.backups = Backups(
+            "backups", stack, config.tenants, secrets=self.secrets, namespaces=self.namespaces.by_role,
+            tenant_namespaces=tenant_namespaces, endpoints=self.data.endpoints, galera=[self.data.operators.mariadb, self.data.galera.mariadb],
+            buckets=self.data.object_store.buckets, minio_provider=providers.minio, vault_provider=providers.vault,
+            opts=here,
         )
         self.gpus = Gpus(
             "gpus", config, self.namespaces["gpuOperator"], tenant_namespaces, crds,
@@ -90,5 +98,6 @@ class Platform(pulumi.ComponentResource):
             **self.kubeflow.outputs,
             **self.data.outputs,
             **self.compliance.outputs,
+            **self.backups.outputs,
         }
         self.register_outputs(self.outputs)

@@ -199,6 +199,7 @@ def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
 
 # Each area's cross-checks register themselves on import. They import this module (its names above
 # are defined by now), so they are imported last, once, whoever imports the loader first.
+from ..backup import checks as _backup_checks  # noqa: E402,F401
 from ..data import checks as _data_checks  # noqa: E402,F401
 from ..data import geometry as _data_geometry  # noqa: E402,F401
 from ..gpu import checks as _gpu_checks  # noqa: E402,F401

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..compliance.config import ComplianceConfig
+from ..backup.config import BackupConfig
 from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
@@ -43,6 +44,8 @@ class PlatformNamespaces(Model):
     # kfplatform-payloads.<logging>.svc) and the control-plane audit shipper (needs hostPath).
     logging: DnsLabel = "logging"
     audit: DnsLabel = "kfplatform-audit"
+    # Velero (OpenShift: OADP's namespace, e.g. openshift-adp)
+    backup: DnsLabel = "velero"
 
     def names(self) -> set[str]:
         return set(self.model_dump().values())
@@ -220,6 +223,7 @@ class StackConfig(Model):
     kubeflow: KubeflowConfig
     data: DataTierConfig
     compliance: ComplianceConfig = ComplianceConfig()
+    backup: BackupConfig = BackupConfig()
 
     @property
     def is_prod(self) -> bool:

@@ -7,6 +7,7 @@ from enum import Enum
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..compliance.config import ComplianceLevel
+from ..backup.config import TenantBackup
 from ..gpu.config import KatibSweep
 from .base import DnsLabel, LabelValue, Model, quantity_value
 from .identities import Email, IdpGroup, identity_key
@@ -97,6 +98,8 @@ class TenantConfig(Model):
     katib: KatibSweep | None = None
     # standard|regulated; unset: the stack's compliance.defaultLevel (kfplatform/compliance).
     compliance: ComplianceLevel | None = None
+    # Backup opt-ins (kfplatform/backup): e.g. {notebookVolumes: true}.
+    backup: TenantBackup = TenantBackup()
 
     @field_validator("quota", mode="before")
     @classmethod

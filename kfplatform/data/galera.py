@@ -86,6 +86,7 @@ def restricted_pod(uid: int) -> dict:
 
 def mariadb_spec(
     config: DataTierConfig, *, mirror: str, pull_secret: str, storage_class: str, zones: Sequence[str], topology_key: str,
+    bootstrap_from: Mapping | None = None,
 ) -> dict:
     """The `MariaDB` spec: Galera, spread over nodes (and zones), a PDB that keeps quorum, metrics on."""
     galera = config.galera
@@ -140,6 +141,9 @@ def mariadb_spec(
     # A single node gets no PDB: maxUnavailable 0 would block every node drain.
     if galera.replicas >= 3:
         spec["podDisruptionBudget"] = {"maxUnavailable": (galera.replicas - 1) // 2}
+    # The restore drill (kfplatform/backup): a new cluster starts from a backup, not empty.
+    if bootstrap_from is not None:
+        spec["bootstrapFrom"] = dict(bootstrap_from)
     return spec
 
 
@@ -163,6 +167,7 @@ class GaleraCluster(pulumi.ComponentResource):
         operator: pulumi.Resource,
         protect: bool,
         depends_on: Sequence[pulumi.Resource] = (),
+        bootstrap_from: Mapping | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:data:GaleraCluster", name, None, opts)
@@ -196,7 +201,7 @@ class GaleraCluster(pulumi.ComponentResource):
             ),
             spec=mariadb_spec(
                 config, mirror=mirror, pull_secret=pull_secret, storage_class=storage_class, zones=zones,
-                topology_key=topology_key,
+                topology_key=topology_key, bootstrap_from=bootstrap_from,
             ),
             opts=child(self, depends_on=[*base, root, metrics], protect=protect),
         )

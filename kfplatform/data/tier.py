@@ -31,9 +31,11 @@ class DataTier(pulumi.ComponentResource):
         namespaces: Mapping[str, pulumi.Resource],
         tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
         minio_provider: pulumi.ProviderResource,
+        bootstrap=None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """`namespaces`: the platform's Namespace objects by role (`database`, `objectStore`, ...)."""
+        """`namespaces`: the platform's Namespace objects by role (`database`, `objectStore`, ...).
+        `bootstrap`: a `kfplatform.backup.RestoreBootstrap` when Galera starts from a backup (the drill)."""
         super().__init__("kfplatform:data:DataTier", name, None, opts)
         config = stack.data
         prod = stack.is_prod
@@ -69,7 +71,10 @@ class DataTier(pulumi.ComponentResource):
             "galera", config, namespace=ns.database, consumer_namespace=ns.kubeflow, endpoints=self.endpoints,
             secrets=secrets, storage_class=sc.name, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key, operator=self.operators.mariadb, protect=prod,
-            depends_on=[*in_ns("database"), *pulls_in(ns.database), self.storage_class],
+            depends_on=[
+                *in_ns("database"), *pulls_in(ns.database), self.storage_class, *(bootstrap.depends_on if bootstrap else ()),
+            ],
+            bootstrap_from=bootstrap.spec if bootstrap else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         admin_path = platform_path("database", ADMIN_SECRET)

@@ -63,7 +63,13 @@ LOG_INDEX = SecretHome("compliance/log-index", ("user", "password"), "log index 
 PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY, LOG_INDEX)
 # Homes only some stacks use: Dex's static test users (sandbox only; prod refuses static users).
 DEX_STATIC_USERS = SecretHome("identity/dex-static-users", ("password_hash",), "platform engineers (sandbox test login)")
-OPTIONAL_PLATFORM_HOMES = (DEX_STATIC_USERS,)
+# The DR site's S3 keys (stacks with backup.offsite) and, in the sandbox, prod's read-only drill keys
+# (backup.restore), copied from prod's generated platform/backup/drill-reader (kfplatform/backup).
+BACKUP_OFFSITE = SecretHome("backup/offsite", ("access_key", "secret_key"), "DR site admins (S3 keys of the DR buckets)")
+BACKUP_PROD_READ_ONLY = SecretHome(
+    "backup/prod-read-only", ("access_key", "secret_key"), "platform engineers (copy of prod's backup/drill-reader)"
+)
+OPTIONAL_PLATFORM_HOMES = (DEX_STATIC_USERS, BACKUP_OFFSITE, BACKUP_PROD_READ_ONLY)
 TENANT_HOMES = (TENANT_OBJECT_STORE, TENANT_REGISTRY, TENANT_GIT)
 
 

@@ -123,8 +123,12 @@ CRD_INSTALLERS = {
     "kubeflow.org/PodDefault": ("application", "kubeflow-admission-webhook"),
     "security.istio.io": ("application", "kubeflow-istio-crds"),
     "policy.sigstore.dev": ("chart", "policy-controller"),
+    "velero.io": ("chart", "velero"),
 }
-PRE_EXISTING = {"argoproj.io": "Argo CD", "monitoring.coreos.com": "the Prometheus operator"}
+PRE_EXISTING = {
+    "argoproj.io": "Argo CD", "monitoring.coreos.com": "the Prometheus operator",
+    "oadp.openshift.io": "the OADP operator (OLM, OpenShift stacks only)",
+}
 CORE_GROUPS = ("core", "apps", "rbac.authorization.k8s.io", "networking.k8s.io", "policy", "autoscaling",
                "scheduling.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "helm.sh", "batch")
 

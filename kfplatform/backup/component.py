@@ -1,0 +1,356 @@
+"""Backups: one box of the posture diagram.
+
+    prod:    Velero (chart or OADP) ── BackupStorageLocations (backups bucket, offsite) ── Schedules
+             Galera ── PhysicalBackup (replica) + logical Backup (KFP, MLMD) ── backups bucket galera/*
+             artifact bucket ── mc CronJob ── MinIO bucket replication ── DR bucket
+             PrometheusRule: failed, too old, replication failing/lagging
+    sandbox: Velero with prod's backups as a READ-ONLY location ── Restore of the selected namespaces
+             (the data tier itself is bootstrapped from prod's physical backup: restore_bootstrap())
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_vault as vault
+
+from ..config.loader import TenantFile
+from ..config.stack import StackConfig
+from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, DataEndpoints
+from ..data.galera import GALERA_NAME
+from ..data.object_store import ObjectAccount
+from ..data.operators import _release
+from ..k8s import child, custom_resource, meta
+from ..secrets.plane import SecretsPlane
+from . import accounts, database, releases, replication, velero
+from .alerts import DEFAULT_RUNBOOK_BASE_URL, RULE_NAME, backup_rules
+from .config import (
+    DRILL_READER_PATH, GALERA_WRITER_PATH, REPLICATION_PATH, VELERO_WRITER_PATH, BackupConfig,
+)
+
+COMPONENT = "backup"
+CA_PATH = "platform/backup/object-store-ca"  # the cluster CA (public), for clients that want a Secret
+RESTORE_DB_SECRET = "prod-backups-read-only"  # database namespace, the sandbox's bootstrapFrom keys
+WAIT = "pulumi.com/waitFor"
+
+
+@dataclass(frozen=True)
+class RestoreBootstrap:
+    """What the sandbox's Galera cluster is bootstrapped from (MariaDB.spec.bootstrapFrom)."""
+
+    spec: dict
+    depends_on: tuple[pulumi.Resource, ...]
+
+
+def restore_bootstrap(stack: StackConfig, secrets: SecretsPlane) -> RestoreBootstrap | None:
+    """None unless the stack restores from a backup (`backup.restore`, sandbox only).
+
+    Called before the data tier: the read-only keys are delivered into the database namespace
+    first, and the `MariaDB` starts from prod's newest physical backup (before `pointInTime`).
+    """
+    restore = stack.backup.restore
+    if restore is None:
+        return None
+    delivered = secrets.deliver(
+        stack.cluster.namespaces.database, RESTORE_DB_SECRET, restore.credentials_path,
+        {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
+    )
+    spec = database.bootstrap_from(
+        endpoint=restore.endpoint, bucket=restore.bucket, secret=RESTORE_DB_SECRET, point_in_time=restore.point_in_time,
+    )
+    return RestoreBootstrap(spec, (delivered,))
+
+
+class Backups(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        stack: StackConfig,
+        tenants: Sequence[TenantFile],
+        *,
+        secrets: SecretsPlane,
+        namespaces: Mapping[str, pulumi.Resource],
+        tenant_namespaces: Mapping[str, pulumi.Resource],
+        endpoints: DataEndpoints,
+        galera: Sequence[pulumi.Resource],  # the mariadb-operator release and the MariaDB
+        buckets: Mapping[str, pulumi.Resource],
+        minio_provider: pulumi.ProviderResource,
+        vault_provider: pulumi.ProviderResource,
+        runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,  # observability.runbookBaseUrl once merged
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:backup:Backups", name, None, opts)
+        config: BackupConfig = stack.backup
+        self.config = config
+        ns = stack.cluster.namespaces
+        self.namespace = ns.backup
+        mirror, pull_secret = stack.images.mirror, stack.images.pull_secret
+        prod = stack.is_prod
+        self.schedules: dict[str, pulumi.Resource] = {}
+        self.outputs: dict = {}
+        if not config.velero_needed and config.galera is None:
+            self.register_outputs({})
+            return
+        in_ns = lambda role: [namespaces[role]] if role in namespaces else []  # noqa: E731
+        pulls = [secrets.pull_secret_delivery(self.namespace)]
+        store = stack.data.object_store
+        backups_bucket = store.buckets.backups
+        store_url = f"https://{endpoints.object_store_host}:{endpoints.object_store_port}"
+        store_hostport = f"{endpoints.object_store_host}:{endpoints.object_store_port}"
+        node_agent = any(t.config.backup.notebook_volumes for t in tenants)
+
+        # The cluster CA signs MinIO's certificate (data/endpoints.py). Velero takes it inline (base64);
+        # mariadb-operator only from a Secret, so it is written to Vault and delivered by ESO.
+        root_ca = k8s.core.v1.ConfigMap.get(
+            f"{name}-kube-root-ca", f"kube-system/{OBJECT_STORE_CA_CONFIGMAP}", opts=pulumi.ResourceOptions(parent=self)
+        )
+        ca_pem = root_ca.data.apply(lambda data: (data or {}).get(OBJECT_STORE_CA_KEY) or "")
+        ca_b64 = ca_pem.apply(lambda pem: base64.b64encode(pem.encode()).decode() if pem else "")
+
+        writes = config.schedules is not None or config.galera is not None
+        velero_creds: list[pulumi.Resource] = []
+        if writes:
+            velero_account = self._account(
+                "velero-object-store", VELERO_WRITER_PATH, "backup-velero",
+                accounts.prefix_writer_policy(backups_bucket, velero.BUCKET_PREFIX), secrets, store, minio_provider,
+                [buckets["backups"]],
+            )
+            velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, VELERO_WRITER_PATH, [velero_account.user]))
+        if config.drill_reader:
+            self._account(
+                "drill-reader-object-store", DRILL_READER_PATH, "backup-drill-reader",
+                accounts.read_only_policy(backups_bucket), secrets, store, minio_provider, [buckets["backups"]],
+            )
+        if config.restore is not None:
+            # The sandbox's Velero holds nothing but prod's read-only keys: its default credentials too.
+            velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, config.restore.credentials_path, []))
+        if config.offsite is not None:
+            velero_creds.append(self._cloud_secret(secrets, velero.OFFSITE_SECRET, config.offsite.credentials_path, []))
+
+        # -- Velero, or OADP on OpenShift ------------------------------------------------------------
+        deps = [*in_ns("backup"), *pulls, *velero_creds]
+        primary = velero.location_spec(
+            bucket=backups_bucket, prefix=velero.BUCKET_PREFIX, endpoint_url=store_url, region="us-east-1",
+            default=True, read_only=False, credential_secret=velero.CREDENTIALS_SECRET, ca_cert_b64=None,
+        )
+        self.locations: dict[str, pulumi.Resource] = {}
+        if config.distribution == "openshift":
+            location = ca_b64.apply(lambda ca: _with_ca(primary, ca)) if writes else None
+            self.server = custom_resource(
+                "oadp", api_version="oadp.openshift.io/v1alpha1", kind="DataProtectionApplication",
+                metadata=meta("kfplatform", self.namespace, component=COMPONENT),
+                spec=velero.dpa_spec(location=location, node_agent=node_agent),
+                opts=child(self, depends_on=deps),
+            )
+        else:
+            self.server = _release(
+                self, "velero", releases.VELERO_CHART, self.namespace,
+                velero.velero_values(
+                    mirror=mirror, pull_secret=pull_secret, node_agent=node_agent,
+                    default_location=velero.PRIMARY_LOCATION if writes else None,
+                ),
+                depends_on=deps, protect=prod,
+            )
+            if writes:
+                self.locations[velero.PRIMARY_LOCATION] = self._location(
+                    velero.PRIMARY_LOCATION, ca_b64.apply(lambda ca: _with_ca(primary, ca)),
+                )
+        if config.offsite is not None:
+            self.locations[config.offsite.name] = self._location(config.offsite.name, velero.offsite_spec(config.offsite))
+        if config.restore is not None:
+            restore_location = velero.location_spec(
+                bucket=config.restore.bucket, prefix=velero.BUCKET_PREFIX, endpoint_url=f"https://{config.restore.endpoint}",
+                region="us-east-1", default=False, read_only=True, credential_secret=velero.CREDENTIALS_SECRET,
+                ca_cert_b64=None,
+            )
+            restore_location["backupSyncPeriod"] = "30s"
+            self.locations[velero.RESTORE_LOCATION] = self._location(velero.RESTORE_LOCATION, restore_location)
+
+        # -- Schedules: the platform, and one per team (derived from the tenants list) --------------
+        volume_opt_in = {t.config.name: t.config.backup.notebook_volumes for t in tenants}
+        for schedule_name, spec in velero.schedules(
+            config, platform_namespaces=sorted(ns.names()), tenants=volume_opt_in,
+        ).items():
+            location = spec["template"]["storageLocation"]
+            teams = [t for t in spec["template"]["includedNamespaces"] if t in tenant_namespaces]
+            self.schedules[schedule_name] = custom_resource(
+                f"schedule-{schedule_name}", api_version=velero.API, kind="Schedule",
+                metadata=meta(schedule_name, self.namespace, component=COMPONENT),
+                spec=spec,
+                opts=child(self, depends_on=[
+                    self.server, *([self.locations[location]] if location in self.locations else []),
+                    *[tenant_namespaces[t] for t in teams],
+                ]),
+            )
+
+        # -- Galera: physical (replica) and logical (KFP, MLMD) backups -----------------------------
+        if config.galera is not None:
+            galera_account = self._account(
+                "galera-backup-object-store", GALERA_WRITER_PATH, "backup-galera",
+                accounts.prefix_writer_policy(backups_bucket, database.PREFIX), secrets, store, minio_provider,
+                [buckets["backups"]],
+            )
+            s3 = secrets.deliver(
+                ns.database, database.S3_SECRET, GALERA_WRITER_PATH,
+                {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
+                depends_on=[galera_account.user],
+            )
+            ca_write = vault.kv.SecretV2(
+                "platform-backup-object-store-ca", mount=secrets.layout.mount.path, name=CA_PATH,
+                data_json=ca_pem.apply(lambda pem: json.dumps({database.CA_KEY: pem})),
+                opts=child(self, provider=vault_provider),
+            )
+            ca_secret = secrets.deliver(
+                ns.database, database.CA_SECRET, CA_PATH, {database.CA_KEY: database.CA_KEY}, depends_on=[ca_write],
+            )
+            galera_deps = [*galera, s3, ca_secret]
+            self.physical = custom_resource(
+                "galera-physical-backup", api_version="k8s.mariadb.com/v1alpha1", kind="PhysicalBackup",
+                metadata=meta(database.PHYSICAL_BACKUP, ns.database, component=COMPONENT),
+                spec=database.physical_backup_spec(
+                    config.galera, mariadb=GALERA_NAME, bucket=backups_bucket, endpoint=store_hostport, pull_secret=pull_secret,
+                ),
+                opts=child(self, depends_on=galera_deps),
+            )
+            self.logical = custom_resource(
+                "galera-logical-backup", api_version="k8s.mariadb.com/v1alpha1", kind="Backup",
+                metadata=meta(database.LOGICAL_BACKUP, ns.database, component=COMPONENT),
+                spec=database.logical_backup_spec(
+                    config.galera, mariadb=GALERA_NAME, bucket=backups_bucket, endpoint=store_hostport, pull_secret=pull_secret,
+                ),
+                opts=child(self, depends_on=galera_deps),
+            )
+
+            if config.offsite is not None:
+                offsite = config.offsite
+                dr_keys = secrets.deliver(
+                    ns.database, database.OFFSITE_SECRET, offsite.credentials_path,
+                    {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
+                )
+                dr = dict(
+                    mariadb=GALERA_NAME, bucket=offsite.bucket, endpoint=database.endpoint_of(offsite.endpoint),
+                    pull_secret=pull_secret, secret=database.OFFSITE_SECRET, ca_secret=None, region=offsite.region,
+                )
+                for kind, resource_name, object_name, spec in (
+                    ("PhysicalBackup", "galera-physical-backup-offsite", database.PHYSICAL_BACKUP,
+                     database.physical_backup_spec(config.galera, **dr)),
+                    ("Backup", "galera-logical-backup-offsite", database.LOGICAL_BACKUP,
+                     database.logical_backup_spec(config.galera, **dr)),
+                ):
+                    custom_resource(
+                        resource_name, api_version="k8s.mariadb.com/v1alpha1", kind=kind,
+                        metadata=meta(object_name + database.OFFSITE_SUFFIX, ns.database, component=COMPONENT),
+                        spec=spec, opts=child(self, depends_on=[*galera, dr_keys]),
+                    )
+
+        # -- Artifact bucket replication to the DR location ------------------------------------------
+        if config.replication is not None and config.offsite is not None:
+            replication_account = self._account(
+                "replication-object-store", REPLICATION_PATH, "backup-replication",
+                accounts.replication_policy(endpoints.artifact_bucket), secrets, store, minio_provider,
+                [buckets["artifacts"]],
+            )
+            source = secrets.deliver(
+                self.namespace, replication.SOURCE_SECRET, REPLICATION_PATH,
+                {"accesskey": "access_key", "secretkey": "secret_key"}, depends_on=[replication_account.user],
+            )
+            target = secrets.deliver(
+                self.namespace, replication.TARGET_SECRET, config.offsite.credentials_path,
+                {"accesskey": "access_key", "secretkey": "secret_key"},
+            )
+            self.replication = k8s.batch.v1.CronJob(
+                "artifact-replication",
+                metadata=meta(replication.JOB_NAME, self.namespace, component=COMPONENT),
+                spec=replication.cronjob_spec(
+                    cron=config.replication.cron, mirror=mirror, pull_secret=pull_secret, source_url=store_url,
+                    source_bucket=endpoints.artifact_bucket, target_url=config.offsite.endpoint,
+                    target_bucket=config.offsite.artifacts_bucket, ca_configmap=endpoints.object_store_ca_configmap,
+                    ca_key=endpoints.object_store_ca_key,
+                ),
+                opts=child(self, depends_on=[*in_ns("backup"), *pulls, source, target, buckets["artifacts"]]),
+            )
+
+        # -- The drill's Restore (sandbox) -----------------------------------------------------------
+        if config.restore is not None:
+            restore_namespaces = config.restore.namespaces or sorted(tenant_namespaces)
+            self.restore = custom_resource(
+                "drill-restore", api_version=velero.API, kind="Restore",
+                metadata=meta(
+                    velero.restore_name(config.restore.backup), self.namespace, component=COMPONENT,
+                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "3600"},
+                ),
+                spec=velero.restore_spec(config.restore.backup, restore_namespaces),
+                opts=child(self, depends_on=[
+                    self.server, self.locations[velero.RESTORE_LOCATION],
+                    *[tenant_namespaces[t] for t in restore_namespaces if t in tenant_namespaces],
+                ]),
+            )
+            if config.restore.volumes_backup:
+                custom_resource(
+                    "drill-restore-volumes", api_version=velero.API, kind="Restore",
+                    metadata=meta(
+                        velero.restore_name(config.restore.volumes_backup), self.namespace, component=COMPONENT,
+                        annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "7200"},
+                    ),
+                    # Only the claims and pods' volume contents: the objects come from the first Restore.
+                    spec={**velero.restore_spec(config.restore.volumes_backup, restore_namespaces),
+                          "includedResources": ["persistentvolumeclaims", "persistentvolumes", "pods"]},
+                    opts=child(self, depends_on=[self.restore]),
+                )
+            self.outputs["drillRestore"] = {
+                "backup": config.restore.backup, "volumesBackup": config.restore.volumes_backup,
+                "namespaces": restore_namespaces,
+            }
+
+        # -- Alerts ----------------------------------------------------------------------------------
+        rules = backup_rules(
+            config, velero_namespace=self.namespace, database_namespace=ns.database,
+            artifact_bucket=endpoints.artifact_bucket, runbook_base_url=runbook_base_url,
+        )
+        if config.alerts and rules:
+            custom_resource(
+                "backup-alerts", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata=meta(RULE_NAME, ns.monitoring, component=COMPONENT),
+                spec={"groups": [{"name": RULE_NAME, "rules": rules}]},
+                opts=child(self, depends_on=in_ns("monitoring")),
+            )
+        self.outputs["backupSchedules"] = sorted(self.schedules)
+        self.register_outputs(self.outputs)
+
+    def _account(self, name, path, policy_name, policy, secrets, store, provider, depends_on) -> ObjectAccount:
+        return ObjectAccount(
+            name, vault_path=path, policy_name=policy_name, policy=policy, secrets=secrets, deliveries=[],
+            rotate_days=store.access_key_max_age_days, provider=provider, depends_on=depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _cloud_secret(self, secrets: SecretsPlane, secret_name: str, path: str, depends_on: list) -> pulumi.Resource:
+        """Velero's credentials file (`cloud`) from the keys at Vault `path`."""
+        return secrets.deliver(
+            self.namespace, secret_name, path, {"accessKey": "access_key", "secretKey": "secret_key"},
+            template_data={velero.CREDENTIALS_KEY: velero.CLOUD_TEMPLATE}, depends_on=depends_on,
+        )
+
+    def _location(self, location_name: str, spec) -> pulumi.Resource:
+        # The spec may be an Output (the CA is read at deploy time): a CustomResource takes it whole.
+        return k8s.apiextensions.CustomResource(
+            f"location-{location_name}", api_version=velero.API, kind="BackupStorageLocation",
+            metadata=meta(
+                location_name, self.namespace, component=COMPONENT,
+                annotations={WAIT: "jsonpath={.status.phase}=Available", "pulumi.com/timeoutSeconds": "600"},
+            ),
+            spec=spec,
+            opts=child(self, depends_on=[self.server]),
+        )
+
+
+def _with_ca(spec: dict, ca_b64: str) -> dict:
+    if not ca_b64:
+        return spec
+    out = json.loads(json.dumps(spec))
+    out["objectStorage"]["caCert"] = ca_b64
+    return out

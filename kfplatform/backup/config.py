@@ -1,0 +1,289 @@
+"""Configuration of backups and the restore drill (`kubeflow-platform:backup`, `TenantConfig.backup`).
+
+Prod backs up; the sandbox restores. Rules that make a drill safe (the sandbox reads prod's backups
+with read-only credentials only, prod is never bootstrapped from a backup by configuration) are
+checked here, so the error names the key that must change.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from ..config.base import DnsLabel, Model, is_prod
+from ..data.config import HOST_PORT, BucketName
+
+CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
+GO_DURATION = re.compile(r"^(?=\d)((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?$")
+VAULT_BACKUP_PATH = re.compile(r"^platform/backup/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# Vault paths of credentials that can WRITE prod's object store: a restore source naming one of
+# them would let the sandbox overwrite or delete prod's backups (refused in RestoreConfig).
+VELERO_WRITER_PATH = "platform/backup/velero"
+GALERA_WRITER_PATH = "platform/backup/galera"
+REPLICATION_PATH = "platform/backup/replication"
+DRILL_READER_PATH = "platform/backup/drill-reader"  # prod: Get/List on the backups bucket, nothing else
+WRITE_PATHS = frozenset({
+    VELERO_WRITER_PATH, GALERA_WRITER_PATH, REPLICATION_PATH,
+    "platform/object-store/root", "platform/object-store/kfp",
+})
+# Where the sandbox reads the read-only keys (copied from prod's DRILL_READER_PATH by a person).
+DEFAULT_RESTORE_CREDENTIALS = "platform/backup/prod-read-only"
+
+
+def duration_seconds(value: str) -> int:
+    """`720h` / `1h30m` / `90s` (the Go durations Velero and mariadb-operator read) in seconds."""
+    match = GO_DURATION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 720h, 36h30m or 90s")
+    return int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday), e.g. '0 2 * * *'")
+    return value
+
+
+def cron_interval_seconds(cron: str) -> int:
+    """The longest gap between two runs of `cron`, for the freshness alerts (conservative).
+
+    Exact for the shapes used here (`M H * * *` daily, `M * * * *` hourly, `*/N ...`); any
+    expression with a day-of-month, month or weekday restriction counts as weekly at most.
+    """
+    minute, hour, dom, month, dow = cron.split()
+    if (dom, month, dow) != ("*", "*", "*"):
+        return 7 * 86400
+    if hour == "*" or hour.startswith("*/"):
+        step_h = int(hour[2:]) if hour.startswith("*/") else 1
+        if minute.startswith("*/"):
+            return int(minute[2:]) * 60 if hour == "*" else step_h * 3600
+        if minute == "*":
+            return 60
+        return step_h * 3600 // max(1, len(minute.split(",")))
+    hours = hour.split(",")
+    if len(hours) > 1 and all(h.isdigit() for h in hours):
+        ordered = sorted(int(h) for h in hours)
+        gaps = [b - a for a, b in zip(ordered, ordered[1:])] + [24 - ordered[-1] + ordered[0]]
+        return max(gaps) * 3600
+    return 86400
+
+
+class VeleroSchedule(Model):
+    """One Velero Schedule: when, and how long its backups are kept."""
+
+    cron: str
+    ttl: str = "720h"
+    # Also write each backup to the off-cluster location (`offsite`), as a second Schedule.
+    offsite: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        return _cron(value)
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: str) -> str:
+        if duration_seconds(value) < 86400:
+            raise ValueError(f"{value!r}: keep backups at least 24h (a daily schedule would keep nothing restorable)")
+        return value
+
+
+class VeleroSchedules(Model):
+    # Cluster-scoped platform state and the platform's namespaces (Kubeflow, Istio, auth...).
+    platform: VeleroSchedule = VeleroSchedule(cron="0 1 * * *")
+    # Every tenant namespace (Profiles, InferenceServices, notebooks' claims; volumes where the team opts in).
+    tenants: VeleroSchedule = VeleroSchedule(cron="30 1 * * *")
+
+
+class OffsiteLocation(Model):
+    """A second, off-cluster S3 location for disaster recovery (another site or cloud)."""
+
+    name: DnsLabel = "offsite"
+    endpoint: str  # https://host[:port]
+    bucket: BucketName
+    region: str = "us-east-1"
+    # Bucket the artifact bucket is replicated to (at `endpoint`), when replication is on.
+    artifacts_bucket: BucketName | None = None
+    # Vault KV path with `access_key` and `secret_key` for the DR store (people write it: `bao kv put`).
+    credentials_path: str = "platform/backup/offsite"
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.match(r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$", value):
+            raise ValueError(f"{value!r}: give an https:// URL with host[:port] and no path (backups leave the cluster over TLS)")
+        return value
+
+    @field_validator("credentials_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not VAULT_BACKUP_PATH.match(value) or value in WRITE_PATHS:
+            raise ValueError(f"{value!r}: give a path of its own under platform/backup/ (e.g. platform/backup/offsite)")
+        return value
+
+
+class DatabaseBackup(Model):
+    cron: str
+    max_retention: str = "720h"
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        return _cron(value)
+
+    @field_validator("max_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if duration_seconds(value) < 86400:
+            raise ValueError(f"{value!r}: keep database backups at least 24h")
+        return value
+
+
+class GaleraBackups(Model):
+    # mariabackup of one replica (never the primary): the base of every restore.
+    physical: DatabaseBackup = DatabaseBackup(cron="0 3 * * *")
+    # mariadb-dump of KFP's and ML Metadata's databases: portable, and the finer restore points.
+    logical: DatabaseBackup = DatabaseBackup(cron="15 * * * *", max_retention="168h")
+    # Binlog archiving (`PointInTimeRecovery`). mariadb-operator 26.6.0 supports it for asynchronous
+    # replication only, not Galera (docs/pitr.md "Supported MariaDB versions and topologies" at tag
+    # v26.6.0; internal/controller/mariadb_controller_pitr.go: "TODO: handle galera"). Refused while
+    # the data tier is Galera; hourly logical backups bound the data loss instead (docs/backups.md).
+    point_in_time_recovery: bool = False
+
+    @field_validator("point_in_time_recovery")
+    @classmethod
+    def _galera_has_no_pitr(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "mariadb-operator 26.6.0 archives binlogs for asynchronous replication only, not Galera "
+                "(its docs/pitr.md); keep false: hourly logical backups (galera.logical.cron) bound the data loss"
+            )
+        return value
+
+
+class Replication(Model):
+    """The artifact bucket replicated to the off-cluster location (MinIO bucket replication)."""
+
+    # How often the job re-applies the replication rule (idempotent; also repairs a removed rule).
+    cron: str = "*/30 * * * *"
+    # Alert when an object waits longer than this to reach the DR copy (MinIO's replication latency).
+    max_lag_minutes: int = Field(default=30, ge=1, le=1440)
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        return _cron(value)
+
+
+class RestoreConfig(Model):
+    """The sandbox's restore drill: bring the data tier and namespaces up from one of prod's backups."""
+
+    backup: DnsLabel  # the Velero backup of the teams' objects, e.g. kfplatform-tenants-20261201013012
+    # The same night's backup of the opted-in teams' volumes (kfplatform-tenant-volumes-...), if any.
+    volumes_backup: DnsLabel | None = None
+    # Restore the database to this instant (UTC, ISO 8601); default: its newest physical backup.
+    point_in_time: datetime | None = None
+    # Prod's object store as the sandbox reaches it (host:port, TLS), and its backups bucket.
+    endpoint: str
+    bucket: BucketName = "kfp-backups"
+    # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person.
+    credentials_path: str = DEFAULT_RESTORE_CREDENTIALS
+    # Namespaces the Velero Restore brings back; default: every tenant namespace.
+    namespaces: list[DnsLabel] = []
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not HOST_PORT.match(value):
+            raise ValueError(f"{value!r}: give host:port without scheme, e.g. minio-admin.ml.example.com:443")
+        return value
+
+    @field_validator("credentials_path")
+    @classmethod
+    def _read_only(cls, value: str) -> str:
+        if value in WRITE_PATHS:
+            raise ValueError(
+                f"{value!r} holds credentials that can write prod's object store; the sandbox reads prod's backups "
+                f"with the read-only drill account only (prod {DRILL_READER_PATH}, copied to {DEFAULT_RESTORE_CREDENTIALS})"
+            )
+        if not VAULT_BACKUP_PATH.match(value):
+            raise ValueError(f"{value!r}: give a Vault path under platform/backup/ (default {DEFAULT_RESTORE_CREDENTIALS})")
+        return value
+
+    @field_validator("point_in_time")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"{value.isoformat()!r}: give the time zone (e.g. 2026-11-30T22:00:00Z)")
+        return value.astimezone(timezone.utc)
+
+
+class BackupConfig(Model):
+    """Everything under `kubeflow-platform:backup`."""
+
+    # `openshift`: OADP's DataProtectionApplication (the OADP operator is installed by OLM) instead of
+    # the Velero Helm chart.
+    distribution: Literal["kubernetes", "openshift"] = "kubernetes"
+    # Velero Schedules and Galera backups of this stack; None (the sandbox): this stack backs nothing up.
+    schedules: VeleroSchedules | None = None
+    galera: GaleraBackups | None = None
+    offsite: OffsiteLocation | None = None
+    # Replicate the artifact bucket to `offsite.artifactsBucket`.
+    replication: Replication | None = None
+    # Prod: a MinIO account that may only read the backups bucket, for the sandbox's drills.
+    drill_reader: bool = False
+    # Sandbox: restore from one of prod's backups (docs/restore-drill.md).
+    restore: RestoreConfig | None = None
+    alerts: bool = True
+
+    @field_validator("restore")
+    @classmethod
+    def _not_in_prod(cls, value: RestoreConfig | None, info: ValidationInfo) -> RestoreConfig | None:
+        if value is not None and is_prod(info):
+            raise ValueError(
+                "prod is never bootstrapped from a backup by configuration; restore prod by hand (docs/backups.md)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self, info: ValidationInfo) -> "BackupConfig":
+        if is_prod(info):
+            if self.schedules is None or self.galera is None:
+                raise ValueError("prod must back up: set schedules and galera (defaults: daily, 30 days)")
+            if self.offsite is None:
+                raise ValueError("prod needs an off-cluster location (offsite) so a lost site is not a lost platform")
+        if self.restore is not None:
+            writers = [k for k in ("schedules", "galera", "replication", "drill_reader") if getattr(self, k)]
+            if writers:
+                keys = ", ".join(to_camel(k) for k in writers)
+                raise ValueError(
+                    f"restore with {keys}: a stack restoring from prod's backups does not back up itself "
+                    "(its Velero holds prod's read-only keys only); remove those keys"
+                )
+        if self.replication is not None and (self.offsite is None or self.offsite.artifacts_bucket is None):
+            raise ValueError("replication needs offsite.artifactsBucket: the DR bucket the artifact bucket is copied to")
+        if self.schedules is not None and self.offsite is None:
+            for key in ("platform", "tenants"):
+                if getattr(self.schedules, key).offsite:
+                    raise ValueError(f"schedules.{key}.offsite: no offsite location is configured")
+        return self
+
+    @property
+    def velero_needed(self) -> bool:
+        return self.schedules is not None or self.restore is not None
+
+
+class TenantBackup(Model):
+    """A team's backup opt-ins (`backup:` in its tenant file)."""
+
+    # Back up the contents of the team's volumes (notebooks' home directories...) with Velero's file
+    # system backup; without it only the claims' definitions are kept.
+    notebook_volumes: bool = False

@@ -1,0 +1,1 @@
+"""`python -m kfplatform drill`: the restore drill against the live sandbox (docs/restore-drill.md)."""

@@ -1,0 +1,94 @@
+"""Replication of the artifact bucket to the DR location: a CronJob running `mc`.
+
+pulumi-minio 0.17.1 has no bucket-replication resource (FACTS.md), so a Job applies MinIO's own
+server-side bucket replication rule and re-applies it on every run: `mc replicate add` when the
+rule (id REPLICATION_RULE) is absent, `mc replicate update` when present, so a run is idempotent
+and also repairs a rule someone removed. MinIO then replicates every new object version itself;
+`existing-objects` makes it copy what was there before the rule. Flags as in minio/mc
+RELEASE.2025-08-13T08-35-41Z: cmd/replicate-add.go (`--remote-bucket`, `--priority`, `--id`,
+`--replicate`), cmd/replicate-update.go (`--id`, `--state`, `--replicate`), cmd/replicate-list.go
+(`--json`), cmd/version-enable.go, cmd/alias-set.go; the CA directory `certs/CAs` under
+`--config-dir` is cmd/globals.go's `globalMCCAsDir`.
+"""
+from __future__ import annotations
+
+from . import releases
+
+JOB_NAME = "artifact-replication"
+SOURCE_SECRET = "replication-source"  # keys accesskey/secretkey: the replication MinIO account
+TARGET_SECRET = "replication-target"  # keys accesskey/secretkey: the DR store's account (Vault, by people)
+REPLICATION_RULE = "kfplatform-dr"
+REPLICATE = "existing-objects,delete,delete-marker,metadata-sync"
+CONFIG_DIR = "/tmp/mc"
+
+
+def script(*, source_url: str, source_bucket: str, target_url: str, target_bucket: str) -> str:
+    """The job's shell script: set both aliases, version the DR bucket, add or update the rule."""
+    rule = (
+        f"src/{source_bucket} --id {REPLICATION_RULE} --remote-bucket dr/{target_bucket} "
+        f"--replicate {REPLICATE} --priority 1"
+    )
+    return "\n".join([
+        "set -eu",
+        f'mc() {{ command mc --config-dir {CONFIG_DIR} --quiet "$@"; }}',
+        f'mc alias set src {source_url} "$SRC_ACCESS_KEY" "$SRC_SECRET_KEY" >/dev/null',
+        f'mc alias set dr {target_url} "$DR_ACCESS_KEY" "$DR_SECRET_KEY" >/dev/null',
+        # Replication needs versioning on both sides (the source bucket is versioned by object_store.py).
+        f"mc version enable dr/{target_bucket}",
+        f"if mc replicate ls src/{source_bucket} --json | grep -q '{REPLICATION_RULE}'; then",
+        f"  mc replicate update {rule} --state enable",
+        "else",
+        f"  mc replicate add {rule}",
+        "fi",
+        f"mc replicate ls src/{source_bucket} --json",
+        "",
+    ])
+
+
+def cronjob_spec(
+    *, cron: str, mirror: str, pull_secret: str, source_url: str, source_bucket: str, target_url: str,
+    target_bucket: str, ca_configmap: str, ca_key: str,
+) -> dict:
+    def env(name: str, secret: str, key: str) -> dict:
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+    container = {
+        "name": "mc",
+        "image": releases.ref(releases.MC, mirror),
+        "command": ["/bin/sh", "-c", script(
+            source_url=source_url, source_bucket=source_bucket, target_url=target_url, target_bucket=target_bucket,
+        )],
+        "env": [
+            env("SRC_ACCESS_KEY", SOURCE_SECRET, "accesskey"), env("SRC_SECRET_KEY", SOURCE_SECRET, "secretkey"),
+            env("DR_ACCESS_KEY", TARGET_SECRET, "accesskey"), env("DR_SECRET_KEY", TARGET_SECRET, "secretkey"),
+        ],
+        "volumeMounts": [
+            {"name": "mc-config", "mountPath": CONFIG_DIR},
+            # The cluster CA signs MinIO's certificate (data/endpoints.py); mc trusts certs/CAs/*.
+            {"name": "cluster-ca", "mountPath": f"{CONFIG_DIR}/certs/CAs", "readOnly": True},
+        ],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    return {
+        "schedule": cron,
+        "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"spec": {
+            "backoffLimit": 2,
+            "activeDeadlineSeconds": 600,
+            "template": {"spec": {
+                "restartPolicy": "Never",
+                "imagePullSecrets": [{"name": pull_secret}],
+                "containers": [container],
+                "volumes": [
+                    {"name": "mc-config", "emptyDir": {}},
+                    {"name": "cluster-ca", "configMap": {"name": ca_configmap, "items": [{"key": ca_key, "path": "cluster-ca.crt"}]}},
+                ],
+            }},
+        }},
+    }

@@ -1,0 +1,150 @@
+"""Fakes of the Kubernetes API (Velero, mariadb-operator objects) and the KFP v2beta1 API, served on
+127.0.0.1 by http.server in a thread; and a real MariaDB server started in a tmp dir."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.tools import require_tool
+
+
+class FakeApis:
+    """One server for both APIs (paths do not overlap) and the gateway's `/`."""
+
+    def __init__(self):
+        self.objects: dict[str, dict] = {}  # Kubernetes path -> object
+        self.requests: list[tuple[str, str]] = []
+        self.experiments: list[dict] = []
+        self.runs: dict[str, dict] = {}  # KFP run_id -> run
+        self.listed_runs: dict[str, list[str]] = {}  # namespace -> run ids the API lists
+        self.run_outcome = "SUCCEEDED"
+        self.polls_before_done = 1  # the first GET of a run says RUNNING
+        self.created_runs: list[dict] = []
+        self.dashboard_status = 302
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body=None, headers=None):
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                fake.requests.append(("GET", self.path))
+                path, _, query = self.path.partition("?")
+                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                if path == "/":
+                    return self._send(fake.dashboard_status, headers={"Location": "/oauth2/start"})
+                if path in fake.objects:
+                    return self._send(200, fake.objects[path])
+                if path.endswith("/backups"):
+                    items = [o for p, o in fake.objects.items() if p.startswith(path + "/")]
+                    return self._send(200, {"items": items})
+                if path == "/apis/v2beta1/experiments":
+                    return self._send(200, {"experiments": [e for e in fake.experiments if e["namespace"] == params.get("namespace")]})
+                if path == "/apis/v2beta1/runs":
+                    ids = fake.listed_runs.get(params.get("namespace"), [])
+                    return self._send(200, {"runs": [{"run_id": i} for i in ids]} if ids else {})
+                if path.startswith("/apis/v2beta1/runs/"):
+                    run = fake.runs[path.rsplit("/", 1)[1]]
+                    run["polls"] += 1
+                    return self._send(200, {"run_id": run["run_id"], "state": fake.run_outcome if run["polls"] > fake.polls_before_done else "RUNNING"})
+                return self._send(404, {"message": f"{path} not found"})
+
+            def do_POST(self):
+                fake.requests.append(("POST", self.path))
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/apis/v2beta1/experiments":
+                    experiment = {**body, "experiment_id": f"exp-{len(fake.experiments)}"}
+                    fake.experiments.append(experiment)
+                    return self._send(200, experiment)
+                if self.path == "/apis/v2beta1/runs":
+                    fake.created_runs.append(body)
+                    run_id = f"run-{len(fake.runs)}"
+                    fake.runs[run_id] = {"run_id": run_id, "polls": 0}
+                    return self._send(200, {"run_id": run_id, "state": "PENDING"})
+                return self._send(404, {})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def __enter__(self) -> "FakeApis":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [r for r in self.requests if r[0] != "GET"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MariaDbServer:
+    """A real MariaDB server (Debian mariadb-server) in `tmp`, on 127.0.0.1 and a free port.
+
+    Started without the grant tables (no mariadb-install-db, which takes several seconds here): the
+    tests exercise KFP's schema and queries, not MariaDB's authentication.
+    """
+
+    def __init__(self, tmp):
+        self.binary = require_tool("mariadbd")
+        self.dir = tmp
+        self.port = free_port()
+        self.process = None
+
+    def __enter__(self) -> "MariaDbServer":
+        data = self.dir / "data"
+        data.mkdir()
+        args = [
+            self.binary, "--no-defaults", f"--datadir={data}", f"--socket={self.dir / 'sock'}", f"--port={self.port}",
+            "--bind-address=127.0.0.1", "--skip-networking=0", "--skip-grant-tables", "--skip-log-bin",
+            "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", f"--pid-file={self.dir / 'pid'}",
+        ]
+        if os.geteuid() == 0:
+            args.append("--user=root")
+        self.log = open(self.dir / "mariadbd.log", "w")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited: {(self.dir / 'mariadbd.log').read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError("mariadbd did not start within 20s")
+
+    def __exit__(self, *exc):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.dir / "data", ignore_errors=True)

@@ -1,0 +1,275 @@
+"""The restore drill: refusals before anything is touched, the criteria against a real MariaDB loaded
+with KFP 2.15.0's schema, and a whole drill against fakes of the Kubernetes and KFP APIs."""
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pymysql  # requirements.txt: the drill talks to MariaDB through it
+import pytest
+import yaml
+
+from kfplatform import cli
+from kfplatform.backup.drill import checks
+from kfplatform.backup.drill.clients import DrillRefused
+from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, report, run_drill
+from tests.conftest import copy_project
+from tests.tools import require_kfp_python
+
+from .fakes import FakeApis, MariaDbServer
+from .kfp_schema import DDL, insert_run
+
+
+BACKUP = "kfplatform-tenants-20261201013012"
+POINT = datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)
+P = int(POINT.timestamp())
+# Sample history: the newest run 30 minutes before the restore point.
+RUNS = [("a" * 32, "team-nlp", P - 3 * 86400), ("b" * 32, "team-vision", P - 20 * 3600), ("c" * 32, "team-nlp", P - 1800)]
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory):
+    with MariaDbServer(tmp_path_factory.mktemp("mariadb")) as server:
+        connection = pymysql.connect(host="127.0.0.1", port=server.port, user="kfp", password="x", autocommit=True)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DATABASE mlpipeline CHARACTER SET utf8mb4")
+            cursor.execute("USE mlpipeline")
+            for statement in DDL:
+                cursor.execute(statement)
+            for uuid, namespace, created in RUNS:
+                insert_run(cursor, uuid, namespace, "exp-1", created)
+        connection.close()
+        yield server
+
+
+def connect(server):
+    return pymysql.connect(host="127.0.0.1", port=server.port, user="kfp", password="x", database="mlpipeline")
+
+
+@pytest.mark.parametrize("point,tolerance,passes,words", [
+    (POINT, 26 * 3600, True, "2 runs since"),  # just after the newest run: recent history is there
+    (POINT - timedelta(hours=2), 26 * 3600, False, "after the restore point"),  # the DB holds a later run
+    (POINT + timedelta(days=3), 26 * 3600, False, "no run in the restored database"),  # history lost
+    (POINT + timedelta(hours=12), 6 * 3600, False, "no run in the restored database"),  # tolerance matters
+])
+def test_the_history_criterion_on_a_real_mariadb_with_kfps_schema(mariadb, point, tolerance, passes, words):
+    until = int(point.timestamp())
+    connection = connect(mariadb)
+    try:
+        rows, newest = checks.recent_runs_in_db(connection, until - tolerance, until)
+    finally:
+        connection.close()
+    assert newest == P - 1800
+    api = {r["uuid"] for r in rows}  # the KFP API lists what the database holds
+    result = checks.run_history(rows, newest, api, until - tolerance, until)
+    assert result.passed is passes and words in result.detail, result.detail
+    if passes:
+        missing = checks.run_history(rows, newest, api - {"c" * 32}, until - tolerance, until)
+        assert not missing.passed and "does not list 1" in missing.detail
+
+
+def _project(tmp_path, fake_url: str, restore: dict | None = None):
+    copy_project(tmp_path)
+    path = tmp_path / "Pulumi.sandbox.yaml"
+    data = yaml.safe_load(path.read_text())
+    # The sandbox's API server is the fake (served over plain HTTP here: the drill compares host:port).
+    data["config"]["kubeflow-platform:secrets"]["vault"]["kubernetes"]["host"] = fake_url.replace("http://", "https://")
+    if restore is not None:
+        data["config"]["kubeflow-platform:backup"]["restore"].update(restore)
+    path.write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+def _kubeconfig(tmp_path, server: str, context: str = "ml-sandbox", user: dict | None = None) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": user or {"token": "drill-token"}}],
+    }))
+    return str(path)
+
+
+def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z", phase: str = "Completed"):
+    fake.objects[f"/apis/velero.io/v1/namespaces/velero/backups/{BACKUP}"] = {
+        "metadata": {"name": BACKUP, "creationTimestamp": "2026-12-01T01:30:12Z"},
+        "spec": {"ttl": "720h0m0s"},
+        "status": {"phase": phase, "startTimestamp": "2026-12-01T01:30:12Z", "expiration": expiration},
+    }
+    fake.objects["/apis/k8s.mariadb.com/v1alpha1/namespaces/kubeflow-db/mariadbs/galera"] = {
+        "metadata": {"name": "galera", "creationTimestamp": "2026-12-01T09:00:00Z"},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "message": "Running"}]},
+    }
+    fake.objects[f"/apis/velero.io/v1/namespaces/velero/restores/drill-{BACKUP}"] = {
+        "metadata": {"name": f"drill-{BACKUP}", "creationTimestamp": "2026-12-01T09:00:05Z"},
+        "status": {"phase": "Completed"},
+    }
+    fake.listed_runs = {"team-nlp": ["a" * 32, "c" * 32], "team-vision": ["b" * 32]}
+
+
+def _options(project, kubeconfig, fake, mariadb, tmp_path, **kw) -> DrillOptions:
+    return DrillOptions(
+        project=project, stack="sandbox", backup=BACKUP, kubeconfig=kubeconfig, kfp_url=fake.url,
+        kfp_namespace="team-nlp", kfp_user="oncall-ml@example.com", db_port=mariadb.port if mariadb else 1,
+        db_password="x", dashboard_url=fake.url + "/", wait_timeout_s=2, run_timeout_s=5, poll_s=0.01,
+        log_dir=tmp_path / "drills", sleep=lambda s: None, **kw,
+    )
+
+
+def test_a_drill_checks_the_criteria_logs_the_rto_and_compares_with_the_previous_drill(tmp_path, mariadb):
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url)
+        opts = _options(project, _kubeconfig(tmp_path, fake.url), fake, mariadb, tmp_path)
+        # A previous drill in the log, slower in every step.
+        log_dir = tmp_path / "drills"
+        log_dir.mkdir()
+        (log_dir / "drill-log.json").write_text(json.dumps({"drills": [{
+            "startedAt": "2026-09-01T09:00:00Z", "rtoSeconds": 99999.0,
+            "steps": [{"name": "namespaces restored", "seconds": 1800.0, "ok": True, "detail": ""}],
+        }]}))
+        record, delta = run_drill(opts, pymysql.connect)
+        assert record["passed"], record["criteria"]
+        assert [c["name"] for c in record["criteria"]] == ["dashboard", "run_history", "new_run"]
+        assert [s["name"] for s in record["steps"]][:3] == ["preflight", "data tier restored", "namespaces restored"]
+        # RTO from the moment the restore began (the MariaDB's creation) to the last criterion.
+        assert record["restoreBeganAt"] == "2026-12-01T09:00:00Z" and record["rtoSeconds"] > 0
+        assert delta["namespaces restored"] < -1700 and delta["rto"] < 0 and delta["preflight"] is None
+        # The probe pipeline was submitted as compiled, in the drill's experiment in the team's namespace.
+        submitted = fake.created_runs[0]
+        assert submitted["pipeline_spec"]["pipelineInfo"]["name"] == "restore-drill-probe"
+        assert fake.experiments == [{"display_name": "restore-drill", "namespace": "team-nlp", "experiment_id": "exp-0"}]
+        # Nothing was written to the cluster itself: the drill only reads it (the stack made the Restore).
+        assert not [w for w in fake.writes() if not w[1].startswith("/apis/v2beta1/")]
+        logged = json.loads((log_dir / "drill-log.json").read_text())["drills"]
+        assert len(logged) == 2 and logged[-1]["backup"] == BACKUP and logged[-1]["deltaSeconds"] == delta
+        markdown = (log_dir / "drill-log.md").read_text()
+        assert f"backup `{BACKUP}`: PASS" in markdown and "| namespaces restored |" in markdown
+        text = report(record, delta)
+        assert "PASS" in text and "RTO" in text and "[pass] new_run" in text
+
+
+def test_a_failed_new_run_fails_the_drill_and_the_cli_exits_1(tmp_path, mariadb, monkeypatch):
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        fake.run_outcome = "FAILED"
+        fake.polls_before_done = 0  # the CLI polls every 10 s: answer at once
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url)
+        monkeypatch.setenv("DRILL_DB_PASSWORD", "x")
+        code = cli.main([
+            "--project", str(project), "drill", "--stack", "sandbox", "--backup", BACKUP,
+            "--kubeconfig", _kubeconfig(tmp_path, fake.url), "--kfp-url", fake.url, "--kfp-namespace", "team-nlp",
+            "--db-port", str(mariadb.port), "--dashboard-url", fake.url + "/", "--log-dir", str(tmp_path / "drills"),
+        ])
+        assert code == 1
+        record = json.loads((tmp_path / "drills" / "drill-log.json").read_text())["drills"][-1]
+        assert record["passed"] is False and record["rtoSeconds"] is None
+        assert [c["passed"] for c in record["criteria"]] == [True, True, False]
+
+
+def test_the_kubernetes_api_is_called_with_the_kubeconfigs_credentials_plugin_token(tmp_path):
+    from kfplatform.backup.drill.clients import kube_client, read_kubeconfig
+
+    plugin = {"command": "python3", "args": ["-c", 'print(\'{"status": {"token": "from-plugin"}}\')']}
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        _, cluster, user = read_kubeconfig(_kubeconfig(tmp_path, fake.url, user={"exec": plugin}), None)
+        client = kube_client(cluster, user, fake.url)
+        assert client.headers["Authorization"] == "Bearer from-plugin"
+        assert client.get(f"/apis/velero.io/v1/namespaces/velero/backups/{BACKUP}")["status"]["phase"] == "Completed"
+    with pytest.raises(DrillRefused, match="gave no token"):
+        kube_client(cluster, {"exec": {"command": "false"}}, fake.url)
+
+
+def test_a_failed_velero_restore_fails_the_drill_even_if_the_criteria_hold(tmp_path, mariadb):
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        restore = fake.objects[f"/apis/velero.io/v1/namespaces/velero/restores/drill-{BACKUP}"]
+        restore["status"] = {"phase": "FailedValidation", "validationErrors": ["backup not found"]}
+        (tmp_path / "p").mkdir()
+        opts = _options(_project(tmp_path / "p", fake.url), _kubeconfig(tmp_path, fake.url), fake, mariadb, tmp_path)
+        record, _ = run_drill(opts, pymysql.connect)
+    step = next(s for s in record["steps"] if s["name"] == "namespaces restored")
+    assert not step["ok"] and "FailedValidation" in step["detail"] and "backup not found" in step["detail"]
+    assert all(c["passed"] for c in record["criteria"])
+    assert record["passed"] is False and record["rtoSeconds"] is None
+
+
+REFUSALS = {
+    "unknown backup": (
+        dict(backup="kfplatform-tenants-20250101000000", restore={"backup": "kfplatform-tenants-20250101000000"}), {},
+        "unknown backup 'kfplatform-tenants-20250101000000': the sandbox's Velero does not list it",
+    ),
+    "expired backup": ({}, dict(expiration="2026-11-01T00:00:00Z"), "older than its retention"),
+    "incomplete backup": ({}, dict(phase="PartiallyFailed"), "not Completed"),
+    "prod context": (dict(context="ml-prod"), {}, "is prod's"),
+    "prod server": (dict(server="https://api.ml-prod.example.com:6443"), {}, "is prod's"),
+    "another cluster": (dict(server="https://api.other.example.com:6443"), {}, "not the sandbox's API server"),
+    "prod write credentials": (dict(restore={"credentialsPath": "platform/backup/velero"}), {}, "can write prod"),
+    "prod stack": (dict(stack="prod"), {}, "never runs against prod"),
+    "other backup than the stack's": (dict(restore={"backup": "kfplatform-tenants-20261130013000"}), {}, "not 'kfplatform-tenants-2026120"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_bad_input_is_refused_before_anything_is_touched(tmp_path, case):
+    change, backup_change, words = REFUSALS[case]
+    with FakeApis() as fake:
+        _sandbox_objects(fake, **backup_change)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url, change.get("restore"))
+        kubeconfig = _kubeconfig(tmp_path, change.get("server", fake.url), change.get("context", "ml-sandbox"))
+        opts = _options(project, kubeconfig, fake, None, tmp_path)
+        opts.backup = change.get("backup", BACKUP)
+        opts.stack = change.get("stack", "sandbox")
+        with pytest.raises(DrillRefused) as refused:
+            run_drill(opts, lambda **kw: pytest.fail("the database must not be contacted"))
+        assert words in str(refused.value), str(refused.value)
+        assert fake.writes() == []  # nothing created or changed
+        if case in ("prod context", "prod server", "another cluster", "prod write credentials", "prod stack"):
+            assert fake.requests == []  # refused before a single request
+        assert not (tmp_path / "drills").exists()  # and no drill recorded
+
+
+def test_an_unreachable_sandbox_is_a_refusal_not_a_traceback(tmp_path):
+    from .fakes import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    (tmp_path / "p").mkdir()
+    with FakeApis() as fake:
+        opts = _options(_project(tmp_path / "p", url), _kubeconfig(tmp_path, url), fake, None, tmp_path)
+    with pytest.raises(DrillRefused, match="cannot reach the sandbox's API server"):
+        run_drill(opts, lambda **kw: pytest.fail("the database must not be contacted"))
+
+
+def test_a_refusal_exits_2_with_the_message(tmp_path, capsys):
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url, {"backup": "no-such-backup"})
+        code = cli.main([
+            "--project", str(project), "drill", "--stack", "sandbox", "--backup", "no-such-backup",
+            "--kubeconfig", _kubeconfig(tmp_path, fake.url), "--kfp-namespace", "team-nlp",
+        ])
+    assert code == 2 and "drill refused: unknown backup 'no-such-backup'" in capsys.readouterr().err
+
+
+def test_the_committed_probe_pipeline_is_what_the_pinned_kfp_sdk_compiles(tmp_path):
+    python = require_kfp_python()
+    source = PROBE_PIPELINE.with_suffix(".py")
+    script = (
+        "import importlib.util, sys; from kfp import compiler; "
+        f"spec = importlib.util.spec_from_file_location('probe', {str(source)!r}); m = importlib.util.module_from_spec(spec); "
+        "spec.loader.exec_module(m); compiler.Compiler().compile(m.restore_drill_probe, sys.argv[1])"
+    )
+    out = tmp_path / "probe.yaml"
+    subprocess.run([python, "-c", script, str(out)], check=True, timeout=120, capture_output=True)
+    assert yaml.safe_load(out.read_text()) == yaml.safe_load(PROBE_PIPELINE.read_text())
+    ir = yaml.safe_load(PROBE_PIPELINE.read_text())
+    assert ir["sdkVersion"].startswith("kfp-2.15.")
+    assert ir["root"]["dag"]["tasks"]["probe"]["cachingOptions"] == {}  # never served from the restored cache
+    assert "@sha256:" in ir["deploymentSpec"]["executors"]["exec-probe"]["container"]["image"]
