@@ -11,15 +11,37 @@ PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render.output import summary, write_render
+    from .render.output import summary, write_policy_report, write_render
     from .render.run import render_stack
 
     result = render_stack(args.project, args.stack)
     out = args.out or args.project / "build" / args.stack
     written = write_render(result, out)
+    # The policy pack over what was just written, through the engine path. The render still exits
+    # 0 on violations (it is a tool that writes files; the prod render has placeholder digests
+    # today): `python -m kfplatform policy <out>/resources.json` is the gate (docs/merge-requests.md).
+    policy_lines, policy_files = write_policy_report(out / "resources.json", out)
     print(summary(result))
-    print("\nwrote " + ", ".join(str(p) for p in written))
+    print("\n" + "\n".join(policy_lines))
+    print("\nwrote " + ", ".join(str(p) for p in written + policy_files))
     return 0
+
+
+def _policy(args: argparse.Namespace) -> int:
+    """Run the CrossGuard pack over a render's resources.json, as `pulumi preview --policy-pack` would.
+
+    Exit 1 on any mandatory violation, 0 otherwise (advisory violations are printed, not fatal);
+    2 when the file or the pack config cannot be read.
+    """
+    from .render.policy import PolicyInputError, run_policy
+
+    try:
+        report, text = run_policy(args.resources, args.config)
+    except PolicyInputError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(text)
+    return 1 if report.mandatory else 0
 
 
 def _capacity(args: argparse.Namespace) -> int:
@@ -54,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     capacity = commands.add_parser("capacity", help="print the GPU capacity plan: supply, quotas, headroom, Katib sweeps")
     capacity.add_argument("--stack", required=True, help="stack name: reads Pulumi.STACK.yaml")
     capacity.set_defaults(run=_capacity)
+    policy = commands.add_parser(
+        "policy", help="run the policy pack over a render's resources.json; exit 1 on a mandatory violation")
+    policy.add_argument("resources", type=pathlib.Path, help="build/STACK/resources.json from `render`")
+    policy.add_argument("--config", type=pathlib.Path,
+                        help="pack config (default policy/config/STACK.json, the file pulumi preview is given)")
+    policy.set_defaults(run=_policy)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
