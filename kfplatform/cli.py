@@ -11,19 +11,14 @@ PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render.output import summary, write_policy_report, write_render
+    from .render.output import write_render_with_gate
     from .render.run import render_stack
 
     result = render_stack(args.project, args.stack)
     out = args.out or args.project / "build" / args.stack
-    written = write_render(result, out)
-    # The policy pack over what was just written, through the engine path. The render still exits
-    # 0 on violations (it is a tool that writes files; the prod render has placeholder digests
-    # today): `python -m kfplatform policy <out>/resources.json` is the gate (docs/merge-requests.md).
-    policy_lines, policy_files = write_policy_report(out / "resources.json", out)
-    print(summary(result))
-    print("\n" + "\n".join(policy_lines))
-    print("\nwrote " + ", ".join(str(p) for p in written + policy_files))
+    text, written = write_render_with_gate(result, out)
+    print(text)
+    print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -113,3 +113,18 @@ def write_policy_report(resources: pathlib.Path, out: pathlib.Path) -> tuple[lis
         lines.append(line if len(line) <= 160 else line[:157] + "...")
     lines.append(f"  details in {as_text.name}; the gate: python -m kfplatform policy {resources} (exit 1 on mandatory)")
     return lines, [as_text, as_json]
+
+
+def write_render_with_gate(result: RenderResult, out: pathlib.Path) -> tuple[str, list[pathlib.Path]]:
+    """What `render` writes: the render files, the policy pack's result, and summary.txt.
+
+    The pack runs over the written resources.json through the engine path. The render does not
+    fail on violations (it writes files; the prod render has placeholder digests today): the gate is
+    `python -m kfplatform policy` (docs/merge-requests.md). Returns (summary text, files written).
+    """
+    written = write_render(result, out)
+    policy_lines, policy_files = write_policy_report(out / "resources.json", out)
+    text = summary(result) + "\n\n" + "\n".join(policy_lines)
+    summary_file = out / "summary.txt"  # the merge request shows it (.gitlab-ci.yml, expose_as)
+    summary_file.write_text(text + "\n")
+    return text, written + policy_files + [summary_file]

@@ -1,0 +1,224 @@
+"""`.gitlab-ci.yml`: valid against GitLab's CI schema, every command it runs exists in the project,
+the merge-request gate and the deploy rules are what docs/merge-requests.md says."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from unittest import mock
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR, SHARED_DIR
+
+SCHEMA = SHARED_DIR / "schemas" / "gitlab-ci.json"
+CI = yaml.safe_load((PROJECT_DIR / ".gitlab-ci.yml").read_text())
+RESERVED = {"workflow", "stages", "default", "variables", "include", "image", "services", "cache", "before_script",
+            "after_script"}
+JOBS = {name: job for name, job in CI.items() if name not in RESERVED and not name.startswith(".")}
+# Programs the runner image provides; anything else a script runs must be a file of the project.
+EXTERNAL = {"python3", "pulumi", "eval", "cd"}
+
+
+def _resolved(job: dict) -> dict:
+    """A job with its `extends` templates merged in (what GitLab runs)."""
+    merged: dict = {}
+    for parent in ([job["extends"]] if isinstance(job.get("extends"), str) else job.get("extends") or []):
+        merged.update(_resolved(CI[parent]))
+    merged.update({k: v for k, v in job.items() if k != "extends"})
+    return merged
+
+
+def _commands(job: dict) -> list[list[str]]:
+    job = _resolved(job)
+    lines = [*job.get("before_script", []), *job.get("script", [])]
+    commands = []
+    for line in lines:
+        for part in line.split("&&"):
+            commands.append(shlex.split(part.strip()))
+    return commands
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason="../shared/schemas/gitlab-ci.json not present")
+def test_the_pipeline_validates_against_gitlabs_ci_schema():
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
+    assert [e.message for e in validator.iter_errors(CI)] == []
+    broken = {**CI, "render": {**CI["render"], "artifacts": {**CI["render"]["artifacts"], "expose_as": ["a"]}}}
+    assert list(validator.iter_errors(broken)), "the schema must refuse a malformed job"
+    misspelt = {**CI, "policy": {**CI["policy"], "rulez": []}}
+    assert list(validator.iter_errors(misspelt)), "the schema must refuse an unknown keyword"
+
+
+def _kfplatform_parser() -> argparse.ArgumentParser:
+    """The real `python -m kfplatform` parser (captured from cli.main, not rebuilt)."""
+    from kfplatform import cli
+
+    captured = {}
+
+    def capture(self, args=None, namespace=None):
+        captured["parser"] = self
+        raise SystemExit(0)
+
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture), pytest.raises(SystemExit):
+        cli.main([])
+    return captured["parser"]
+
+
+def test_every_command_the_pipeline_runs_exists_in_the_project():
+    from kfguard import engine
+
+    parser = _kfplatform_parser()
+    seen = set()
+    for name, job in JOBS.items():
+        for argv in _commands(job):
+            program = argv[0]
+            if program == ".venv/bin/python":
+                assert argv[1:3] == ["-m", "kfplatform"], (name, argv)
+                args = parser.parse_args(argv[3:])  # argparse refuses an unknown subcommand or flag
+                seen.add(args.command)
+                for path in (getattr(args, "resources", None), getattr(args, "config", None)):
+                    if path is not None and not str(path).startswith("build/"):
+                        assert (PROJECT_DIR / path).exists(), (name, path)
+                if getattr(args, "stack", None):
+                    assert (PROJECT_DIR / f"Pulumi.{args.stack}.yaml").exists(), (name, args.stack)
+            elif program == ".venv/bin/pip":
+                requirement = argv[argv.index("-r") + 1]
+                assert (PROJECT_DIR / requirement).exists(), (name, requirement)
+            elif program == "pulumi":
+                if argv[1] in ("preview", "up"):
+                    stack = argv[argv.index("--stack") + 1]
+                    pack = argv[argv.index("--policy-pack") + 1]
+                    config = argv[argv.index("--policy-pack-config") + 1]
+                    assert (PROJECT_DIR / f"Pulumi.{stack}.yaml").exists(), (name, stack)
+                    assert (PROJECT_DIR / pack / "PulumiPolicy.yaml").exists(), (name, pack)
+                    assert config == f"policy/config/{stack}.json", (name, config)
+                    engine.load_config(PROJECT_DIR / config)  # a config the pack accepts
+                else:
+                    assert argv[1] in ("login", "install"), (name, argv)
+            elif program == "cd":
+                assert (PROJECT_DIR / argv[1]).is_dir(), (name, argv)
+            elif program == "eval":
+                inner = argv[1].strip("$()")
+                assert os.access(PROJECT_DIR / inner, os.X_OK), (name, inner)
+            elif program.startswith(".ci/"):
+                assert os.access(PROJECT_DIR / program, os.X_OK), (name, program)
+            else:
+                assert program in EXTERNAL, (name, argv)
+    assert seen == {"render", "capacity", "policy"}
+
+
+def test_a_merge_request_runs_tests_both_renders_the_gate_and_the_prod_preview():
+    def runs_on_mr(job):
+        rules = _resolved(job).get("rules", [])
+        return any('$CI_PIPELINE_SOURCE == "merge_request_event"' in r.get("if", "") and r.get("when") != "manual"
+                   for r in rules)
+
+    on_mr = {name for name, job in JOBS.items() if runs_on_mr(job)}
+    assert on_mr == {"tests", "render", "policy", "preview:prod"}
+    commands = [" ".join(c) for c in _commands(JOBS["preview:prod"])]
+    assert "pulumi preview --stack prod --policy-pack policy --policy-pack-config policy/config/prod.json --diff" in commands
+    assert "cd policy" in commands and "pulumi install" in commands  # the pack's own dependencies
+    render = " ".join(" ".join(c) for c in _commands(JOBS["render"]))
+    assert "render --stack prod" in render and "render --stack sandbox" in render and "capacity --stack prod" in render
+    assert JOBS["policy"]["needs"] == ["render"] and "allow_failure" not in JOBS["policy"]
+
+
+def test_the_merge_request_shows_the_summary_capacity_and_policy_results(prod, sandbox, tmp_path):
+    """The exposed artifacts are files `render` writes (checked against what it writes here)."""
+    from kfplatform.render.output import write_render_with_gate
+
+    artifacts = JOBS["render"]["artifacts"]
+    assert artifacts["expose_as"] and artifacts["when"] == "always"
+    written = set()
+    for result in (prod, sandbox):
+        _, files = write_render_with_gate(result, tmp_path / result.stack)
+        written |= {f"build/{result.stack}/{f.name}" for f in files}
+    assert set(artifacts["paths"]) <= written
+    assert {"build/prod/summary.txt", "build/prod/capacity.md", "build/prod/policy.txt"} <= set(artifacts["paths"])
+
+
+def test_prod_is_deployed_only_from_the_default_branch_by_hand():
+    up = _resolved(JOBS["up:prod"])
+    assert up["rules"] == [{"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE != "schedule"',
+                            "when": "manual"}]
+    assert up["allow_failure"] is False  # a blocking manual job: the pipeline waits for the approval
+    assert up["environment"]["name"] == "prod" and up["resource_group"] == _resolved(JOBS["preview:prod"])["resource_group"]
+    ups = [name for name, job in JOBS.items() for c in _commands(job) if c[:2] == ["pulumi", "up"]]
+    assert sorted(ups) == ["drill:sandbox", "up:prod"]
+    drill = _resolved(JOBS["drill:sandbox"])
+    assert any("--stack sandbox" in " ".join(c) for c in _commands(drill))
+    assert not any("--stack prod" in " ".join(c) for c in _commands(drill))
+
+
+def test_vault_is_reached_with_an_id_token_never_a_stored_secret():
+    for name, job in JOBS.items():
+        job = _resolved(job)
+        uses_vault = any(c[:1] == ["eval"] for c in _commands(job))
+        assert ("id_tokens" in job) == uses_vault, name
+        if uses_vault:
+            assert job["id_tokens"]["VAULT_ID_TOKEN"]["aud"].startswith("https://vault.")
+        assert "secrets" not in job, name
+    text = (PROJECT_DIR / ".gitlab-ci.yml").read_text()
+    assert "VAULT_TOKEN:" not in text and "CI_JOB_JWT" not in text
+
+
+class _FakeVault(BaseHTTPRequestHandler):
+    requests: list = []
+
+    def _reply(self, code: int, body: dict) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append(("POST", self.path, body))
+        if self.path == "/v1/auth/jwt-gitlab/login" and body == {"role": "kfp-preview", "jwt": "header.claims.sig"}:
+            self._reply(200, {"auth": {"client_token": "hvs.job-token"}})
+        else:
+            self._reply(403, {"errors": ["permission denied"]})
+
+    def do_GET(self):  # noqa: N802
+        self.requests.append(("GET", self.path, self.headers.get("X-Vault-Token")))
+        if self.path == "/v1/kfplatform/data/platform/object-store/root" and self.headers.get("X-Vault-Token") == "hvs.job-token":
+            self._reply(200, {"data": {"data": {"user": "root-user", "password": "p'w d"}}})
+        else:
+            self._reply(404, {"errors": []})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_vault_login_trades_the_id_token_for_a_job_token():
+    server = HTTPServer(("127.0.0.1", 0), _FakeVault)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"PATH": os.environ["PATH"], "VAULT_ADDR": f"http://127.0.0.1:{server.server_port}",
+               "VAULT_ID_TOKEN": "header.claims.sig", "VAULT_AUTH_ROLE": "kfp-preview"}
+        proc = subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        exported = subprocess.run(["bash", "-c", proc.stdout + 'printf "%s|%s|%s" "$VAULT_TOKEN" "$MINIO_USER" "$MINIO_PASSWORD"'],
+                                  capture_output=True, text=True, timeout=10).stdout
+        assert exported == "hvs.job-token|root-user|p'w d"
+        denied = subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")],
+                                env={**env, "VAULT_AUTH_ROLE": "other"}, capture_output=True, text=True, timeout=30)
+        assert denied.returncode == 1 and "failed: HTTP 403" in denied.stderr and denied.stdout == ""
+    finally:
+        server.shutdown()
+        server.server_close()
+    missing = subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")], env={"PATH": os.environ["PATH"]},
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 2 and "VAULT_ADDR, VAULT_ID_TOKEN, VAULT_AUTH_ROLE" in missing.stderr
