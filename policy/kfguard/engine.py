@@ -30,10 +30,9 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from .pack import FIX, POLICIES
+from .pack import FIX, PACK_NAME, POLICIES
 
-PACK_NAME = "kubeflow-platform-guardrails"
-PACK_VERSION = "0.2.0"
+PACK_VERSION = "0.2.0"  # PulumiPolicy.yaml `version`
 PACK_ENFORCEMENT = EnforcementLevel.MANDATORY  # policy/__main__.py: the pack's default
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "config"
 

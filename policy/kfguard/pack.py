@@ -24,6 +24,7 @@ from . import checks
 from .checks import Finding, Res
 
 FIX = "\nfix: "
+PACK_NAME = "kubeflow-platform-guardrails"
 
 
 def _stack_of(urn: str) -> str:
