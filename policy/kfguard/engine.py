@@ -17,6 +17,13 @@ Pack config files (`policy/config/<stack>.json`) are read the way the CLI reads
 ..., <property>: ...}}`; defaults come from each policy's config schema, then `all`, then each
 policy's entry; every policy's properties are validated against its schema. Unlike the CLI, an
 entry naming no policy of the pack is an error here (a typo would otherwise disable nothing).
+
+Upstream read for this (pulumi/pulumi at commit 1b5949891b): pkg/resource/analyzer/config.go
+(config file format, `all`, reconciliation, schema validation), pkg/resource/plugin/analyzer_plugin.go
+(marshalling), pkg/resource/deploy/step_generator.go (`AnalyzeResources`: every resource of the
+stack, with parent, dependencies and protect), pkg/cmd/pulumi/operations/preview.go (the
+`--policy-pack-config` flag), pkg/cmd/pulumi/install/install.go (`pulumi install` in a policy pack
+nested in a project installs the pack's dependencies); pulumi-policy 1.21.0 policy.py/proxy.py.
 """
 from __future__ import annotations
 

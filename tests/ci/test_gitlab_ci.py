@@ -3,19 +3,21 @@ the merge-request gate and the deploy rules are what docs/merge-requests.md says
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import time
 from unittest import mock
 
 import pytest
 import yaml
 
 from tests.conftest import PROJECT_DIR, SHARED_DIR
+from tests.secrets.test_vault_isolation import bao  # noqa: F401 - a real OpenBao dev server on loopback
 
 SCHEMA = SHARED_DIR / "schemas" / "gitlab-ci.json"
 CI = yaml.safe_load((PROJECT_DIR / ".gitlab-ci.yml").read_text())
@@ -170,55 +172,61 @@ def test_vault_is_reached_with_an_id_token_never_a_stored_secret():
     assert "VAULT_TOKEN:" not in text and "CI_JOB_JWT" not in text
 
 
-class _FakeVault(BaseHTTPRequestHandler):
-    requests: list = []
+def _jwt(key: str, claims: dict) -> str:
+    """An RS256 JWT signed with openssl (GitLab signs its ID tokens with RS256)."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    def _reply(self, code: int, body: dict) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append(("POST", self.path, body))
-        if self.path == "/v1/auth/jwt-gitlab/login" and body == {"role": "kfp-preview", "jwt": "header.claims.sig"}:
-            self._reply(200, {"auth": {"client_token": "hvs.job-token"}})
-        else:
-            self._reply(403, {"errors": ["permission denied"]})
-
-    def do_GET(self):  # noqa: N802
-        self.requests.append(("GET", self.path, self.headers.get("X-Vault-Token")))
-        if self.path == "/v1/kfplatform/data/platform/object-store/root" and self.headers.get("X-Vault-Token") == "hvs.job-token":
-            self._reply(200, {"data": {"data": {"user": "root-user", "password": "p'w d"}}})
-        else:
-            self._reply(404, {"errors": []})
-
-    def log_message(self, *args):
-        pass
+    signing_input = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "test"}).encode()) + "." + \
+        b64(json.dumps(claims).encode())
+    signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing_input.encode(),
+                               capture_output=True, check=True, timeout=30).stdout
+    return f"{signing_input}.{b64(signature)}"
 
 
-def test_vault_login_trades_the_id_token_for_a_job_token():
-    server = HTTPServer(("127.0.0.1", 0), _FakeVault)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        env = {"PATH": os.environ["PATH"], "VAULT_ADDR": f"http://127.0.0.1:{server.server_port}",
-               "VAULT_ID_TOKEN": "header.claims.sig", "VAULT_AUTH_ROLE": "kfp-preview"}
-        proc = subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")], env=env,
-                              capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 0, proc.stderr
-        exported = subprocess.run(["bash", "-c", proc.stdout + 'printf "%s|%s|%s" "$VAULT_TOKEN" "$MINIO_USER" "$MINIO_PASSWORD"'],
-                                  capture_output=True, text=True, timeout=10).stdout
-        assert exported == "hvs.job-token|root-user|p'w d"
-        denied = subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")],
-                                env={**env, "VAULT_AUTH_ROLE": "other"}, capture_output=True, text=True, timeout=30)
-        assert denied.returncode == 1 and "failed: HTTP 403" in denied.stderr and denied.stdout == ""
-    finally:
-        server.shutdown()
-        server.server_close()
-    missing = subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")], env={"PATH": os.environ["PATH"]},
-                             capture_output=True, text=True, timeout=30)
+def _vault_login(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT_DIR / ".ci" / "vault-login")], env={"PATH": os.environ["PATH"], **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_vault_login_trades_a_gitlab_id_token_for_a_job_token_on_a_real_openbao(bao, tmp_path):
+    """OpenBao's JWT auth method as the docs configure it: bound audience, issuer and claims."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to sign the test JWT")
+    key, pub = tmp_path / "key.pem", tmp_path / "pub.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True, timeout=60)
+    subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True,
+                   timeout=60)
+    issuer, audience = "https://gitlab.ml.example.com", CI["preview:prod"]["id_tokens"]["VAULT_ID_TOKEN"]["aud"]
+    bao.sys.enable_auth_method("jwt", path="jwt-gitlab")
+    bao.adapter.post("/v1/auth/jwt-gitlab/config", json={"jwt_validation_pubkeys": [pub.read_text()], "bound_issuer": issuer})
+    bao.sys.create_or_update_policy("kfp-preview", 'path "kfplatform/data/platform/object-store/root" { capabilities = ["read"] }')
+    bao.adapter.post("/v1/auth/jwt-gitlab/role/kfp-preview", json={
+        "role_type": "jwt", "user_claim": "sub", "bound_audiences": [audience],
+        "bound_claims": {"project_path": "ml/kubeflow-platform"}, "token_policies": ["kfp-preview"], "token_ttl": "15m"})
+    bao.sys.enable_secrets_engine("kv", path="kfplatform", options={"version": "2"})
+    bao.secrets.kv.v2.create_or_update_secret(mount_point="kfplatform", path="platform/object-store/root",
+                                              secret={"user": "root-user", "password": "p'w d"})
+    now = int(time.time())
+    claims = {"iss": issuer, "aud": audience, "sub": "project_path:ml/kubeflow-platform:ref_type:branch:ref:main",
+              "project_path": "ml/kubeflow-platform", "iat": now, "nbf": now - 5, "exp": now + 300}
+    env = {"VAULT_ADDR": bao.url, "VAULT_AUTH_ROLE": "kfp-preview"}
+
+    proc = _vault_login({**env, "VAULT_ID_TOKEN": _jwt(str(key), claims)})
+    assert proc.returncode == 0, proc.stderr
+    exported = subprocess.run(["bash", "-c", proc.stdout + 'printf "%s|%s" "$MINIO_USER" "$MINIO_PASSWORD"; echo; echo "$VAULT_TOKEN"'],
+                              capture_output=True, text=True, timeout=10).stdout.splitlines()
+    assert exported[0] == "root-user|p'w d"
+    import hvac
+
+    job = hvac.Client(url=bao.url, token=exported[1]).auth.token.lookup_self()["data"]
+    assert job["policies"] == ["default", "kfp-preview"] and job["ttl"] <= 15 * 60
+
+    for wrong in ({"aud": "https://other.example.com"}, {"project_path": "someone/fork"}, {"exp": now - 60}):
+        denied = _vault_login({**env, "VAULT_ID_TOKEN": _jwt(str(key), {**claims, **wrong})})
+        assert denied.returncode == 1 and "failed: HTTP" in denied.stderr and denied.stdout == "", wrong
+
+
+def test_vault_login_names_what_is_missing():
+    missing = _vault_login({})
     assert missing.returncode == 2 and "VAULT_ADDR, VAULT_ID_TOKEN, VAULT_AUTH_ROLE" in missing.stderr
