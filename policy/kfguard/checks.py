@@ -377,6 +377,8 @@ def auto_named(resource_type: str, props: Any) -> list[Finding]:
     """Kubernetes objects carry an explicit metadata.name: auto-naming adds random suffixes."""
     if not resource_type.startswith("kubernetes:") or "kind" not in w.keys(props) or resource_type.startswith("kubernetes:helm.sh/"):
         return []
+    if w.unknown_at(w.get(props, "metadata"), "name"):
+        return []  # computed (e.g. from another resource's output): a name, known after deploy
     if not w.dig(props, "metadata", "name"):
         return [Finding(f"{w.get(props, 'kind')} has no explicit metadata.name",
                         "give metadata.name (kfplatform/k8s.py meta())")]

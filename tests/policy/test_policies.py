@@ -10,6 +10,7 @@ to the advisory "can't run policy during preview" note.
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -66,6 +67,31 @@ def test_prod_has_no_mandatory_violation_but_the_known_placeholder_digests(prod_
     assert all(v.mandatory for v in prod_report.violations)
     assert [(v.policy, v.message) for v in prod_report.violations if "placeholder digest" not in v.message] == []
     assert prod_report.not_run == []
+
+
+def _first_deploy(resources: list[dict]) -> list[dict]:
+    """The render as `pulumi preview` sees it before the first deploy: every value computed from a
+    provider output (generated passwords and keys, rotation dates, anything derived from them, like
+    ProxySQL's rotation annotation or an Argo CD patch embedding it) is unknown."""
+    computed = re.compile(r"mock-(password|rotation|hex|b64|string)-[0-9a-f]{16}")
+
+    def blank(value):
+        if isinstance(value, dict):
+            return {k: blank(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [blank(v) for v in value]
+        return UNKNOWN if isinstance(value, str) and computed.search(value) else value
+
+    return [{**r, "inputs": blank(r["inputs"])} for r in resources]
+
+
+def test_first_deploy_unknowns_change_nothing_the_pack_can_know(prod_resources, prod_report):
+    first = _first_deploy(prod_resources)
+    assert sum(json.dumps(r["inputs"]).count(UNKNOWN) for r in first) >= 20
+    report = run(first)
+    assert report.not_run == []
+    assert _placeholders(report) == KNOWN_PLACEHOLDER_DIGESTS
+    assert [(v.policy, v.message) for v in report.violations if "placeholder digest" not in v.message] == []
 
 
 def test_sandbox_is_advisory_only(sandbox):
@@ -280,8 +306,11 @@ def test_internet_network_policy_is_refused_and_named_peers_pass(prod_report):
 def test_auto_named_object_is_advisory(prod_report):
     assert found(prod_report, "explicit-object-names") == []
     nameless = resource("kubernetes:core/v1:ConfigMap", "cm", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})
-    (violation,) = [v for v in run([nameless]).violations if v.policy == "explicit-object-names"]
-    assert violation.level == "advisory"
+    computed = resource("kubernetes:core/v1:ConfigMap", "cm2", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                                "metadata": {"name": UNKNOWN}})
+    report = run([nameless, computed], only="explicit-object-names")
+    (violation,) = report.violations
+    assert violation.level == "advisory" and violation.urn.endswith("::cm") and report.not_run == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,3 +592,20 @@ def test_a_stack_can_require_signed_images_without_regulated_tenants(prod_resour
     cfg["signed-artifact-admission"] = (level, {**props, "requireSignedImages": True})
     assert found(run(prod_resources, cfg=cfg, only="signed-artifact-admission"), "signed-artifact-admission") == [
         "the stack requires signed images but Sigstore ClusterImagePolicy kfplatform-signed-images is not rendered"]
+
+
+def test_the_remaining_policies_enforce_known_fields_next_to_unknown_ones():
+    defaults = k8s("kubernetes:core/v1:ConfigMap", "kfp-platform-defaults", "team-nlp",
+                   {"data": {"pipIndexUrl": "https://pypi.org/simple", "baseImage": UNKNOWN}})
+    namespace = k8s("kubernetes:core/v1:Namespace", "team-x", None, {},
+                    labels={"kfplatform.io/tenant": "team-x", "kfplatform.io/cost-center": UNKNOWN,
+                            "kfplatform.io/compliance": "regulated"})
+    computed = k8s("kubernetes:core/v1:Namespace", "other", None, {}, labels={"kfplatform.io/compliance": UNKNOWN})
+    report = run([defaults, namespace, computed])
+    assert report.not_run == []
+    assert found(report, "pipeline-sources-internal") == [
+        "data.pipIndexUrl: points at the public package index pypi.org ('https://pypi.org/simple')"]
+    assert found(report, "stateful-resources-protected") == [
+        "a tenant namespace (team-x) must be protected against deletion (protect=True)"]
+    assert len(found(report, "signed-artifact-admission")) == 3
+    assert "tenant namespace team-x has no ResourceQuota" in found(report, "tenant-isolation")
