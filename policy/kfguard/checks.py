@@ -183,6 +183,11 @@ PUBLIC_INDEXES = ("pypi.org", "pypi.python.org", "files.pythonhosted.org", "down
 PUBLIC_REGISTRIES = ("docker.io", "index.docker.io", "registry-1.docker.io", "gcr.io", "ghcr.io", "quay.io",
                      "nvcr.io", "registry.k8s.io", "k8s.gcr.io", "public.ecr.aws", "mcr.microsoft.com")
 _HOST = r"(?<![\w.-])(?:[a-z0-9-]+\.)*{}(?![\w-])"
+# Where pipeline steps get their settings: ConfigMaps (kfp-launcher, kfp-platform-defaults, Argo's
+# workflow-controller-configmap), PodDefaults and other kubeflow.org objects, Argo CD Applications
+# (their patches set KFP's COMPILED_PIPELINE_SPEC_PATCH) and Argo Workflows objects; plus every pod
+# template's env (checked where POD_TEMPLATE_PATHS is defined, below).
+PIPELINE_SOURCE_TYPES = ("kubernetes:core/v1:ConfigMap", "kubernetes:kubeflow.org/", "kubernetes:argoproj.io/")
 
 
 @functools.lru_cache(maxsize=64)
@@ -203,7 +208,7 @@ def public_pipeline_sources(resource_type: str, props: Any, indexes: Sequence[st
     `kfp-platform-defaults`, PodDefaults, env, Argo CD patches): a public package index anywhere,
     or a public registry host in an image-like value.
     """
-    if not resource_type.startswith("kubernetes:"):
+    if not resource_type.startswith(PIPELINE_SOURCE_TYPES) and resource_type not in POD_TEMPLATE_PATHS:
         return []
     docs: list[tuple[str, Any]] = [("", props)]
     if resource_type == "kubernetes:argoproj.io/v1alpha1:Application":
