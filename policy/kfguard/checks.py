@@ -80,10 +80,16 @@ def _patch_documents(text: str) -> tuple[Any, ...]:
         return ()
 
 
+ARGO_APPLICATION_TYPES = ("kubernetes:argoproj.io/v1alpha1:Application", "kubernetes:argoproj.io/v1alpha1:ApplicationSet")
+
+
 def argo_patches(props: Any) -> Iterator[tuple[str, Any]]:
     """Argo CD Application kustomize patches, parsed: (path, document)."""
-    sources = [("spec.source", w.dig(props, "spec", "source"))]
-    sources += [(f"spec.sources[{i}]", s) for i, s in w.elements(w.dig(props, "spec", "sources"))]
+    sources = []
+    for base, spec in (("spec", w.get(props, "spec")), ("spec.template.spec", w.dig(props, "spec", "template", "spec"))):
+        # An Application's spec, or an ApplicationSet's Application template.
+        sources.append((f"{base}.source", w.get(spec, "source")))
+        sources += [(f"{base}.sources[{i}]", s) for i, s in w.elements(w.get(spec, "sources"))]
     for where, source in sources:
         for index, patch in w.elements(w.dig(source, "kustomize", "patches")):
             text = w.get(patch, "patch")
@@ -101,15 +107,14 @@ def image_references(resource_type: str, props: Any) -> Iterator[tuple[str, str]
     if not resource_type.startswith("kubernetes:"):
         return
     yield from _images_in(props, "")
-    if resource_type == "kubernetes:argoproj.io/v1alpha1:Application":
+    if resource_type in ARGO_APPLICATION_TYPES:
         for path, doc in argo_patches(props):
             yield from _images_in(doc, path)
-        for source_path in ("source", "sources"):
-            for path, value in w.walk(w.dig(props, "spec", source_path), f"spec.{source_path}"):
-                if path.endswith(".kustomize.images") and w.is_seq(value):
-                    for index, entry in w.elements(value):
-                        if isinstance(entry, str):
-                            yield f"{path}[{index}]", entry.split("=", 1)[-1]
+        for path, value in w.walk(w.get(props, "spec"), "spec"):
+            if path.endswith(".kustomize.images") and w.is_seq(value):
+                for index, entry in w.elements(value):
+                    if isinstance(entry, str):
+                        yield f"{path}[{index}]", entry.split("=", 1)[-1]
 
 
 def _images_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -129,6 +134,8 @@ def _images_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
             here = f"{path}.{key}" if path else str(key)
             if key == "image" and isinstance(item, str):
                 yield here, item
+            elif str(key).endswith("Image") and isinstance(item, str) and ("/" in item or "@" in item):
+                yield here, item  # e.g. KFP's `baseImage` in the tenant defaults ConfigMap
             elif key == "image" and w.is_map(item) and (w.get(item, "repository") or w.get(item, "name")):
                 ref = _split_image_map(item)
                 if ref:
@@ -211,7 +218,7 @@ def public_pipeline_sources(resource_type: str, props: Any, indexes: Sequence[st
     if not resource_type.startswith(PIPELINE_SOURCE_TYPES) and resource_type not in POD_TEMPLATE_PATHS:
         return []
     docs: list[tuple[str, Any]] = [("", props)]
-    if resource_type == "kubernetes:argoproj.io/v1alpha1:Application":
+    if resource_type in ARGO_APPLICATION_TYPES:
         docs += list(argo_patches(props))
     found = []
     for base, doc in docs:
@@ -286,7 +293,7 @@ def credential_literals(resource_type: str, props: Any) -> list[Finding]:
                     "and mount the ExternalSecret's Secret",
                 ))
     docs: list[tuple[str, Any]] = [("", props)]
-    if resource_type == "kubernetes:argoproj.io/v1alpha1:Application":
+    if resource_type in ARGO_APPLICATION_TYPES:
         docs += list(argo_patches(props))
     for base, doc in docs:
         for path, value in w.walk(doc, base):

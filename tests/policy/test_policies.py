@@ -171,6 +171,20 @@ def test_images_in_operator_crs_env_argo_patches_and_kustomize_overrides():
     assert not any(m.startswith("spec.image:") for m in messages)
 
 
+def test_images_in_applicationset_templates_and_pipeline_defaults():
+    patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n" \
+            "      containers:\n      - name: x\n        image: ghcr.io/team/model-server:v2\n"
+    appset = k8s("kubernetes:argoproj.io/v1alpha1:ApplicationSet", "workloads", "argocd", {"spec": {"template": {
+        "spec": {"source": {"kustomize": {"patches": [{"patch": patch}], "images": ["app=quay.io/app:1"]}}}}}})
+    defaults = k8s("kubernetes:core/v1:ConfigMap", "kfp-platform-defaults", "team-nlp",
+                   {"data": {"baseImage": f"{MIRROR}/library/python:3.12", "pipIndexUrl": "https://pypi.ml.example.com"}})
+    messages = found(run([appset, defaults], only="images-pinned-by-digest"), "images-pinned-by-digest")
+    assert any(m.startswith("spec.template.spec.source.kustomize.patches[0].patch#0.spec.template.spec.containers[0]"
+                            ".image: image 'ghcr.io/team/model-server:v2' is not pinned") for m in messages), messages
+    assert any(m.startswith("spec.template.spec.source.kustomize.images[0]: image 'quay.io/app:1'") for m in messages)
+    assert "data.baseImage: image 'registry.ml.example.com/mirror/library/python:3.12' is not pinned by digest" in messages
+
+
 def test_known_image_fields_are_checked_when_others_are_unknown():
     """First deploy: a pod template annotation and an env value are computed (unknown)."""
     deploy = deployment("web", "kubeflow", "nginx:latest", resources=GOOD_RESOURCES,
