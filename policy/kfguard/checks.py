@@ -173,6 +173,22 @@ def image_problems(ref: str, registries: Sequence[str]) -> list[Finding]:
     return found
 
 
+def unverified_digests(resource_type: str, props: Any, unverified: Sequence[str]) -> list[Finding]:
+    """Images whose digest is real but not verified (kfplatform/images.py table, `source` empty):
+    `unverified` lists them as `<path>:<tag>@<digest>` (policy config, kept equal to the table)."""
+    if not unverified:
+        return []
+    return [
+        Finding(
+            f"{path}: image {ref!r} has a digest nobody verified against its registry",
+            "check it (`crane digest` of the upstream and of the mirror) and record where in its "
+            "images.pin(..., source=...) (docs/supply-chain.md#updating-a-digest)",
+        )
+        for path, ref in image_references(resource_type, props)
+        if any(ref.endswith("/" + entry) for entry in unverified)
+    ]
+
+
 def unpinned_images(resource_type: str, props: Any, registries: Sequence[str] = ()) -> list[Finding]:
     return [
         Finding(f"{path}: {f.message}", f.hint)

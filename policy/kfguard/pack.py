@@ -100,6 +100,15 @@ POLICIES = [
         {"registries": _strings([], "registry prefixes images must come from (the stack's images.mirror)")},
     ),
     _resource_policy(
+        "image-digests-verified",
+        "Every image digest was verified against its registry (two independent sources or the upstream "
+        "release artefact); the ones that were not are listed until someone checks them.",
+        lambda a, c: checks.unverified_digests(a.resource_type, a.props, c.get("unverified") or []),
+        {"unverified": _strings([], "<path>:<tag>@<digest> of each image whose digest is not verified "
+                                    "(kfplatform/images.py, kept equal by a test)")},
+        enforcement_level=EnforcementLevel.ADVISORY,
+    ),
+    _resource_policy(
         "pipeline-sources-internal",
         "No rendered object points pipeline steps at a public package index or a public registry "
         "(pip reads the internal PyPI mirror, base images come from the internal registry).",

@@ -95,7 +95,8 @@ def test_stack_policies_get_parents_dependencies_and_protect():
 def test_prod_is_mandatory_and_sandbox_advisory():
     prod, sandbox = engine.load_config(engine.config_for_stack("prod")), engine.load_config(engine.config_for_stack("sandbox"))
     assert set(prod) == set(sandbox) == set(POLICY_NAMES)
-    assert {name: level for name, (level, _) in prod.items() if level != "mandatory"} == {"explicit-object-names": "advisory"}
+    assert {name: level for name, (level, _) in prod.items() if level != "mandatory"} == {
+        "explicit-object-names": "advisory", "image-digests-verified": "advisory"}
     assert {level for level, _ in sandbox.values()} == {"advisory"}
 
 
@@ -176,7 +177,7 @@ def test_the_gate_fails_prod_on_the_placeholder_digests(prod, tmp_path, capsys):
     assert "[mandatory] images-pinned-by-digest: kubernetes:apps/v1:Deployment::proxysql" in out
     assert "placeholder digest\n    fix: resolve the real digest" in out
     assert out.strip().splitlines()[-1].startswith("policy pack (config prod.json): ")
-    assert " 13 mandatory violation(s), 0 advisory, 0 not run" in out
+    assert " 13 mandatory violation(s), 3 advisory, 0 not run" in out
 
 
 def test_the_gate_passes_advisory_only_and_compliant_renders(sandbox, tmp_path, capsys):
@@ -192,7 +193,7 @@ def test_prod_passes_the_gate_once_its_digests_are_real(prod, tmp_path, capsys):
 
     text = json.dumps(recorded(prod)).replace("sha256:" + "0" * 64, SHA)
     assert main(["policy", str(_write(tmp_path, json.loads(text)))]) == 0
-    assert "0 mandatory violation(s), 0 advisory, 0 not run" in capsys.readouterr().out
+    assert "0 mandatory violation(s), 3 advisory, 0 not run" in capsys.readouterr().out
 
 
 def test_the_gate_takes_an_explicit_pack_config(tmp_path, capsys):

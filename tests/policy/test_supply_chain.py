@@ -79,3 +79,24 @@ def test_the_pack_imports_only_what_its_own_virtualenv_has():
     from importlib.metadata import version
 
     assert requirements == [f"pulumi=={version('pulumi')}", f"pulumi-policy=={version('pulumi-policy')}"]
+
+
+@pytest.mark.parametrize("stack", ["prod", "sandbox"])
+def test_the_pack_config_lists_exactly_the_tables_unverified_digests(stack):
+    """A policy cannot import the table: the real-but-unverified digests are repeated in its config."""
+    from kfguard import engine
+
+    _, props = engine.load_config(engine.config_for_stack(stack))["image-digests-verified"]
+    expected = [f"{e.image.path}:{e.image.tag}@{e.image.digest}" for e in images.table()
+                if not e.verified and not e.image.is_placeholder]
+    assert props["unverified"] == expected
+
+
+def test_unverified_digests_are_listed_by_the_pack_as_advisory(prod):
+    from tests.policy.harness import recorded, run
+
+    report = run(recorded(prod), only="image-digests-verified")
+    assert {v.level for v in report.violations} == {"advisory"}
+    assert sorted(v.message.split(":")[0] for v in report.violations) == [
+        "values.certController.image", "values.image", "values.webhook.image"]
+    assert all("external-secrets/external-secrets:v2.9.0@sha256:44eb" in v.message for v in report.violations)
