@@ -12,11 +12,16 @@ PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 def _render(args: argparse.Namespace) -> int:
     from .render.output import write_render_with_gate
+    from .render.policy import PolicyInputError
     from .render.run import render_stack
 
     result = render_stack(args.project, args.stack)
     out = args.out or args.project / "build" / args.stack
-    text, written = write_render_with_gate(result, out)
+    try:
+        text, written = write_render_with_gate(result, out)
+    except PolicyInputError as e:  # an invalid policy/config/<stack>.json: the files are written
+        print(str(e), file=sys.stderr)
+        return 2
     print(text)
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0

@@ -227,3 +227,15 @@ def test_a_bad_pack_config_is_exit_2(prod, tmp_path, capsys):
     config.write_text(json.dumps({"ha-floor": "mandatory"}))
     assert main(["policy", str(_write(tmp_path, recorded(prod))), "--config", str(config)]) == 2
     assert "ha-floor: no such policy" in capsys.readouterr().err
+
+
+def test_render_refuses_an_invalid_stack_pack_config(prod, tmp_path, monkeypatch):
+    from kfplatform.render.output import write_render_with_gate
+    from kfplatform.render.policy import PolicyInputError
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "prod.json").write_text(json.dumps({"ha-floors": {"minioMinServers": 0}}))
+    monkeypatch.setattr(engine, "CONFIG_DIR", tmp_path / "config")
+    with pytest.raises(PolicyInputError, match=r"prod.json: ha-floors.minioMinServers: 0 is less than the minimum of 1"):
+        write_render_with_gate(prod, tmp_path / "out")
+    assert (tmp_path / "out" / "resources.json").exists()  # the render itself was written
