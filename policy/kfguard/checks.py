@@ -259,10 +259,27 @@ def public_pipeline_sources(resource_type: str, props: Any, indexes: Sequence[st
 # Credentials: no literal secret values in Secrets, ConfigMaps, env or annotations.
 # --------------------------------------------------------------------------------------------
 
-CREDENTIAL_KEY = re.compile(
-    r"(?i)(^|[_.\-/])(password|passwd|pwd|secret|secret[_-]?key|secretkey|token|api[_-]?key|apikey|"
+_CREDENTIAL_WORDS = re.compile(
+    r"(^|[_.\-/])(password|passwd|pwd|secret|secret[_-]?key|secretkey|token|api[_-]?key|apikey|"
     r"access[_-]?key|accesskey|private[_-]?key|client[_-]?secret|credentials?)$"
 )
+
+
+_SECRET_REFERENCE_NAME = re.compile(r"(^|[_.\-/])(existing|pull|tls|cert|ca|config|env|root[_-]?ca)[_-]?secret$")
+
+
+class _CredentialKey:
+    """Matches names that hold a credential: `DB_PASSWORD`, `rootPassword`, `minio.secret-key`, `apiKey`."""
+
+    @staticmethod
+    def search(name: str):
+        normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+        if _SECRET_REFERENCE_NAME.search(normal):
+            return None  # names a Secret object (`existingSecret`, `tlsSecret`), not a secret value
+        return _CREDENTIAL_WORDS.search(normal)
+
+
+CREDENTIAL_KEY = _CredentialKey()
 CREDENTIAL_VALUE = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
     (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
@@ -288,10 +305,20 @@ def _value_patterns(path: str, value: str) -> list[Finding]:
 
 def credential_literals(resource_type: str, props: Any) -> list[Finding]:
     """No Secret with literal data; no credential-looking literal in ConfigMaps, env or annotations."""
-    if not resource_type.startswith("kubernetes:") or resource_type.startswith("kubernetes:helm.sh/"):
+    if not resource_type.startswith("kubernetes:"):
         return []
     found = []
     name = w.name_of(props)
+    if resource_type.startswith("kubernetes:helm.sh/"):
+        # Chart values: a credential-named key with a literal (charts' `auth.password`, `apiKey`, ...).
+        for path, value in w.walk(w.get(props, "values"), "values"):
+            key = path.rsplit(".", 1)[-1]
+            if isinstance(value, str) and CREDENTIAL_KEY.search(key) and _looks_literal(value):
+                found.append(Finding(
+                    f"{path}: chart value looks like a credential with a literal value",
+                    "point the chart at an existing Secret (its `existingSecret`-style value) delivered by an "
+                    "ExternalSecret; Helm stores values in the release Secret in clear",
+                ))
     if resource_type == "kubernetes:core/v1:Secret":
         for key in ("data", "stringData"):
             if w.keys(w.get(props, key)):
@@ -331,11 +358,6 @@ def credential_literals(resource_type: str, props: Any) -> list[Finding]:
             elif isinstance(value, str):
                 found.extend(_value_patterns(path or "(root)", value))
     return found
-
-
-# Kept for callers of the earlier API.
-def literal_secret_data(resource_type: str, props: Any) -> list[str]:
-    return [f.message for f in credential_literals(resource_type, props) if f.message.startswith("Secret ")]
 
 
 # --------------------------------------------------------------------------------------------

@@ -255,6 +255,10 @@ def test_no_credential_literal_in_the_render(prod_report):
         (lambda: k8s("kubernetes:core/v1:ConfigMap", "cfg", "kubeflow",
                      {"data": {"dsn": "mysql://kfp:hunter2@proxysql:6033/mlpipeline"}}),
          "holds a URL with an embedded password"),
+        (lambda: resource("kubernetes:helm.sh/v3:Release", "chart", {"chart": "c", "values": {
+            "auth": {"rootPassword": "hunter2", "existingSecret": "db-root"},
+            "controller": {"env": [{"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "t", "key": "t"}}}]}}}),
+         "values.auth.rootPassword: chart value looks like a credential"),
     ],
 )
 def test_credential_literals_are_refused(make, problem):
