@@ -71,7 +71,7 @@ def test_the_pack_imports_only_what_its_own_virtualenv_has():
     """`pulumi preview` runs policy/__main__.py in policy/venv (policy/requirements.txt: pulumi and
     pulumi-policy, which bring protobuf and PyYAML). The offline harness (engine.py) may use more."""
     allowed = set(sys.stdlib_module_names) | {"pulumi_policy", "pulumi", "yaml", "google", "kfguard"}
-    for path in [PROJECT_DIR / "policy" / "__main__.py", *sorted((PROJECT_DIR / "policy" / "kfguard").glob("*.py"))]:
+    for path in [PROJECT_DIR / "policy" / "__main__.py", *sorted((PROJECT_DIR / "policy" / "kfguard").rglob("*.py"))]:
         if path.name == "engine.py":
             continue
         assert _imports(path) <= allowed, (path.name, _imports(path) - allowed)
