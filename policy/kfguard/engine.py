@@ -39,7 +39,10 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from .pack import FIX, PACK_NAME, POLICIES
 
-PACK_VERSION = "0.2.0"  # PulumiPolicy.yaml `version`
+PACK_VERSION = "0.2.0"  # PulumiPolicy.yaml `version` (what the CLI shows)
+# What pulumi-policy's PolicyPack hands its servicer ("0.0.1": the CLI takes the version from
+# PulumiPolicy.yaml); the servicer puts it in its own messages, so the harness passes the same.
+SERVICER_VERSION = "0.0.1"
 PACK_ENFORCEMENT = EnforcementLevel.MANDATORY  # policy/__main__.py: the pack's default
 CONFIG_DIR = pathlib.Path(__file__).resolve().parent.parent / "config"
 
@@ -218,7 +221,7 @@ def analyzer_resource(r: Mapping[str, Any]) -> proto.AnalyzerResource:
 
 def servicer(config: Mapping[str, tuple[str, dict]], policies: Sequence = POLICIES) -> _PolicyAnalyzerServicer:
     """The pack's analyzer, configured as the CLI configures it."""
-    analyzer = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, list(policies), PACK_ENFORCEMENT)
+    analyzer = _PolicyAnalyzerServicer(PACK_NAME, SERVICER_VERSION, list(policies), PACK_ENFORCEMENT)
     request = proto.ConfigureAnalyzerRequest()
     for name, (level, props) in config.items():
         entry = proto.PolicyConfig(enforcementLevel=_proto_level(level))
