@@ -112,6 +112,21 @@ def test_the_pack_config_names_the_stacks_mirror(stack):
     assert props["registries"] == [mirror]
 
 
+@pytest.mark.parametrize("stack", ["prod", "sandbox"])
+def test_the_pack_config_holds_the_stacks_rotation_age(stack):
+    """The policy's maximum age is the stack's (secrets.rotationDays for database passwords,
+    data.objectStore.accessKeyMaxAgeDays for object-store keys): changing one shows in both files."""
+    import yaml
+
+    from tests.conftest import PROJECT_DIR
+
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    ages = [config["kubeflow-platform:secrets"]["rotationDays"],
+            config["kubeflow-platform:data"]["objectStore"]["accessKeyMaxAgeDays"]]
+    _, props = engine.load_config(engine.config_for_stack(stack))["credential-rotation"]
+    assert props["maxAgeDays"] == max(ages)
+
+
 def test_reconcile_follows_the_cli():
     """Defaults from schemas, then `all`, then per-policy levels and properties (pulumi
     pkg/resource/analyzer/config.go applyConfig)."""
