@@ -127,6 +127,18 @@ def test_the_pack_config_holds_the_stacks_rotation_age(stack):
     assert props["maxAgeDays"] == max(ages)
 
 
+@pytest.mark.parametrize("stack", ["prod", "sandbox"])
+def test_the_pack_config_holds_the_stacks_failure_domain(stack):
+    """MinIO must survive a zone where the cluster spans zones (kfplatform/data/checks.py), else a node."""
+    import yaml
+
+    from tests.conftest import PROJECT_DIR
+
+    zones = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]["kubeflow-platform:cluster"]["zones"]
+    _, props = engine.load_config(engine.config_for_stack(stack))["ha-floors"]
+    assert props["failureDomain"] == ({"kind": "zone", "zones": len(zones)} if len(zones) >= 2 else {"kind": "node"})
+
+
 def test_reconcile_follows_the_cli():
     """Defaults from schemas, then `all`, then per-policy levels and properties (pulumi
     pkg/resource/analyzer/config.go applyConfig)."""
