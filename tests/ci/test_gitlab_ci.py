@@ -126,7 +126,8 @@ def test_a_merge_request_runs_tests_both_renders_the_gate_and_the_prod_preview()
     on_mr = {name for name, job in JOBS.items() if runs_on_mr(job)}
     assert on_mr == {"tests", "render", "policy", "preview:prod"}
     commands = [" ".join(c) for c in _commands(JOBS["preview:prod"])]
-    assert "pulumi preview --stack prod --policy-pack policy --policy-pack-config policy/config/prod.json --diff" in commands
+    assert ("pulumi preview --stack prod --policy-pack policy --policy-pack-config policy/config/prod.json --diff "
+            "--refresh") in commands
     assert "cd policy" in commands and "pulumi install" in commands  # the pack's own dependencies
     render = " ".join(" ".join(c) for c in _commands(JOBS["render"]))
     assert "render --stack prod" in render and "render --stack sandbox" in render and "capacity --stack prod" in render
@@ -155,6 +156,8 @@ def test_prod_is_deployed_only_from_the_default_branch_by_hand():
     assert up["environment"]["name"] == "prod" and up["resource_group"] == _resolved(JOBS["preview:prod"])["resource_group"]
     ups = [name for name, job in JOBS.items() for c in _commands(job) if c[:2] == ["pulumi", "up"]]
     assert sorted(ups) == ["drill:sandbox", "up:prod"]
+    # Every preview and up refreshes: time.Rotating detects a due rotation only on refresh (FACTS.md).
+    assert all("--refresh" in c for job in JOBS.values() for c in _commands(job) if c[:2] in (["pulumi", "up"], ["pulumi", "preview"]))
     drill = _resolved(JOBS["drill:sandbox"])
     assert any("--stack sandbox" in " ".join(c) for c in _commands(drill))
     assert not any("--stack prod" in " ".join(c) for c in _commands(drill))
