@@ -12,15 +12,37 @@ PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render.output import summary, write_render
+    from .render.output import write_render_with_gate
+    from .render.policy import PolicyInputError
     from .render.run import render_stack
 
     result = render_stack(args.project, args.stack)
     out = args.out or args.project / "build" / args.stack
-    written = write_render(result, out)
-    print(summary(result))
+    try:
+        text, written = write_render_with_gate(result, out)
+    except PolicyInputError as e:  # an invalid policy/config/<stack>.json: the files are written
+        print(str(e), file=sys.stderr)
+        return 2
+    print(text)
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _policy(args: argparse.Namespace) -> int:
+    """Run the CrossGuard pack over a render's resources.json, as `pulumi preview --policy-pack` would.
+
+    Exit 1 on any mandatory violation, 0 otherwise (advisory violations are printed, not fatal);
+    2 when the file or the pack config cannot be read.
+    """
+    from .render.policy import PolicyInputError, run_policy
+
+    try:
+        report, text = run_policy(args.resources, args.config)
+    except PolicyInputError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(text)
+    return 1 if report.mandatory else 0
 
 
 def _capacity(args: argparse.Namespace) -> int:
@@ -102,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     drill.add_argument("--tolerance-hours", type=float, default=26.0, help="recent = newer than the restore point minus this")
     drill.add_argument("--log-dir", type=pathlib.Path, help="default: drills/")
     drill.set_defaults(run=_drill)
+    policy = commands.add_parser(
+        "policy", help="run the policy pack over a render's resources.json; exit 1 on a mandatory violation")
+    policy.add_argument("resources", type=pathlib.Path, help="build/STACK/resources.json from `render`")
+    policy.add_argument("--config", type=pathlib.Path,
+                        help="pack config (default policy/config/STACK.json, the file pulumi preview is given)")
+    policy.set_defaults(run=_policy)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

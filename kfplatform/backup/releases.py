@@ -11,6 +11,8 @@ import pulumi
 
 from ..data.releases import Chart, PinnedImage, _placeholder
 
+COMPONENT = "backup"
+
 _warned: set[str] = set()
 
 
@@ -29,12 +31,12 @@ def ref(pinned: PinnedImage, mirror: str) -> str:
 # ../shared/crds (velero.io_*.yaml from vmware-tanzu/velero v1.18.1). Values keys used in
 # velero.py were read in charts/velero/values.yaml and templates/ at that tag.
 VELERO_CHART = Chart("velero", "12.1.0", "https://vmware-tanzu.github.io/helm-charts")
-VELERO = _placeholder("docker.io", "velero/velero", "v1.18.1")
+VELERO = _placeholder("docker.io", "velero/velero", "v1.18.1", COMPONENT)
 # velero-plugin-for-aws README (compatibility table): plugin v1.14.x goes with Velero v1.18.x. The
 # snapshot read here had only tag v1.14.0-rc.1 (2026-02-13); v1.14.0 is the release to mirror.
-VELERO_PLUGIN_AWS = _placeholder("docker.io", "velero/velero-plugin-for-aws", "v1.14.0")
+VELERO_PLUGIN_AWS = _placeholder("docker.io", "velero/velero-plugin-for-aws", "v1.14.0", COMPONENT)
 # minio/mc RELEASE.2025-08-13T08-35-41Z (commit 7394ce0dd2a80935aded936b09fa12cbb3cb8096): the
 # `mc replicate add|update|ls` flags used in replication.py were read in cmd/replicate-*.go there.
-MC = _placeholder("quay.io", "minio/mc", "RELEASE.2025-08-13T08-35-41Z")
+MC = _placeholder("quay.io", "minio/mc", "RELEASE.2025-08-13T08-35-41Z", COMPONENT)
 
 ALL_IMAGES = (VELERO, VELERO_PLUGIN_AWS, MC)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from ..images import Image
+from .. import images
+from ..images import PLACEHOLDER_DIGEST, Image
 
-PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+COMPONENT = "data-tier"
 _warned: set[str] = set()
 
 
@@ -48,8 +49,13 @@ class PinnedImage:
         return f"{self.image.tag}@{self.image.digest}"
 
 
-def _placeholder(registry: str, path: str, tag: str) -> PinnedImage:
-    return PinnedImage(Image(path, tag, PLACEHOLDER_DIGEST), registry, "")
+def _pinned(registry: str, path: str, tag: str, digest: str, source: str, component: str = COMPONENT) -> PinnedImage:
+    """One row of the image table (kfplatform/images.py) and the area's view of it."""
+    return PinnedImage(images.pin(component, registry, path, tag, digest, source), registry, source)
+
+
+def _placeholder(registry: str, path: str, tag: str, component: str = COMPONENT) -> PinnedImage:
+    return _pinned(registry, path, tag, PLACEHOLDER_DIGEST, "", component)
 
 
 # mariadb-operator 26.6.0: the CRDs in ../shared/crds are from tag v26.6.0, the same commit as the
@@ -62,9 +68,8 @@ MINIO_OPERATOR_CHART = Chart("operator", "7.1.1", "https://operator.min.io")
 MARIADB_OPERATOR = _placeholder("ghcr.io", "mariadb-operator/mariadb-operator", "26.6.0")
 # The Docker official image (the operator's default registry, docker-registry1.mariadb.com, serves
 # the same library image); its digest is pinned identically by several unrelated public repositories.
-MARIADB = PinnedImage(
-    Image("library/mariadb", "11.8.5", "sha256:345fa26d595e8c7fe298e0c4098ed400356f502458769c8902229b3437d6da2b"),
-    "docker.io",
+MARIADB = _pinned(
+    "docker.io", "library/mariadb", "11.8.5", "sha256:345fa26d595e8c7fe298e0c4098ed400356f502458769c8902229b3437d6da2b",
     "same digest pinned by several independent public repositories; re-check against the mirror",
 )
 MYSQLD_EXPORTER = _placeholder("docker.io", "prom/mysqld-exporter", "v0.15.1")
@@ -73,13 +78,9 @@ MINIO_OPERATOR = _placeholder("quay.io", "minio/operator", "v7.1.1")
 MINIO_OPERATOR_SIDECAR = _placeholder("quay.io", "minio/operator-sidecar", "v7.0.1")
 # MinIO community edition is source-only since Oct 2025: the last published server image, pinned
 # identically by several unrelated public projects (not checked against the registry from here).
-MINIO = PinnedImage(
-    Image(
-        "minio/minio",
-        "RELEASE.2025-04-22T22-12-26Z",
-        "sha256:a1ea29fa28355559ef137d71fc570e508a214ec84ff8083e39bc5428980b015e",
-    ),
-    "quay.io",
+MINIO = _pinned(
+    "quay.io", "minio/minio", "RELEASE.2025-04-22T22-12-26Z",
+    "sha256:a1ea29fa28355559ef137d71fc570e508a214ec84ff8083e39bc5428980b015e",
     "same digest pinned by several independent public repositories; re-check against the mirror",
 )
 

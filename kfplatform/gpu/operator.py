@@ -23,7 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.stack import ImagesConfig
-from ..images import Image
+from .. import images
+from ..images import PLACEHOLDER_DIGEST, Image
 from ..k8s import child, meta
 from .config import GpuConfig
 from .migparted import CONFIG_KEY, mig_parted_yaml
@@ -54,35 +55,37 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 # ones, so it stays the placeholder. Resolve before the first deploy:
 #   crane digest nvcr.io/nvidia/gpu-operator:v26.7.0
 #   crane digest registry.k8s.io/nfd/node-feature-discovery:v0.19.0
-UNVERIFIED_DIGEST = "sha256:" + "0" * 64
+UNVERIFIED_DIGEST = PLACEHOLDER_DIGEST
+BUNDLE = ("gpu-operator v26.7.0 bundle/manifests/gpu-operator-certified.clusterserviceversion.yaml "
+          "(commit 10ee5b3638b89e11e949412aafa5ba99279c3721), relatedImages")
 
-OPERATOR = Image("nvidia/gpu-operator", "v26.7.0", UNVERIFIED_DIGEST)
+OPERATOR = images.pin("gpu-operator", "nvcr.io", "nvidia/gpu-operator", "v26.7.0", UNVERIFIED_DIGEST)
 # The NFD chart's appVersion: the image the chart's flags are written for (see above).
 NFD_CHART_VERSION = "0.19.0"
-NFD = Image("nfd/node-feature-discovery", "v0.19.0", UNVERIFIED_DIGEST)
-TOOLKIT = Image(
-    "nvidia/k8s/container-toolkit", "v1.20.0",
-    "sha256:f8c647d581f7c8b178efdb7e6c94f5fb6eb12ebc05e2157fa314d327560fcb7a",  # VERIFIED
+NFD = images.pin("gpu-operator", "registry.k8s.io", "nfd/node-feature-discovery", "v0.19.0", UNVERIFIED_DIGEST)
+TOOLKIT = images.pin(
+    "gpu-operator", "nvcr.io", "nvidia/k8s/container-toolkit", "v1.20.0",
+    "sha256:f8c647d581f7c8b178efdb7e6c94f5fb6eb12ebc05e2157fa314d327560fcb7a", BUNDLE,
 )
-DEVICE_PLUGIN = Image(  # also GPU feature discovery
-    "nvidia/k8s-device-plugin", "v0.20.0",
-    "sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",  # VERIFIED
+DEVICE_PLUGIN = images.pin(  # also GPU feature discovery
+    "gpu-operator", "nvcr.io", "nvidia/k8s-device-plugin", "v0.20.0",
+    "sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312", BUNDLE,
 )
-DCGM_EXPORTER = Image(
-    "nvidia/k8s/dcgm-exporter", "4.6.0-4.8.3-distroless",
-    "sha256:613ab03c11d442fd960ff515f547e9921537454a712d08160bc8f677f89f1c35",  # VERIFIED
+DCGM_EXPORTER = images.pin(
+    "gpu-operator", "nvcr.io", "nvidia/k8s/dcgm-exporter", "4.6.0-4.8.3-distroless",
+    "sha256:613ab03c11d442fd960ff515f547e9921537454a712d08160bc8f677f89f1c35", BUNDLE,
 )
-DCGM = Image(
-    "nvidia/cloud-native/dcgm", "4.6.0-1-ubi10",
-    "sha256:92080d86d04c265f7fc0b8e1cd95dff94d3ab57de6a6474c3c483e4c2ada5dea",  # VERIFIED
+DCGM = images.pin(
+    "gpu-operator", "nvcr.io", "nvidia/cloud-native/dcgm", "4.6.0-1-ubi10",
+    "sha256:92080d86d04c265f7fc0b8e1cd95dff94d3ab57de6a6474c3c483e4c2ada5dea", BUNDLE,
 )
-MIG_MANAGER = Image(
-    "nvidia/cloud-native/k8s-mig-manager", "v0.15.0",
-    "sha256:cab2cf9deafc9602da69d0832a82958a7687f22f4a2f19674099dc9a5c4ea8e2",  # VERIFIED
+MIG_MANAGER = images.pin(
+    "gpu-operator", "nvcr.io", "nvidia/cloud-native/k8s-mig-manager", "v0.15.0",
+    "sha256:cab2cf9deafc9602da69d0832a82958a7687f22f4a2f19674099dc9a5c4ea8e2", BUNDLE,
 )
-DRIVER_MANAGER = Image(
-    "nvidia/cloud-native/k8s-driver-manager", "v0.12.0",
-    "sha256:7d98d08a751cc528d1c8c8bdc2f9d9fcd59714b158a3985a5a0262f1620098e4",  # VERIFIED
+DRIVER_MANAGER = images.pin(
+    "gpu-operator", "nvcr.io", "nvidia/cloud-native/k8s-driver-manager", "v0.12.0",
+    "sha256:7d98d08a751cc528d1c8c8bdc2f9d9fcd59714b158a3985a5a0262f1620098e4", BUNDLE,
 )
 DRIVER_PATH = "nvidia/driver"  # per node OS: the stack pins it (gpu.operator.driver.digest)
 

@@ -91,4 +91,52 @@ def summary(result: RenderResult) -> str:
     lines += ["", "objects by kind:"]
     lines += [f"  {count:5d}  {name}" for name, count in sorted(per_kind.items(), key=lambda kv: (-kv[1], kv[0]))]
     lines += ["", f"tenants ({len(tenants)}): {', '.join(tenants) if tenants else '-'}"]
+    lines += [""] + image_lines()
     return "\n".join(lines)
+
+
+def image_lines() -> list[str]:
+    """The image table's unverified rows (kfplatform/images.py): what still needs a digest checked."""
+    from ..images import table
+
+    rows = table()
+    pending = [e for e in rows if not e.verified]
+    lines = [f"images: {len(rows)} pinned in the image table, {len(pending)} without a verified digest"]
+    for e in pending:
+        state = "PLACEHOLDER digest" if e.image.is_placeholder else "digest not verified"
+        lines.append(f"  {e.component:18s} {e.upstream_ref}  ({state})")
+    return lines
+
+
+def write_policy_report(resources: pathlib.Path, out: pathlib.Path) -> tuple[list[str], list[pathlib.Path]]:
+    """policy.txt and policy.json next to the render: the pack's result for the merge request.
+
+    Returns the summary lines (counts, mandatory violations one per line, how to run the gate).
+    """
+    from .policy import engine, run_policy
+
+    report, text = run_policy(resources)
+    as_text, as_json = out / "policy.txt", out / "policy.json"
+    as_text.write_text(text + "\n")
+    as_json.write_text(json.dumps(engine().as_json(report), indent=1) + "\n")
+    lines = [text.splitlines()[-1]]
+    for v in report.mandatory:
+        line = f"  [{v.level}] {v.policy}: {v.resource}: {v.message}"
+        lines.append(line if len(line) <= 160 else line[:157] + "...")
+    lines.append(f"  details in {as_text.name}; the gate: python -m kfplatform policy {resources} (exit 1 on mandatory)")
+    return lines, [as_text, as_json]
+
+
+def write_render_with_gate(result: RenderResult, out: pathlib.Path) -> tuple[str, list[pathlib.Path]]:
+    """What `render` writes: the render files, the policy pack's result, and summary.txt.
+
+    The pack runs over the written resources.json through the engine path. The render does not
+    fail on violations (it writes files; the prod render has placeholder digests today): the gate is
+    `python -m kfplatform policy` (docs/merge-requests.md). Returns (summary text, files written).
+    """
+    written = write_render(result, out)
+    policy_lines, policy_files = write_policy_report(out / "resources.json", out)
+    text = summary(result) + "\n\n" + "\n".join(policy_lines)
+    summary_file = out / "summary.txt"  # the merge request shows it (.gitlab-ci.yml, expose_as)
+    summary_file.write_text(text + "\n")
+    return text, written + policy_files + [summary_file]

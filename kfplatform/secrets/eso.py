@@ -11,6 +11,7 @@ from typing import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import images
 from ..images import Image
 from ..k8s import child
 from .config import EsoConfig
@@ -24,9 +25,9 @@ CONTROLLER_SERVICE_ACCOUNT = "external-secrets"
 # ghcr.io/external-secrets/external-secrets:v2.9.0 as recorded by a third party; not checked
 # against the registry from here: `crane digest ghcr.io/external-secrets/external-secrets:v2.9.0`
 # before mirroring.
-IMAGE = Image(
-    "external-secrets/external-secrets",
-    "v2.9.0",
+# One third-party record is not two independent sources: the table lists it as unverified.
+IMAGE = images.pin(
+    "external-secrets", "ghcr.io", "external-secrets/external-secrets", "v2.9.0",
     "sha256:44eb290f1c7f5d8f4eec2168cea4a6cfbc72a955c6781eb835e1c40700475dbd",
 )
 

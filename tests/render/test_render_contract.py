@@ -42,6 +42,9 @@ def test_render_writes_manifests_resources_and_a_summary(rendered_files):
     assert len(docs) == sum(1 for r in resources if r["custom"] and r["inputs"].get("kind"))
     assert "resources by component:" in stdout and "objects by kind:" in stdout
     assert "tenants (3): team-forecasting, team-nlp, team-vision" in stdout
+    # The policy pack ran over the written render (the gate is `python -m kfplatform policy`).
+    assert "policy pack (config prod.json): " in stdout and (folder / "policy.txt").exists()
+    assert (folder / "summary.txt").read_text().startswith("stack prod: ")
 
 
 @pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared/tools/validate_manifests.py not present")
