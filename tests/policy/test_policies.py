@@ -51,6 +51,19 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("galera", "spec.galera.initContainer.image"),
     ("galera", "spec.metrics.exporter.image"),
     ("proxysql", "spec.template.spec.containers[0].image"),
+    # kfplatform/compliance/releases.py (docs/compliance.md, "digests")
+    ("signed-images-policy-controller", "values.leasescleanup.image"),
+    ("audit-retention-job", "spec.template.spec.containers[0].image"),
+    ("kfplatform-audit", "values.image"),
+    ("kfplatform-payloads", "values.image"),
+    # kfplatform/backup/releases.py: Velero and its AWS plugin
+    ("velero", "values.image"),
+    ("velero", "values.initContainers[0].image"),
+}
+# Per stack: prod also replicates artifacts to the DR site (mc).
+PLACEHOLDERS_BY_STACK = {
+    "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")},
+    "sandbox": KNOWN_PLACEHOLDER_DIGESTS,
 }
 
 
@@ -63,7 +76,7 @@ def _placeholders(report) -> set[tuple[str, str]]:
 
 def test_prod_has_no_mandatory_violation_but_the_known_placeholder_digests(prod_report):
     assert prod_report.resources > 300
-    assert _placeholders(prod_report) == KNOWN_PLACEHOLDER_DIGESTS
+    assert _placeholders(prod_report) == PLACEHOLDERS_BY_STACK["prod"]
     assert [(v.policy, v.message) for v in prod_report.mandatory if "placeholder digest" not in v.message] == []
     # Advisory only: the real but unverified ESO digest (tests/policy/test_supply_chain.py).
     assert {v.policy for v in prod_report.advisory} == {"image-digests-verified"}
@@ -91,21 +104,26 @@ def test_first_deploy_unknowns_change_nothing_the_pack_can_know(prod_resources, 
     assert sum(json.dumps(r["inputs"]).count(UNKNOWN) for r in first) >= 20
     report = run(first)
     assert report.not_run == []
-    assert _placeholders(report) == KNOWN_PLACEHOLDER_DIGESTS
+    assert _placeholders(report) == PLACEHOLDERS_BY_STACK["prod"]
     assert [(v.policy, v.message) for v in report.mandatory if "placeholder digest" not in v.message] == []
 
 
 def test_sandbox_is_advisory_only(sandbox):
     report = run(recorded(sandbox), "sandbox")
     assert report.violations and report.mandatory == [] and report.not_run == []
-    assert _placeholders(report) == KNOWN_PLACEHOLDER_DIGESTS
+    assert _placeholders(report) == PLACEHOLDERS_BY_STACK["sandbox"]
 
 
-def test_every_placeholder_in_the_image_table_is_a_violation_and_nothing_else_is(prod_report):
+def test_every_placeholder_in_the_image_table_is_a_violation_and_nothing_else_is(prod_report, sandbox):
+    """Across both stacks (some components render in one only: install-mode monitoring, DR
+    replication), the placeholder images the pack refuses are exactly the table's placeholders."""
     from kfplatform.images import table
 
-    placeholders = {f"{e.image.path}:{e.image.tag}@{PLACEHOLDER}" for e in table() if e.image.is_placeholder}
-    refs = {m.group(1) for v in prod_report.violations if (m := re.search(r"/mirror/(\S+@sha256:0{64})", v.message))}
+    placeholders = {e.image.path for e in table() if e.image.is_placeholder}
+    refs = set()
+    for report in (prod_report, run(recorded(sandbox), "sandbox")):
+        refs |= {re.sub(r":[^/:@]+$", "", m.group(1))  # a chart may render the digest without the tag
+                 for v in report.violations if (m := re.search(r"/mirror/(\S+?)@sha256:0{64}", v.message))}
     assert refs == placeholders
 
 
@@ -577,40 +595,68 @@ def test_no_rendered_namespace_is_restricted_yet(prod_report):
 # signed-artifact-admission
 # --------------------------------------------------------------------------------------------
 
-def _regulated_objects(with_vap=True, with_binding=True, with_cip=True) -> list[dict]:
-    objs = [k8s("kubernetes:core/v1:Namespace", "team-nlp", None, {},
-                labels={"kfplatform.io/tenant": "team-nlp", "kfplatform.io/compliance": "regulated"})]
+def _regulated_objects(with_vap=True, with_binding=True, with_cip=True, *, opted_in=True, actions=("Deny",),
+                       failure_policy="Fail", mode="enforce") -> list[dict]:
+    labels = {"kfplatform.io/tenant": "team-nlp", "kfplatform.io/compliance": "regulated"}
+    if opted_in:
+        labels["policy.sigstore.dev/include"] = "true"
+    objs = [k8s("kubernetes:core/v1:Namespace", "team-nlp", None, {}, labels=labels)]
     if with_vap:
         objs.append(k8s("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
-                        "kfplatform-regulated-inference", None, {"spec": {"validations": []}}))
+                        "kfplatform-regulated-inference", None,
+                        {"spec": {"validations": [], "failurePolicy": failure_policy}}))
     if with_binding:
         objs.append(k8s("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
-                        "kfplatform-regulated-inference", None, {"spec": {"policyName": "kfplatform-regulated-inference"}}))
+                        "kfplatform-regulated-inference", None, {"spec": {
+                            "policyName": "kfplatform-regulated-inference", "validationActions": list(actions),
+                            "matchResources": {"namespaceSelector": {"matchLabels": {"kfplatform.io/compliance": "regulated"}}}}}))
     if with_cip:
         objs.append(k8s("kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy", "kfplatform-signed-images", None,
-                        {"spec": {"images": [{"glob": f"{MIRROR}/**"}]}}))
+                        {"spec": {"images": [{"glob": f"{MIRROR}/**"}], "mode": mode}}))
     return objs
+
+
+NO_BINDING = ("namespaces team-nlp are regulated but no ValidatingAdmissionPolicyBinding of kfplatform-regulated-inference "
+              "denies (validationActions: [Deny]) in namespaces labelled kfplatform.io/compliance=regulated")
 
 
 def test_regulated_namespaces_need_the_signed_artifact_policies():
     assert found(run(_regulated_objects()), "signed-artifact-admission") == []
     messages = found(run(_regulated_objects(False, False, False)), "signed-artifact-admission")
-    assert messages == [
+    assert messages == sorted([
         "namespaces team-nlp are regulated but Sigstore ClusterImagePolicy kfplatform-signed-images is not rendered",
         "namespaces team-nlp are regulated but ValidatingAdmissionPolicy kfplatform-regulated-inference is not rendered",
-        "namespaces team-nlp are regulated but no ValidatingAdmissionPolicyBinding binds kfplatform-regulated-inference",
-    ]
-    assert found(run(_regulated_objects(with_binding=False)), "signed-artifact-admission") == [
-        "namespaces team-nlp are regulated but no ValidatingAdmissionPolicyBinding binds kfplatform-regulated-inference"]
+        NO_BINDING,
+    ])
+    assert found(run(_regulated_objects(with_binding=False)), "signed-artifact-admission") == [NO_BINDING]
 
 
-def test_a_stack_can_require_signed_images_without_regulated_tenants(prod_resources, prod_report):
-    assert found(prod_report, "signed-artifact-admission") == []
+@pytest.mark.parametrize("change, expected", [
+    ({"opted_in": False}, "regulated namespace team-nlp lacks label policy.sigstore.dev/include=true"),
+    ({"actions": ("Warn", "Audit")}, NO_BINDING),
+    ({"failure_policy": "Ignore"}, "kfplatform-regulated-inference has failurePolicy Ignore"),
+    ({"mode": "warn"}, "ClusterImagePolicy kfplatform-signed-images is in mode warn"),
+])
+def test_regulated_namespaces_need_policies_that_refuse(change, expected):
+    """Present is not enough: an admission check that only warns, fails open, or never sees the
+    namespace's images admits what it was rendered to refuse."""
+    messages = found(run(_regulated_objects(**change)), "signed-artifact-admission")
+    assert len(messages) == 1 and messages[0].startswith(expected), messages
+
+
+def test_a_stack_can_require_signed_images_without_regulated_tenants():
+    plain = [k8s("kubernetes:core/v1:Namespace", "team-nlp", None, {}, labels={"kfplatform.io/tenant": "team-nlp"})]
+    assert found(run(plain), "signed-artifact-admission") == []
     cfg = config("prod")
     level, props = cfg["signed-artifact-admission"]
     cfg["signed-artifact-admission"] = (level, {**props, "requireSignedImages": True})
-    assert found(run(prod_resources, cfg=cfg, only="signed-artifact-admission"), "signed-artifact-admission") == [
+    assert found(run(plain, cfg=cfg, only="signed-artifact-admission"), "signed-artifact-admission") == [
         "the stack requires signed images but Sigstore ClusterImagePolicy kfplatform-signed-images is not rendered"]
+
+
+def test_prod_renders_the_regulated_tenants_policies(prod_report):
+    """team-forecasting is regulated in prod: the render carries everything the policy asks for."""
+    assert found(prod_report, "signed-artifact-admission") == []
 
 
 def test_the_remaining_policies_enforce_known_fields_next_to_unknown_ones():
@@ -626,5 +672,5 @@ def test_the_remaining_policies_enforce_known_fields_next_to_unknown_ones():
         "data.pipIndexUrl: points at the public package index pypi.org ('https://pypi.org/simple')"]
     assert found(report, "stateful-resources-protected") == [
         "a tenant namespace (team-x) must be protected against deletion (protect=True)"]
-    assert len(found(report, "signed-artifact-admission")) == 3
+    assert len(found(report, "signed-artifact-admission")) == 4  # three missing objects, and the namespace is not opted in to signature checks
     assert "tenant namespace team-x has no ResourceQuota" in found(report, "tenant-isolation")
