@@ -9,6 +9,7 @@ from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
 from .namespaces import PlatformNamespaces
+from .observability.component import Observability
 from .providers import Providers
 from .secrets.plane import SecretsPlane, SecretsPlaneArgs
 from .secrets.vault_layout import TENANTS_TREE, tenant_role
@@ -66,6 +67,10 @@ class Platform(pulumi.ComponentResource):
             pull_secret=self.secrets.pull_secret_delivery(stack.cluster.namespaces.gpu_operator), opts=here,
         )
 
+        self.observability = Observability(
+            "observability", config, self.namespaces.by_name, tenant_namespaces, self.secrets, opts=here
+        )
+
         self.outputs = {
             "environment": stack.environment.value,
             "dashboardUrl": f"https://{stack.cluster.domain}/",
@@ -81,5 +86,6 @@ class Platform(pulumi.ComponentResource):
             "gpuCapacity": self.gpus.capacity,
             **self.kubeflow.outputs,
             **self.data.outputs,
+            **self.observability.outputs,
         }
         self.register_outputs(self.outputs)

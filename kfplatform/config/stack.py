@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
+from ..observability.config import ObservabilityConfig
 from ..secrets.config import SecretsConfig
 from .base import DnsLabel, Model, Quantity, is_prod
 from .network import NetworkConfig
@@ -112,6 +113,7 @@ class StackConfig(Model):
     gpu: GpuConfig
     kubeflow: KubeflowConfig
     data: DataTierConfig
+    observability: ObservabilityConfig
 
     @property
     def is_prod(self) -> bool:

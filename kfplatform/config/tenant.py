@@ -7,6 +7,7 @@ from enum import Enum
 from pydantic import Field, field_validator, model_validator
 
 from ..gpu.config import KatibSweep
+from ..observability.config import ServingConfig, TenantAlerting
 from .base import QUANTITY, DnsLabel, Model, quantity_value
 from .network import Peer
 from .stack import ContainerLimits
@@ -89,6 +90,9 @@ class TenantConfig(Model):
     egress_proxy: Peer | None = None
     # The team's largest Katib sweep; the GPU capacity plan checks it fits `quota` (kfplatform/gpu).
     katib: KatibSweep | None = None
+    # Inference SLOs of the team's InferenceServices, and where its alerts go (kfplatform/observability).
+    serving: ServingConfig = ServingConfig()
+    alerting: TenantAlerting = TenantAlerting()
 
     @field_validator("owner")
     @classmethod
