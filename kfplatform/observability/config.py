@@ -58,12 +58,18 @@ class SloTargets(Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> "SloTargets":
-        if not self.latency_p50_ms <= self.latency_p95_ms <= self.latency_p99_ms:
-            raise ValueError(
-                f"latency targets must grow with the percentile: latencyP50Ms {self.latency_p50_ms:g} <= "
-                f"latencyP95Ms {self.latency_p95_ms:g} <= latencyP99Ms {self.latency_p99_ms:g}"
-            )
+        if (problem := latency_order_problem(self)) is not None:
+            raise ValueError(problem)
         return self
+
+
+def latency_order_problem(targets: "SloTargets") -> str | None:
+    if targets.latency_p50_ms <= targets.latency_p95_ms <= targets.latency_p99_ms:
+        return None
+    return (
+        f"latency targets must grow with the percentile: latencyP50Ms {targets.latency_p50_ms:g} <= "
+        f"latencyP95Ms {targets.latency_p95_ms:g} <= latencyP99Ms {targets.latency_p99_ms:g}"
+    )
 
 
 class SloOverrides(Model):
@@ -97,16 +103,15 @@ class ServingConfig(Model):
         if twice:
             raise ValueError(f"inferenceServices: {', '.join(twice)} listed twice")
         for index, service in enumerate(self.inference_services):
-            try:
-                self.targets(service)
-            except ValueError as e:
-                raise ValueError(f"inferenceServices[{index}] ({service.name}): {e}") from None
+            if (problem := latency_order_problem(self.targets(service))) is not None:
+                raise ValueError(f"inferenceServices[{index}] ({service.name}): {problem}")
         return self
 
     def targets(self, service: InferenceServiceSlo) -> SloTargets:
-        """The service's effective targets: the defaults with its overrides applied (checked)."""
+        """The service's effective targets: the defaults with its overrides applied (each value
+        was checked by its own field; the order of the latencies is checked above)."""
         overrides = service.slo.model_dump(exclude_none=True)
-        return SloTargets.model_validate({**self.slo_defaults.model_dump(), **overrides})
+        return SloTargets.model_construct(**{**self.slo_defaults.model_dump(), **overrides})
 
 
 # --- tenant: `alerting` -----------------------------------------------------------------------
