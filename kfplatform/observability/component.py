@@ -87,7 +87,7 @@ class Observability(pulumi.ComponentResource):
         tenants = tuple(sorted(tenant_namespaces))
         for monitor in platform_monitors(
             kubeflow_ns=ns.kubeflow, database_ns=ns.database, operators_ns=ns.operators, tenants=tenants,
-            argocd_ns=stack.kubeflow.argocd.namespace,
+            gpu_ns=ns.gpu_operator, argocd_ns=stack.kubeflow.argocd.namespace,
         ):
             custom_resource(
                 f"{name}-podmonitor-{monitor.name}", api_version=MONITORING_API, kind="PodMonitor",

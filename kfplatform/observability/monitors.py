@@ -56,7 +56,7 @@ class Monitor:
 
 def platform_monitors(
     *, kubeflow_ns: str, database_ns: str, operators_ns: str, tenants: tuple[str, ...],
-    knative_ns: str = "knative-serving", argocd_ns: str = "argocd",
+    gpu_ns: str, knative_ns: str = "knative-serving", argocd_ns: str = "argocd",
 ) -> list[Monitor]:
     monitors = [
         # KFP 2.15.0 API server: /metrics on its HTTP port 8888 (backend/src/apiserver/main.go);
@@ -65,8 +65,9 @@ def platform_monitors(
         # Katib controller: metrics on 8080 (applications/katib/.../controller/service.yaml).
         Monitor("katib-controller", (kubeflow_ns,), {"katib.kubeflow.org/component": "controller"},
                 port_number=8080, why="Katib controller"),
-        # Notebook controller: controller-runtime metrics on :8080 (manager_prometheus_metrics_patch.yaml
-        # documents the port; upstream leaves the container port unnamed).
+        # Notebook controller (kubeflow/kubeflow v1.10.0, the version manifests v1.11.0 ships):
+        # `-metrics-addr` defaults to :8080 (components/notebook-controller/main.go); the
+        # container port is not declared, so it is selected by number.
         Monitor("notebook-controller", (kubeflow_ns,), {"app": "notebook-controller"}, port_number=8080,
                 why="Notebook controller"),
         # Knative Serving v1.16.2 autoscaler: `metrics` 9090 (serving-core.yaml), pods per revision.
@@ -77,7 +78,11 @@ def platform_monitors(
         # ESO chart 2.9.0: container port `metrics`; its metrics carry the ExternalSecret's namespace.
         Monitor("external-secrets", (operators_ns,), {"app.kubernetes.io/name": "external-secrets"},
                 port="metrics", honor_labels=True, why="ESO sync status"),
-        # Argo CD application controller: metrics on 8082.
+        # NVIDIA GPU Operator v26.7.0: dcgm-exporter pods `app: nvidia-dcgm-exporter`, port
+        # `metrics` 9400 (assets/state-dcgm-exporter/0800_daemonset.yaml).
+        Monitor("dcgm-exporter", (gpu_ns,), {"app": "nvidia-dcgm-exporter"}, port="metrics", why="GPU health"),
+        # Argo CD application controller: metrics on 8082 (argo-cd docs/operator-manual/metrics.md;
+        # not checked at the cluster's Argo CD tag, which the platform does not install).
         Monitor("argocd-application-controller", (argocd_ns,), {"app.kubernetes.io/name": "argocd-application-controller"},
                 port_number=8082, why="Argo CD applications"),
     ]

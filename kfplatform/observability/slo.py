@@ -167,7 +167,7 @@ def drift_group(namespace: str, team: str, drift: DriftConfig, base_url: str) ->
         "ModelDriftDetected", expr, for_=drift.for_, severity="ticket", slo="model_drift", team=team,
         name="{{ $labels.model }}", extra_labels={"namespace": namespace},
         summary=(
-            f"{namespace}/{{{{ $labels.model }}}}: drift score {{{{ $value | humanize }}}} above "
+            f'{namespace}/{{{{ $labels.model }}}}: drift score {{{{ printf "%.2f" $value }}}} above '
             f"{num(drift.threshold)} for {drift.for_}"
         ),
         runbook=runbook_url(base_url, RUNBOOK["ModelDriftDetected"]),
