@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from ..config.loader import PlatformConfig
 from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane
-from ..secrets.vault_layout import platform_path, tenant_path
+from ..secrets.vault_layout import PLATFORM_ALERTING, TENANT_ALERTING, platform_home, tenant_home
 from . import dashboards, routing
 from .config import RECEIVER_PROPERTY
 from .monitors import platform_monitors
@@ -107,7 +107,7 @@ class Observability(pulumi.ComponentResource):
                 continue
             with_receiver.append(tenant.name)
             secret = secrets.deliver(
-                tenant.name, routing.TEAM_RECEIVER_SECRET, tenant_path(tenant.name, routing.ALERTING_HOME),
+                tenant.name, routing.TEAM_RECEIVER_SECRET, tenant_home(tenant.name, TENANT_ALERTING),
                 {RECEIVER_PROPERTY[kind]: RECEIVER_PROPERTY[kind]},
             )
             custom_resource(
@@ -120,7 +120,7 @@ class Observability(pulumi.ComponentResource):
             )
         platform_kind = obs.platform_receiver.type
         platform_secret = secrets.deliver(
-            monitoring, routing.PLATFORM_RECEIVER_SECRET, platform_path(*routing.PLATFORM_ALERTING_HOME),
+            monitoring, routing.PLATFORM_RECEIVER_SECRET, platform_home(PLATFORM_ALERTING),
             {RECEIVER_PROPERTY[platform_kind]: RECEIVER_PROPERTY[platform_kind]},
         )
         custom_resource(

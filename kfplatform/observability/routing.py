@@ -25,9 +25,6 @@ TEAM_CONFIG = "kfplatform-team-alerts"
 PLATFORM_CONFIG = "kfplatform-platform-alerts"
 TEAM_RECEIVER_SECRET = "alert-receiver"
 PLATFORM_RECEIVER_SECRET = "platform-alert-receiver"
-# Vault: tenants/<team>/alerting and platform/observability/alerting (docs/secrets.md).
-ALERTING_HOME = "alerting"
-PLATFORM_ALERTING_HOME = ("observability", "alerting")
 # AlertmanagerConfigs the platform's Alertmanager selects (install mode sets the selector).
 SELECT_LABEL = {"kfplatform.io/alertmanager": "platform"}
 GROUP_BY = ["alertname", "namespace", "name", "slo"]

@@ -46,7 +46,6 @@ IMAGES = {
     "webhook-certgen": ("ghcr.io", Image("jkroepke/kube-webhook-certgen", "1.8.7", PLACEHOLDER_DIGEST)),
     "kube-state-metrics": ("registry.k8s.io", Image("kube-state-metrics/kube-state-metrics", "v2.20.0", PLACEHOLDER_DIGEST)),
     "node-exporter": ("quay.io", Image("prometheus/node-exporter", "v1.12.1", PLACEHOLDER_DIGEST)),
-    "thanos": ("quay.io", Image("thanos/thanos", "v0.42.4", PLACEHOLDER_DIGEST)),
     "loki": ("docker.io", Image("grafana/loki", "3.6.11", PLACEHOLDER_DIGEST)),
     "loki-sidecar": ("docker.io", Image("kiwigrid/k8s-sidecar", "2.5.0", PLACEHOLDER_DIGEST)),
     "alloy": ("docker.io", Image("grafana/alloy", "v1.18.1", PLACEHOLDER_DIGEST)),
@@ -108,7 +107,6 @@ def kube_prometheus_stack_values(stack: StackConfig, pull_secret: str) -> dict:
         "prometheusOperator": {
             "image": _image("operator", mirror),
             "prometheusConfigReloader": {"image": _image("config-reloader", mirror)},
-            "thanosImage": _image("thanos", mirror),
             "admissionWebhooks": {"patch": {"image": _image("webhook-certgen", mirror)}},
         },
         "alertmanager": {

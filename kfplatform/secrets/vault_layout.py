@@ -58,11 +58,17 @@ PLATFORM_REGISTRY = SecretHome("registry/pull", ("username", "password"), "regis
 TENANT_OBJECT_STORE = SecretHome("object-store", ("access_key", "secret_key"), "program")
 TENANT_REGISTRY = SecretHome("registry", ("username", "password"), "registry admins (pull-only robot per team)")
 TENANT_GIT = SecretHome("git", ("username", "password"), "the team, through platform on-call")
-PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY)
+# Alert receivers (kfplatform/observability/routing.py): the platform on-call's integration key
+# (`routing_key` for PagerDuty, or `url` for a webhook), and a team's own, only for a team whose
+# file declares `alerting.receiver` (an optional tenant home).
+PLATFORM_ALERTING = SecretHome("observability/alerting", ("routing_key", "url"), "platform engineers (PagerDuty or chat integration)")
+TENANT_ALERTING = SecretHome("alerting", ("routing_key", "url"), "the team, through platform on-call")
+PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY, PLATFORM_ALERTING)
 # Homes only some stacks use: Dex's static test users (sandbox only; prod refuses static users).
 DEX_STATIC_USERS = SecretHome("identity/dex-static-users", ("password_hash",), "platform engineers (sandbox test login)")
 OPTIONAL_PLATFORM_HOMES = (DEX_STATIC_USERS,)
 TENANT_HOMES = (TENANT_OBJECT_STORE, TENANT_REGISTRY, TENANT_GIT)
+OPTIONAL_TENANT_HOMES = (TENANT_ALERTING,)
 
 
 def platform_home(home: SecretHome) -> str:
