@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from .config import ServingConfig
+from .platform_rules import runs_finished
 from .slo import COLD_STARTS, ERROR_RATIO, LATENCY, QUANTILES
 
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
@@ -67,8 +68,8 @@ def kubeflow_dashboard(monitoring_ns: str, kubeflow_ns: str, tenants: tuple[str,
     return _dashboard("kfp-kubeflow-health", "Kubeflow: KFP and Katib health", [
         _panel(0, "KFP API servers up", [(f'sum(up{{job="{monitoring_ns}/kfplatform-kfp-api"}})', "up")]),
         _panel(1, "Runs finished per hour", [
-            (f'sum(clamp_min(delta(resource_manager_workflow_runs_success{{namespace="{kubeflow_ns}"}}[1h]), 0))', "succeeded"),
-            (f'sum(clamp_min(delta(resource_manager_workflow_runs_failed{{namespace="{kubeflow_ns}"}}[1h]), 0))', "failed"),
+            (runs_finished(kubeflow_ns, "success"), "succeeded"),
+            (runs_finished(kubeflow_ns, "failed"), "failed"),
         ]),
         _panel(2, "Pending pods per tenant (queue)", [
             (f'sum by (namespace) (kube_pod_status_phase{{phase="Pending",namespace=~"{tenant_re}"}})', "{{namespace}}"),

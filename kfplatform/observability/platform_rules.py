@@ -28,6 +28,11 @@ def _regex(values: tuple[str, ...]) -> str:
     return "|".join(values) if values else "^$"
 
 
+def runs_finished(kubeflow_ns: str, outcome: str) -> str:
+    """KFP 2.15.0 runs that finished with `outcome` (success|failed) in the last hour."""
+    return f'clamp_min(delta(sum(resource_manager_workflow_runs_{outcome}{{namespace="{kubeflow_ns}"}})[1h:1m]), 0)'
+
+
 def platform_alerts(scope: PlatformScope) -> list[tuple[str, str, str, Severity, str, str]]:
     """(alert, expr, for, severity, name, summary) of every platform alert."""
     kf, db, s3, mon = scope.kubeflow_ns, scope.database_ns, scope.object_store_ns, scope.monitoring_ns
@@ -36,12 +41,13 @@ def platform_alerts(scope: PlatformScope) -> list[tuple[str, str, str, Severity,
         # --- Kubeflow Pipelines (KFP 2.15.0: backend/src/apiserver/resource/resource_manager.go) ---
         ("KfpApiServerDown", f'sum(up{{job="{mon}/kfplatform-kfp-api"}}) == 0 or absent(up{{job="{mon}/kfplatform-kfp-api"}})',
          "3m", "page", "ml-pipeline", "No KFP API server answers its /metrics scrape: pipelines cannot be submitted or read"),
-        # Gauges that go up by one per finished run (and down when a run is deleted): their
-        # increases over a window are the finished runs.
+        # Gauges per (profile, workflow) that go up by one per finished run (and down when a run
+        # is deleted); a run with a new name is a new series at 1, so the finished runs of the
+        # last hour are the increase of their sum (a restarted API server starts again at 0:
+        # clamped). At least 4 finished runs, so one failure of one run is not a rate.
         ("KfpRunSuccessRateLow",
-         f"sum(clamp_min(delta(resource_manager_workflow_runs_failed{{namespace=\"{kf}\"}}[1h]), 0))"
-         f" / (sum(clamp_min(delta(resource_manager_workflow_runs_success{{namespace=\"{kf}\"}}[1h]), 0))"
-         f" + sum(clamp_min(delta(resource_manager_workflow_runs_failed{{namespace=\"{kf}\"}}[1h]), 0))) > 0.25",
+         f"{runs_finished(kf, 'failed')} / ({runs_finished(kf, 'success')} + {runs_finished(kf, 'failed')}) > 0.25"
+         f" and ({runs_finished(kf, 'success')} + {runs_finished(kf, 'failed')}) >= 4",
          "30m", "ticket", "ml-pipeline", "More than 25% of the pipeline runs that finished in the last hour failed"),
         # Queue depth: pipeline pods that cannot start (quota, GPUs, image pulls) in tenant namespaces.
         ("KfpRunsQueued",

@@ -99,3 +99,20 @@ def test_drift_alert_names_the_model_and_routes_to_the_team(prod, tmp_path):
     assert exp["exp_labels"]["team"] == "team-vision" and exp["exp_labels"]["slo"] == "model_drift"
     tests = [case(drifting, "ModelDriftDetected", "45m", [exp]), case(brief, "ModelDriftDetected", "45m", [])]
     run_promtool_tests(tmp_path, groups, tests)
+
+
+def test_kfp_run_success_rate_counts_runs_that_appear_as_new_series(platform_groups, tmp_path):
+    """Each run is its own (profile, workflow) series that appears at 1 when the run finishes."""
+    def runs(outcome: str, starts: list[int]) -> list[dict]:
+        return [series(f"resource_manager_workflow_runs_{outcome}",
+                       {"namespace": "kubeflow", "profile": "team-nlp", "workflow": f"{outcome}-{i}"},
+                       (f"_x{start} " if start else "") + f"1x{100 - start}")
+                for i, start in enumerate(starts)]
+    failing = runs("success", [5, 15, 25, 35, 45, 55]) + runs("failed", [10, 20, 30, 40, 50, 60, 65, 70, 75])
+    healthy = runs("success", [5, 10, 15, 20, 25, 30, 35, 40, 45]) + runs("failed", [30])
+    rare = runs("failed", [10, 20])  # two runs, both failed: too few to be a rate
+    r = rule(platform_groups, "KfpRunSuccessRateLow")
+    exp = {"exp_labels": r["labels"], "exp_annotations": r["annotations"]}
+    tests = [case(failing, "KfpRunSuccessRateLow", "80m", [exp]), case(healthy, "KfpRunSuccessRateLow", "80m", []),
+             case(rare, "KfpRunSuccessRateLow", "80m", [])]
+    run_promtool_tests(tmp_path, platform_groups, tests)
