@@ -160,6 +160,9 @@ def loki_values(stack: StackConfig, pull_secret: str) -> dict:
     }
 
 
+# Alloy (River syntax, v1.18): tail every pod of this node through the API server. The chart
+# sets HOSTNAME from spec.nodeName (templates/containers/_agent.yaml at helm-chart/1.11.1); the
+# Loki Service of a SingleBinary release named `loki` is `loki:3100`.
 ALLOY_CONFIG = """\
 discovery.kubernetes "pods" {
   role = "pod"
