@@ -214,6 +214,7 @@ class MonitoringStack(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:observability:MonitoringStack", name, None, opts)
+        _warned.clear()  # once per image and per run (a process may render several stacks)
         secret_name = stack.images.pull_secret
 
         def release(key: str, chart: Chart, values: dict, deps: list) -> k8s.helm.v3.Release:

@@ -156,7 +156,7 @@ def test_the_observability_section_is_required(tmp_path):
     assert issues(tmp_path, config) == [f"Pulumi.prod.yaml: {OBS}: Field required"]
 
 
-def test_prod_in_install_mode_renders_and_validates(tmp_path):
+def test_prod_in_install_mode_renders_and_validates(tmp_path, monkeypatch):
     """The mode prod does not use, on a copy of prod: it renders, and the objects observability
     declares are valid against the CRDs (the whole install-mode render is validated with the
     sandbox, which uses it)."""
@@ -164,8 +164,17 @@ def test_prod_in_install_mode_renders_and_validates(tmp_path):
 
     from kfplatform.render.run import kubernetes_object, render_stack
 
+    import pulumi
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(str(message)))
     project = project_copy(tmp_path, "prod", stack_with(lambda o: o.update(mode="install", install=INSTALL)))
     result = render_stack(project, "prod")
+    # Teams without a receiver: their alerts go to the platform on-call, and every run says so.
+    assert [w.split(":")[0] for w in warnings if "alerting.receiver is not set" in w] == [
+        "tenants/team-forecasting.yaml", "tenants/team-vision.yaml",
+    ]
+    assert any("monitoring image quay.io/prometheus/prometheus" in w and "placeholder digest" in w for w in warnings)
     ours = [o for r in result.under("kfplatform:observability:Observability") if (o := kubernetes_object(r))]
     assert {o["kind"] for o in ours} >= {"PrometheusRule", "PodMonitor", "AlertmanagerConfig", "ConfigMap"}
     validator = SHARED_DIR / "tools" / "validate_manifests.py"
