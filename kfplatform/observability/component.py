@@ -138,8 +138,8 @@ class Observability(pulumi.ComponentResource):
             "kfplatform-data-tier": dashboards.data_tier_dashboard(ns.database, ns.object_store),
         }
         for tenant in config.tenant_configs:
-            if tenant.serving.inference_services:
-                boards[f"kfplatform-slo-{tenant.name}"] = dashboards.tenant_dashboard(tenant.name, tenant.name, tenant.serving)
+            # One per team: its SLOs and budgets (none declared yet: the drift panel alone).
+            boards[f"kfplatform-slo-{tenant.name}"] = dashboards.tenant_dashboard(tenant.name, tenant.name, tenant.serving)
         self.dashboards = boards
         for board_name, board in sorted(boards.items()):
             k8s.core.v1.ConfigMap(
