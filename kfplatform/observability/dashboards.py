@@ -9,7 +9,7 @@ import json
 
 from .config import ServingConfig
 from .platform_rules import runs_finished
-from .slo import COLD_STARTS, ERROR_RATIO, LATENCY, QUANTILES
+from .slo import BUDGET_RATIO, COLD_STARTS, ERROR_RATIO, LATENCY, QUANTILES
 
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
 
@@ -48,10 +48,9 @@ def tenant_dashboard(namespace: str, team: str, serving: ServingConfig) -> dict:
             (f"{ERROR_RATIO.format(w='1h')}{sel} / {budget:.6g}", "burn rate 1h"),
             (f"{ERROR_RATIO.format(w='6h')}{sel} / {budget:.6g}", "burn rate 6h"),
         ], unit="percentunit"))
-        # The 30-day budget left, estimated from the 6h ratio (a 30-day range query would be
-        # heavy on every refresh): 1 - ratio / budget.
-        panels.append(_panel(len(panels), f"{service.name}: error budget left (6h estimate)", [
-            (f"clamp_min(1 - {ERROR_RATIO.format(w='6h')}{sel} / {budget:.6g}, 0)", "budget left"),
+        # The 30-day budget left: 1 - (30-day error ratio) / (allowed ratio).
+        panels.append(_panel(len(panels), f"{service.name}: 30-day error budget left", [
+            (f"clamp_min(1 - {BUDGET_RATIO}{sel} / {budget:.6g}, 0)", "budget left"),
         ], unit="percentunit"))
         if service.scale_to_zero:
             panels.append(_panel(len(panels), f"{service.name}: cold starts per hour", [

@@ -18,6 +18,9 @@ from .config import DriftConfig, InferenceServiceSlo, ServingConfig, ServingMetr
 FAST_BURN = {"factor": 14.4, "long": "1h", "short": "5m", "for": "2m", "severity": "page"}
 SLOW_BURN = {"factor": 6, "long": "6h", "short": "30m", "for": "15m", "severity": "ticket"}
 ERROR_WINDOWS = ("5m", "30m", "1h", "6h")
+# The budget's own window: the mean of the recorded 5m ratio over 30 days (cheap to evaluate,
+# unlike a 30-day rate over the raw counters), for the dashboards' "budget left".
+BUDGET_RATIO = "kfplatform:inference_error_ratio:rate30d"
 LATENCY_WINDOW = "5m"
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 # The severity of a latency breach: the P95 is the user-facing promise; P50 and P99 are tickets.
@@ -81,6 +84,11 @@ def service_recording_rules(
         }
         for w in ERROR_WINDOWS
     ]
+    rules.append({
+        "record": BUDGET_RATIO,
+        "expr": f"avg_over_time({ERROR_RATIO.format(w='5m')}{_selector(namespace, service.name)}[30d])",
+        "labels": labels,
+    })
     if service.scale_to_zero:
         pods = f'{{{metrics.pods_namespace_label}="{namespace}",{metrics.service_label}="{ksvc}"}}'
         here = _selector(namespace, service.name)

@@ -127,3 +127,15 @@ def test_cold_start_alert_counts_scale_ups_from_zero(groups, tmp_path):
         {"interval": "1m", "input_series": always_up, "alert_rule_test": [alert_test("InferenceColdStartsHigh", "90m", [])]},
     ]
     run_promtool_tests(tmp_path, groups, tests)
+
+
+def test_the_budget_window_ratio_averages_the_recorded_ratio(groups, tmp_path):
+    """2% errors for 30 of 60 minutes: the budget ratio over the hour so far is about 1% (1.1%:
+    the 5m windows straddling minute 30 still see the errors for a few minutes)."""
+    traffic = queue_proxy_series(NS, KSVC, [Minutes(30, errors=0.02), Minutes(30)])
+    tests = [{"interval": "1m", "input_series": traffic, "promql_expr_test": [{
+        "expr": f'round(kfplatform:inference_error_ratio:rate30d{{namespace="{NS}",name="{ISVC}"}}, 0.001)',
+        "eval_time": "60m",
+        "exp_samples": [{"labels": f'{{namespace="{NS}",team="{TEAM}",name="{ISVC}"}}', "value": 0.011}],
+    }]}]
+    run_promtool_tests(tmp_path, groups, tests)
