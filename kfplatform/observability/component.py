@@ -15,7 +15,7 @@ from . import dashboards, routing
 from .config import RECEIVER_PROPERTY
 from .monitors import platform_monitors
 from .platform_rules import PlatformScope, platform_group
-from .slo import drift_group, slo_group
+from .slo import budget_group, drift_group, slo_group
 
 COMPONENT = "observability"
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -38,7 +38,7 @@ def rule_groups(config: PlatformConfig) -> dict[str, list[dict]]:
         groups = []
         slo = slo_group(tenant.name, tenant.name, tenant.serving, obs.serving_metrics, obs.slo, obs.runbook_base_url)
         if slo is not None:
-            groups.append(slo)
+            groups += [slo, budget_group(tenant.name, tenant.name, tenant.serving)]
         groups.append(drift_group(tenant.name, tenant.name, obs.drift, obs.runbook_base_url))
         out[f"kfplatform-tenant-{tenant.name}"] = groups
     return out

@@ -133,6 +133,7 @@ def test_the_budget_window_ratio_averages_the_recorded_ratio(groups, tmp_path):
     """2% errors for 30 of 60 minutes: the budget ratio over the hour so far is about 1% (1.1%:
     the 5m windows straddling minute 30 still see the errors for a few minutes)."""
     traffic = queue_proxy_series(NS, KSVC, [Minutes(30, errors=0.02), Minutes(30)])
+    assert next(g for g in groups if g["name"] == f"kfplatform-slo-budget-{TEAM}")["interval"] == "5m"
     tests = [{"interval": "1m", "input_series": traffic, "promql_expr_test": [{
         "expr": f'round(kfplatform:inference_error_ratio:rate30d{{namespace="{NS}",name="{ISVC}"}}, 0.001)',
         "eval_time": "60m",
