@@ -105,6 +105,19 @@ def platform_alerts(scope: PlatformScope) -> list[tuple[str, str, str, Severity,
          "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.03",
          "5m", "page", "storage", "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is over 97% full"),
     ]
+    # An alert that reads no series is silent, not green: say so when a source goes missing.
+    for name, selector in (
+        ("galera", f'mysql_global_status_wsrep_cluster_size{{namespace="{db}"}}'),
+        ("proxysql", f'proxysql_connpool_conns_status{{namespace="{db}"}}'),
+        ("minio", f'minio_cluster_drive_offline_total{{namespace="{s3}"}}'),
+        ("external-secrets", "externalsecret_status_condition"),
+        ("knative-autoscaler", "autoscaler_actual_pods"),
+        *((("dcgm-exporter", "DCGM_FI_DEV_XID_ERRORS"),) if scope.gpu_nodes else ()),
+    ):
+        alerts.append((
+            "PlatformMetricsAbsent", f"absent({selector})", "30m", "ticket", name,
+            f"No {name} metrics for 30 minutes: the alerts that read them cannot fire",
+        ))
     return alerts
 
 

@@ -116,3 +116,29 @@ def test_kfp_run_success_rate_counts_runs_that_appear_as_new_series(platform_gro
     tests = [case(failing, "KfpRunSuccessRateLow", "80m", [exp]), case(healthy, "KfpRunSuccessRateLow", "80m", []),
              case(rare, "KfpRunSuccessRateLow", "80m", [])]
     run_promtool_tests(tmp_path, platform_groups, tests)
+
+
+def test_a_missing_metrics_source_is_reported_not_silent(platform_groups, tmp_path):
+    present = [series("mysql_global_status_wsrep_cluster_size", {"namespace": "kubeflow-db", "instance": "galera-0"}, "3x60")]
+    r = next(x for x in rule_list(platform_groups, "PlatformMetricsAbsent") if x["labels"]["name"] == "galera")
+    exp = {"exp_labels": absent_labels(r), "exp_annotations": r["annotations"]}
+    others = [{"exp_labels": absent_labels(x), "exp_annotations": x["annotations"]}
+              for x in rule_list(platform_groups, "PlatformMetricsAbsent") if x["labels"]["name"] != "galera"]
+    tests = [
+        case([], "PlatformMetricsAbsent", "20m", []),  # not yet 30 minutes
+        case([], "PlatformMetricsAbsent", "40m", [exp, *others]),
+        case(present, "PlatformMetricsAbsent", "40m", others),
+    ]
+    run_promtool_tests(tmp_path, platform_groups, tests)
+
+
+def rule_list(groups, alert: str) -> list[dict]:
+    return [r for g in groups for r in g["rules"] if r.get("alert") == alert]
+
+
+def absent_labels(r: dict) -> dict:
+    """absent() carries the selector's equality matchers as labels (here: `namespace`)."""
+    import re
+
+    found = re.search(r'namespace="([^"]+)"', r["expr"])
+    return {**r["labels"], **({"namespace": found.group(1)} if found else {})}
