@@ -90,7 +90,9 @@ def platform_alerts(scope: PlatformScope) -> list[tuple[str, str, str, Severity,
          f'kube_node_status_condition{{condition="Ready",status="true",node=~"{_regex(scope.gpu_nodes)}"}} == 0',
          "5m", "page", "gpu-nodes", "GPU node {{ $labels.node }} is not Ready"),
         # `nvidia.com/mig.config.state` (mig-parted: pending|rebooting|success|failed) as
-        # kube-state-metrics exports it when allow-listed (--metric-labels-allowlist=nodes=[...]).
+        # kube-state-metrics exports it when allow-listed (--metric-labels-allowlist=nodes=[...]):
+        # `label_` + the name with every other character as `_` (v2.20.0 internal/store/node.go,
+        # internal/store/utils.go SanitizeLabelName; chart 8.4.0 templates/deployment.yaml).
         ("MigReconfigurationFailed", 'kube_node_labels{label_nvidia_com_mig_config_state="failed"} == 1',
          "5m", "page", "gpu-nodes", "MIG reconfiguration failed on {{ $labels.node }}: its slices are not offered"),
         # dcgm-exporter etc/default-counters.csv: DCGM_FI_DEV_XID_ERRORS is the last XID seen.
