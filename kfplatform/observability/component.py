@@ -32,6 +32,7 @@ def rule_groups(config: PlatformConfig) -> dict[str, list[dict]]:
         tenant_namespaces=tenants,
         gpu_nodes=tuple(sorted(n for pool in stack.gpu.pools for n in (pool.nodes.names or []))),
         galera_replicas=stack.data.galera.replicas, monitoring_ns=ns.monitoring,
+        argocd_install_project=stack.kubeflow.argocd.install_project,
     )
     out = {"kfplatform-platform": [platform_group(scope, obs.runbook_base_url)]}
     for tenant in sorted(config.tenant_configs, key=lambda t: t.name):

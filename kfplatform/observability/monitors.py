@@ -81,8 +81,8 @@ def platform_monitors(
         # NVIDIA GPU Operator v26.7.0: dcgm-exporter pods `app: nvidia-dcgm-exporter`, port
         # `metrics` 9400 (assets/state-dcgm-exporter/0800_daemonset.yaml).
         Monitor("dcgm-exporter", (gpu_ns,), {"app": "nvidia-dcgm-exporter"}, port="metrics", why="GPU health"),
-        # Argo CD application controller: metrics on 8082 (argo-cd docs/operator-manual/metrics.md;
-        # not checked at the cluster's Argo CD tag, which the platform does not install).
+        # Argo CD application controller: metrics on 8082 (argo-cd v3.5.1, the CRDs' tag:
+        # manifests/base/application-controller/argocd-application-controller-statefulset.yaml).
         Monitor("argocd-application-controller", (argocd_ns,), {"app.kubernetes.io/name": "argocd-application-controller"},
                 port_number=8082, why="Argo CD applications"),
     ]

@@ -21,6 +21,7 @@ class PlatformScope:
     tenant_namespaces: tuple[str, ...]
     gpu_nodes: tuple[str, ...]
     galera_replicas: int
+    argocd_install_project: str  # the Argo CD project of the Kubeflow install's Applications
     monitoring_ns: str  # where the platform's monitors live (a PodMonitor's job is `<its namespace>/<name>`)
 
 
@@ -85,6 +86,10 @@ def platform_alerts(scope: PlatformScope) -> list[tuple[str, str, str, Severity,
         ("AlertmanagerConfigRejected",
          'max(prometheus_operator_managed_resources{resource="alertmanagerconfigs",state="rejected"}) > 0',
          "10m", "page", "alertmanager", "{{ $value }} AlertmanagerConfig objects are rejected: some team's alerts reach nobody"),
+        # --- the Kubeflow install (Argo CD v3.5.1 controller/metrics/metrics.go: argocd_app_info) ---
+        ("KubeflowApplicationUnhealthy",
+         f'argocd_app_info{{project="{scope.argocd_install_project}",health_status=~"Degraded|Missing"}} == 1',
+         "15m", "ticket", "argocd", "Argo CD Application {{ $labels.name }} of the Kubeflow install is {{ $labels.health_status }}"),
         # --- GPUs (kube-state-metrics; DCGM exporter from the GPU Operator) ---
         ("GpuNodeNotReady",
          f'kube_node_status_condition{{condition="Ready",status="true",node=~"{_regex(scope.gpu_nodes)}"}} == 0',

@@ -142,3 +142,17 @@ def absent_labels(r: dict) -> dict:
 
     found = re.search(r'namespace="([^"]+)"', r["expr"])
     return {**r["labels"], **({"namespace": found.group(1)} if found else {})}
+
+
+def test_kubeflow_application_unhealthy_only_for_the_install_project(platform_groups, tmp_path):
+    app = {"namespace": "argocd", "name": "kubeflow-pipelines", "project": "kubeflow-install", "health_status": "Degraded"}
+    r = rule(platform_groups, "KubeflowApplicationUnhealthy")
+    exp = {"exp_labels": {**app, **r["labels"]},
+           "exp_annotations": {"summary": "Argo CD Application kubeflow-pipelines of the Kubeflow install is Degraded",
+                               "runbook_url": r["annotations"]["runbook_url"]}}
+    tests = [
+        case([series("argocd_app_info", app, "1x30")], "KubeflowApplicationUnhealthy", "20m", [exp]),
+        case([series("argocd_app_info", {**app, "project": "tenants"}, "1x30")], "KubeflowApplicationUnhealthy", "20m", []),
+        case([series("argocd_app_info", {**app, "health_status": "Healthy"}, "1x30")], "KubeflowApplicationUnhealthy", "20m", []),
+    ]
+    run_promtool_tests(tmp_path, platform_groups, tests)
