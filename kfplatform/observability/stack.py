@@ -228,7 +228,9 @@ class MonitoringStack(pulumi.ComponentResource):
                 values=values,
                 atomic=True,
                 timeout=900,
-                opts=child(self, depends_on=deps),
+                # Protected in prod: deleting the stack release takes the alerting of every team
+                # with it, and Loki's release holds the log volume.
+                opts=child(self, depends_on=deps, protect=stack.is_prod and key != "alloy"),
             )
 
         self.prometheus = release(

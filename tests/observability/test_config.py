@@ -188,7 +188,9 @@ def test_prod_in_install_mode_renders_and_validates(tmp_path, monkeypatch):
     problems = [(o["kind"], o["metadata"]["name"], errs) for o in ours
                 if (errs := module.validate_doc(o, crds, module.CelRules(counts), "1.31.0"))]
     assert problems == []
-    values = {r.inputs["chart"]: r.inputs["values"] for r in result.by_type("kubernetes:helm.sh/v3:Release")}
+    releases = {r.inputs["chart"]: r for r in result.by_type("kubernetes:helm.sh/v3:Release")}
+    assert releases["kube-prometheus-stack"].protect and releases["loki"].protect
+    values = {chart: r.inputs["values"] for chart, r in releases.items()}
     spec_ = values["kube-prometheus-stack"]["prometheus"]["prometheusSpec"]
     assert spec_["replicas"] == 2 and spec_["remoteWrite"] == [{"url": INSTALL["remoteWrite"]["url"]}]
     assert values["kube-prometheus-stack"]["alertmanager"]["alertmanagerSpec"]["replicas"] == 3
