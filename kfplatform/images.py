@@ -93,7 +93,7 @@ def unverified() -> list[ComponentImage]:
 # The modules that pin images; an area that adds images adds its module here.
 PINNING_MODULES = (
     "kfplatform.data.releases", "kfplatform.gpu.operator", "kfplatform.secrets.eso",
-    "kfplatform.compliance.releases", "kfplatform.backup.releases",
+    "kfplatform.compliance.releases", "kfplatform.backup.releases", "kfplatform.observability.stack",
 )
 
 

@@ -11,6 +11,7 @@ from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
 from .namespaces import PlatformNamespaces
+from .observability.component import Observability
 from .providers import Providers
 from .secrets.plane import SecretsPlane, SecretsPlaneArgs
 from .secrets.vault_layout import TENANTS_TREE, tenant_role
@@ -82,6 +83,10 @@ class Platform(pulumi.ComponentResource):
             minio_provider=providers.minio, crd_installers=crds, opts=here,
         )
 
+        self.observability = Observability(
+            "observability", config, self.namespaces.by_name, tenant_namespaces, self.secrets, opts=here
+        )
+
         self.outputs = {
             "environment": stack.environment.value,
             "dashboardUrl": f"https://{stack.cluster.domain}/",
@@ -99,5 +104,6 @@ class Platform(pulumi.ComponentResource):
             **self.data.outputs,
             **self.compliance.outputs,
             **self.backups.outputs,
+            **self.observability.outputs,
         }
         self.register_outputs(self.outputs)

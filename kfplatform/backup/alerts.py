@@ -22,9 +22,6 @@ from .replication import JOB_NAME
 from .velero import PLATFORM_SCHEDULE, TENANTS_SCHEDULE, VOLUMES_SCHEDULE
 
 RULE_NAME = "kfplatform-backups"
-# Where docs/runbook.md is browsed, until the stack's `observability.runbookBaseUrl` (observability
-# branch) is passed to Backups(runbook_base_url=...).
-DEFAULT_RUNBOOK_BASE_URL = "https://git.ml.example.com/ml/kubeflow-platform/-/blob/main"
 # Headings of docs/runbook.md (appended by this branch); every runbook_url lands on one of them.
 H_VELERO_FAILED = "Backups: a Velero backup failed"
 H_VELERO_STALE = "Backups: the newest Velero backup is too old"
@@ -42,7 +39,7 @@ def _hours(seconds: int) -> str:
 
 def backup_rules(
     config: BackupConfig, *, velero_namespace: str, database_namespace: str, artifact_bucket: str,
-    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
+    runbook_base_url: str,  # the stack's observability.runbookBaseUrl
 ) -> list[dict]:
     url = lambda heading: runbook_url(runbook_base_url, heading)  # noqa: E731
     rules: list[dict] = []

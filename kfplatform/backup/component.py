@@ -27,7 +27,7 @@ from ..data.operators import _release
 from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane
 from . import accounts, database, releases, replication, velero
-from .alerts import DEFAULT_RUNBOOK_BASE_URL, RULE_NAME, backup_rules
+from .alerts import RULE_NAME, backup_rules
 from .config import (
     DRILL_READER_PATH, GALERA_WRITER_PATH, REPLICATION_PATH, VELERO_WRITER_PATH, BackupConfig,
 )
@@ -80,7 +80,6 @@ class Backups(pulumi.ComponentResource):
         buckets: Mapping[str, pulumi.Resource],
         minio_provider: pulumi.ProviderResource,
         vault_provider: pulumi.ProviderResource,
-        runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,  # observability.runbookBaseUrl once merged
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:backup:Backups", name, None, opts)
@@ -309,7 +308,7 @@ class Backups(pulumi.ComponentResource):
         # -- Alerts ----------------------------------------------------------------------------------
         rules = backup_rules(
             config, velero_namespace=self.namespace, database_namespace=ns.database,
-            artifact_bucket=endpoints.artifact_bucket, runbook_base_url=runbook_base_url,
+            artifact_bucket=endpoints.artifact_bucket, runbook_base_url=stack.observability.runbook_base_url,
         )
         if config.alerts and rules:
             custom_resource(

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from ..alerts import PLATFORM_TEAM, alert_rule, runbook_url
 
-# Until the observability branch's `observability.runbookBaseUrl` is wired in (cross-branch contract).
-DEFAULT_RUNBOOK_BASE_URL = "https://git.ml.example.com/ml/kubeflow-platform/-/blob/main"
 STALLED = "Compliance: audit trail stalled"
 SINK_ERRORS = "Compliance: trail delivery failing"
 UNMATCHED = "Compliance: payloads posted to no tenant"
 RUNBOOK_HEADINGS = (STALLED, SINK_ERRORS, UNMATCHED)
 
 
-def compliance_rules(*, audit_namespace: str, logging_namespace: str, base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> list[dict]:
+def compliance_rules(*, audit_namespace: str, logging_namespace: str, base_url: str) -> list[dict]:
     return [
         alert_rule(
             "ComplianceAuditTrailStalled",

@@ -19,7 +19,7 @@ from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane, platform_path
 from ..secrets.vault_layout import LOG_INDEX, platform_home
 from . import releases, shipper
-from .alerts import DEFAULT_RUNBOOK_BASE_URL, compliance_rules
+from .alerts import compliance_rules
 from .admission import COMPLIANCE_LABEL, RegulatedInferenceAdmission, sink_url
 from .argocd import DeployNotifications
 from .audit_policy import audit_policy
@@ -113,7 +113,6 @@ class Compliance(pulumi.ComponentResource):
         audit_bucket: pulumi.Resource,
         minio_provider: pulumi.ProviderResource,
         crd_installers: Mapping[str, pulumi.Resource],
-        runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:compliance:Compliance", name, None, opts)
@@ -258,7 +257,7 @@ class Compliance(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=meta("kfplatform-compliance", ns.monitoring, component="compliance"),
             spec={"groups": [{"name": "kfplatform-compliance", "rules": compliance_rules(
-                audit_namespace=ns.audit, logging_namespace=ns.logging, base_url=runbook_base_url)}]},
+                audit_namespace=ns.audit, logging_namespace=ns.logging, base_url=config.stack.observability.runbook_base_url)}]},
             opts=child(self, depends_on=[namespaces[ns.monitoring]]),
         )
 

@@ -13,6 +13,7 @@ from ..backup.config import BackupConfig
 from ..data.config import DataTierConfig
 from ..gpu.config import GpuConfig
 from ..kubeflow.config import KubeflowConfig
+from ..observability.config import ObservabilityConfig
 from ..secrets.config import SecretsConfig
 from .base import DnsLabel, LabelValue, Model, Quantity, is_prod
 from .identities import system_group_problem
@@ -224,6 +225,7 @@ class StackConfig(Model):
     data: DataTierConfig
     compliance: ComplianceConfig = ComplianceConfig()
     backup: BackupConfig = BackupConfig()
+    observability: ObservabilityConfig
 
     @property
     def is_prod(self) -> bool:

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..compliance.config import ComplianceLevel
 from ..backup.config import TenantBackup
 from ..gpu.config import KatibSweep
+from ..observability.config import ServingConfig, TenantAlerting
 from .base import DnsLabel, LabelValue, Model, quantity_value
 from .identities import Email, IdpGroup, identity_key
 from .network import Peer
@@ -100,6 +101,9 @@ class TenantConfig(Model):
     compliance: ComplianceLevel | None = None
     # Backup opt-ins (kfplatform/backup): e.g. {notebookVolumes: true}.
     backup: TenantBackup = TenantBackup()
+    # Inference SLOs of the team's InferenceServices, and where its alerts go (kfplatform/observability).
+    serving: ServingConfig = ServingConfig()
+    alerting: TenantAlerting = TenantAlerting()
 
     @field_validator("quota", mode="before")
     @classmethod

@@ -193,7 +193,12 @@ class ControlPlaneHA(pulumi.ComponentResource):
                         f" < {scaling.min_replicas}"
                     ),
                     "for": config.alert_after,
-                    "labels": {"severity": "critical" if scaling.min_replicas >= 2 else "warning"},
+                    # team/name/slo: the alert label contract (kfplatform/alerts.py); one rule per
+                    # Deployment, so promtool sees no duplicate rules.
+                    "labels": {
+                        "severity": "critical" if scaling.min_replicas >= 2 else "warning",
+                        "team": "platform", "name": workload.deployment, "slo": "ha_floor",
+                    },
                     "annotations": {
                         "summary": f"{ns}/{workload.deployment} has fewer than {scaling.min_replicas} available replicas",
                         "runbook": "docs/kubeflow-ha.md#when-the-floor-alert-fires",

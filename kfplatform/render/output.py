@@ -45,6 +45,24 @@ def write_audit_policy(result: RenderResult, out: pathlib.Path) -> list[pathlib.
             path.write_text(obj["data"][AUDIT_POLICY_KEY])
             return [path]
     return []
+    return [manifests, resources, exports] + write_capacity(result, out) + write_rules(result, out)
+
+
+def write_rules(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
+    """rules/<namespace>-<name>.yaml: each PrometheusRule's groups as a Prometheus rule file, for
+    `promtool check rules` / `promtool test rules` (docs/observability.md)."""
+    rules = [o for o in result.kubernetes_objects() if o["kind"] == "PrometheusRule"]
+    if not rules:
+        return []
+    folder = out / "rules"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.yaml"):
+        stale.unlink()
+    for rule in rules:
+        meta = rule["metadata"]
+        path = folder / f"{meta.get('namespace', 'default')}-{meta['name']}.yaml"
+        path.write_text(yaml.dump({"groups": rule["spec"]["groups"]}, Dumper=_Dumper, sort_keys=False, width=120))
+    return [folder]
 
 
 def write_capacity(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:

@@ -60,7 +60,12 @@ TENANT_REGISTRY = SecretHome("registry", ("username", "password"), "registry adm
 TENANT_GIT = SecretHome("git", ("username", "password"), "the team, through platform on-call")
 # The audit shipper's and payload sink's write-only user at the log index (kfplatform/compliance).
 LOG_INDEX = SecretHome("compliance/log-index", ("user", "password"), "log index admins (write-only shipper user)")
-PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY, LOG_INDEX)
+# Alert receivers (kfplatform/observability/routing.py): the platform on-call's integration key
+# (`routing_key` for PagerDuty, or `url` for a webhook), and a team's own, only for a team whose
+# file declares `alerting.receiver` (an optional tenant home).
+PLATFORM_ALERTING = SecretHome("observability/alerting", ("routing_key", "url"), "platform engineers (PagerDuty or chat integration)")
+TENANT_ALERTING = SecretHome("alerting", ("routing_key", "url"), "the team, through platform on-call")
+PLATFORM_HOMES = (IDP_CLIENT, OAUTH2_PROXY, PLATFORM_REGISTRY, LOG_INDEX, PLATFORM_ALERTING)
 # Homes only some stacks use: Dex's static test users (sandbox only; prod refuses static users).
 DEX_STATIC_USERS = SecretHome("identity/dex-static-users", ("password_hash",), "platform engineers (sandbox test login)")
 # The DR site's S3 keys (stacks with backup.offsite) and, in the sandbox, prod's read-only drill keys
@@ -71,6 +76,7 @@ BACKUP_PROD_READ_ONLY = SecretHome(
 )
 OPTIONAL_PLATFORM_HOMES = (DEX_STATIC_USERS, BACKUP_OFFSITE, BACKUP_PROD_READ_ONLY)
 TENANT_HOMES = (TENANT_OBJECT_STORE, TENANT_REGISTRY, TENANT_GIT)
+OPTIONAL_TENANT_HOMES = (TENANT_ALERTING,)
 
 
 def platform_home(home: SecretHome) -> str:

@@ -60,10 +60,25 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("velero", "values.image"),
     ("velero", "values.initContainers[0].image"),
 }
-# Per stack: prod also replicates artifacts to the DR site (mc).
+# A stack in observability mode `install` (the sandbox) also runs the monitoring stack's images
+# (kfplatform/observability/stack.py).
+INSTALL_MODE_PLACEHOLDER_DIGESTS = {
+    ("observability-stack-alloy", "values.configReloader.image"),
+    ("observability-stack-alloy", "values.image"),
+    ("observability-stack-kube-prometheus-stack", "values.alertmanager.alertmanagerSpec.image"),
+    ("observability-stack-kube-prometheus-stack", "values.kube-state-metrics.image"),
+    ("observability-stack-kube-prometheus-stack", "values.prometheus-node-exporter.image"),
+    ("observability-stack-kube-prometheus-stack", "values.prometheus.prometheusSpec.image"),
+    ("observability-stack-kube-prometheus-stack", "values.prometheusOperator.admissionWebhooks.patch.image"),
+    ("observability-stack-kube-prometheus-stack", "values.prometheusOperator.image"),
+    ("observability-stack-kube-prometheus-stack", "values.prometheusOperator.prometheusConfigReloader.image"),
+    ("observability-stack-loki", "values.loki.image"),
+    ("observability-stack-loki", "values.sidecar.image"),
+}
+# Per stack: prod replicates artifacts to the DR site (mc); the sandbox installs its monitoring.
 PLACEHOLDERS_BY_STACK = {
     "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")},
-    "sandbox": KNOWN_PLACEHOLDER_DIGESTS,
+    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS,
 }
 
 

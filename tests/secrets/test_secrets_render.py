@@ -11,6 +11,7 @@ from kfplatform.secrets.config import PROD_MAX_TOKEN_MAX_TTL, PROD_MAX_TOKEN_TTL
 from kfplatform.secrets.vault_auth import PLATFORM_STORE_SA, TENANT_STORE_SA
 from kfplatform.secrets.vault_layout import (
     OPTIONAL_PLATFORM_HOMES,
+    OPTIONAL_TENANT_HOMES,
     PLATFORM_HOMES,
     TENANT_HOMES,
     platform_home,
@@ -209,6 +210,7 @@ def test_every_path_an_external_secret_reads_is_generated_or_a_home_written_outs
     outside = {platform_home(h) for h in PLATFORM_HOMES if not h.generated}
     outside |= {tenant_home(t, h) for t in tenants for h in TENANT_HOMES if not h.generated}
     optional = {platform_home(h) for h in OPTIONAL_PLATFORM_HOMES}
+    optional |= {tenant_home(t, h) for t in tenants for h in OPTIONAL_TENANT_HOMES}
     assert outside <= read - written <= outside | optional
     # Nothing generated that no one receives; prod's read-only drill keys are received by a person,
     # who copies them into the sandbox's Vault (kfplatform/backup, docs/restore-drill.md).

@@ -1,0 +1,156 @@
+"""Observability: rules, monitors, routing and dashboards (both modes), and in `install` mode the
+monitoring stack itself (stack.py). docs/observability.md says what it guarantees."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.loader import PlatformConfig
+from ..k8s import child, custom_resource, meta
+from ..secrets.plane import SecretsPlane
+from ..secrets.vault_layout import PLATFORM_ALERTING, TENANT_ALERTING, platform_home, tenant_home
+from . import dashboards, routing
+from .config import RECEIVER_PROPERTY
+from .monitors import platform_monitors
+from .platform_rules import PlatformScope, platform_group
+from .slo import budget_group, drift_group, slo_group
+
+COMPONENT = "observability"
+MONITORING_API = "monitoring.coreos.com/v1"
+
+
+def rule_groups(config: PlatformConfig) -> dict[str, list[dict]]:
+    """PrometheusRule name -> its groups: the whole rule set of the stack, as rendered."""
+    stack = config.stack
+    obs = stack.observability
+    ns = stack.cluster.namespaces
+    tenants = tuple(sorted(t.config.name for t in config.tenants))
+    scope = PlatformScope(
+        kubeflow_ns=ns.kubeflow, database_ns=ns.database, object_store_ns=ns.object_store,
+        tenant_namespaces=tenants,
+        gpu_nodes=tuple(sorted(n for pool in stack.gpu.pools for n in (pool.nodes.names or []))),
+        galera_replicas=stack.data.galera.replicas, monitoring_ns=ns.monitoring,
+        argocd_install_project=stack.kubeflow.argocd.install_project,
+    )
+    out = {"kfplatform-platform": [platform_group(scope, obs.runbook_base_url)]}
+    for tenant in sorted(config.tenant_configs, key=lambda t: t.name):
+        groups = []
+        slo = slo_group(tenant.name, tenant.name, tenant.serving, obs.serving_metrics, obs.slo, obs.runbook_base_url)
+        if slo is not None:
+            groups += [slo, budget_group(tenant.name, tenant.name, tenant.serving)]
+        groups.append(drift_group(tenant.name, tenant.name, obs.drift, obs.runbook_base_url))
+        out[f"kfplatform-tenant-{tenant.name}"] = groups
+    return out
+
+
+class Observability(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: PlatformConfig,
+        namespaces: Mapping[str, k8s.core.v1.Namespace],  # platform namespaces by name
+        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
+        secrets: SecretsPlane,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("kfplatform:observability:Observability", name, None, opts)
+        stack = config.stack
+        obs = stack.observability
+        ns = stack.cluster.namespaces
+        monitoring = ns.monitoring
+        labels = dict(obs.selector_labels)
+        base = [namespaces[monitoring]] if monitoring in namespaces else []
+
+        self.stack = None
+        if obs.mode == "install":
+            from .stack import MonitoringStack
+
+            self.stack = MonitoringStack(
+                f"{name}-stack", stack, namespace=monitoring,
+                pull_secret=secrets.pull_secret_delivery(monitoring), opts=child(self, depends_on=base),
+            )
+            base = [*base, self.stack.prometheus]
+        # Objects of the operator's CRDs wait for whatever installs them (install mode: the stack).
+        deps = base
+
+        # --- rules -------------------------------------------------------------------------
+        self.rules = {}
+        for rule_name, groups in rule_groups(config).items():
+            self.rules[rule_name] = custom_resource(
+                f"{name}-{rule_name}", api_version=MONITORING_API, kind="PrometheusRule",
+                metadata=meta(rule_name, monitoring, component=COMPONENT, extra_labels=labels),
+                spec={"groups": groups}, opts=child(self, depends_on=deps),
+            )
+
+        # --- monitors ----------------------------------------------------------------------
+        tenants = tuple(sorted(tenant_namespaces))
+        for monitor in platform_monitors(
+            kubeflow_ns=ns.kubeflow, database_ns=ns.database, operators_ns=ns.operators, tenants=tenants,
+            gpu_ns=ns.gpu_operator, argocd_ns=stack.kubeflow.argocd.namespace,
+        ):
+            custom_resource(
+                f"{name}-podmonitor-{monitor.name}", api_version=MONITORING_API, kind="PodMonitor",
+                metadata=meta(f"kfplatform-{monitor.name}", monitoring, component=COMPONENT, extra_labels=labels),
+                spec=monitor.spec(), opts=child(self, depends_on=deps),
+            )
+
+        # --- routing -----------------------------------------------------------------------
+        with_receiver = []
+        for tenant in sorted(config.tenant_configs, key=lambda t: t.name):
+            kind = tenant.alerting.receiver
+            if kind is None:
+                pulumi.log.warn(
+                    f"tenants/{tenant.name}.yaml: alerting.receiver is not set; team {tenant.name}'s alerts "
+                    "go to the platform on-call until the team writes its receiver to Vault and declares it"
+                )
+                continue
+            with_receiver.append(tenant.name)
+            secret = secrets.deliver(
+                tenant.name, routing.TEAM_RECEIVER_SECRET, tenant_home(tenant.name, TENANT_ALERTING),
+                {RECEIVER_PROPERTY[kind]: RECEIVER_PROPERTY[kind]},
+            )
+            custom_resource(
+                f"{name}-{tenant.name}-alertmanagerconfig", api_version="monitoring.coreos.com/v1alpha1",
+                kind="AlertmanagerConfig",
+                metadata=meta(routing.TEAM_CONFIG, tenant.name, component=COMPONENT,
+                              extra_labels={**labels, **routing.SELECT_LABEL}),
+                spec=routing.team_spec(tenant.name, kind),
+                opts=child(self, depends_on=[*deps, secret, tenant_namespaces[tenant.name]]),
+            )
+        platform_kind = obs.platform_receiver.type
+        platform_secret = secrets.deliver(
+            monitoring, routing.PLATFORM_RECEIVER_SECRET, platform_home(PLATFORM_ALERTING),
+            {RECEIVER_PROPERTY[platform_kind]: RECEIVER_PROPERTY[platform_kind]},
+        )
+        custom_resource(
+            f"{name}-platform-alertmanagerconfig", api_version="monitoring.coreos.com/v1alpha1",
+            kind="AlertmanagerConfig",
+            metadata=meta(routing.PLATFORM_CONFIG, monitoring, component=COMPONENT,
+                          extra_labels={**labels, **routing.SELECT_LABEL}),
+            spec=routing.platform_spec(platform_kind, with_receiver),
+            opts=child(self, depends_on=[*deps, platform_secret]),
+        )
+
+        # --- dashboards --------------------------------------------------------------------
+        boards = {
+            "kfplatform-kubeflow": dashboards.kubeflow_dashboard(monitoring, ns.kubeflow, tenants),
+            "kfplatform-data-tier": dashboards.data_tier_dashboard(ns.database, ns.object_store),
+        }
+        for tenant in config.tenant_configs:
+            # One per team: its SLOs and budgets (none declared yet: the drift panel alone).
+            boards[f"kfplatform-slo-{tenant.name}"] = dashboards.tenant_dashboard(tenant.name, tenant.name, tenant.serving)
+        self.dashboards = boards
+        for board_name, board in sorted(boards.items()):
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{board_name}",
+                metadata=meta(board_name, monitoring, component=COMPONENT, extra_labels=dashboards.SIDECAR_LABEL),
+                data={f"{board_name}.json": dashboards.as_json(board)},
+                opts=child(self, depends_on=base[:1]),
+            )
+        self.outputs = {
+            "observabilityMode": obs.mode,
+            "alertReceivers": {t: ("team" if t in with_receiver else "platform-oncall") for t in tenants},
+        }
+        self.register_outputs(self.outputs)

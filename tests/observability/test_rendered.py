@@ -1,0 +1,212 @@
+"""The rendered observability objects: promtool accepts every rule and dashboard expression, every
+alert follows the label contract and lands on a runbook heading, routing sends each alert to the
+right people, and the scrapes reach what they scrape."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from kfplatform.alerts import anchor
+from kfplatform.observability import routing
+from kfplatform.render.output import write_rules
+from tests.conftest import PROJECT_DIR
+from tests.tools import require_tool
+
+SEVERITIES = {"page", "ticket", "info"}
+
+
+def objects(result, kind: str) -> list[dict]:
+    return [o for o in result.kubernetes_objects() if o["kind"] == kind]
+
+
+def platform_rules(result) -> list[dict]:
+    """Every alerting rule of the platform's own PrometheusRules (kfplatform-*)."""
+    return [
+        r for o in objects(result, "PrometheusRule") if o["metadata"]["name"].startswith("kfplatform-")
+        for g in o["spec"]["groups"] for r in g["rules"] if "alert" in r
+    ]
+
+
+def test_promtool_checks_every_rendered_rule_file(each_stack, tmp_path):
+    promtool = require_tool("promtool")
+    (folder,) = write_rules(each_stack, tmp_path)
+    files = sorted(folder.glob("*.yaml"))
+    assert len(files) >= 2
+    result = subprocess.run([promtool, "check", "rules", *map(str, files)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(files)
+
+
+def test_promtool_parses_every_dashboard_expression(each_stack, tmp_path):
+    promtool = require_tool("promtool")
+    boards = [json_board for cm in objects(each_stack, "ConfigMap") if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+              for json_board in cm["data"].values()]
+    assert len(boards) == 2 + len(each_stack.exports["tenantNamespaces"])  # KFP/Katib, data tier, one per tenant
+    exprs = [t["expr"] for board in boards for p in yaml.safe_load(board)["panels"] for t in p["targets"]]
+    rules = [{"record": f"dashboard:expr_{i}", "expr": e} for i, e in enumerate(exprs)]
+    (tmp_path / "dashboards.yaml").write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run([promtool, "check", "rules", "dashboards.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_follows_the_label_contract(each_stack):
+    rules = platform_rules(each_stack)
+    assert len(rules) > 20
+    for r in rules:
+        labels = r["labels"]
+        assert labels["severity"] in SEVERITIES, r["alert"]
+        assert labels["slo"] and labels["team"] and labels["name"], r["alert"]
+        assert set(r["annotations"]) == {"summary", "runbook_url"}, r["alert"]
+        if labels["team"] != "platform":
+            # The team's AlertmanagerConfig matches on the namespace (routing.py).
+            assert labels["namespace"] == labels["team"], r["alert"]
+
+
+def test_every_runbook_url_lands_on_a_heading_of_the_runbook(each_stack):
+    headings = {anchor(h) for h in re.findall(r"^#+ (.+)$", (PROJECT_DIR / "docs" / "runbook.md").read_text(), flags=re.M)}
+    urls = {r["annotations"]["runbook_url"] for r in platform_rules(each_stack)}
+    assert urls
+    for url in urls:
+        assert url.startswith("https://") and "/docs/runbook.md#" in url, url
+        assert url.split("#", 1)[1] in headings, f"{url}: no such heading in docs/runbook.md"
+
+
+# --- routing, as prometheus-operator v0.93.0 merges AlertmanagerConfigs (pkg/alertmanager/amcfg.go) ---
+
+def _matches(matchers: list[dict], labels: dict[str, str]) -> bool:
+    for m in matchers:
+        value, op = labels.get(m["name"], ""), m.get("matchType", "=")
+        ok = {"=": value == m["value"], "!=": value != m["value"],
+              "=~": re.fullmatch(m["value"], value) is not None, "!~": re.fullmatch(m["value"], value) is None}[op]
+        if not ok:
+            return False
+    return True
+
+
+def _route(route: dict, labels: dict, prefix: str) -> list[str] | None:
+    """Receivers a matching route delivers to (None if it does not match)."""
+    if not _matches(route.get("matchers", []), labels):
+        return None
+    found: list[str] = []
+    for child in route.get("routes", []):
+        got = _route(child, labels, prefix)
+        if got is not None:
+            found += got
+            if not child.get("continue"):
+                break
+    return found or [f"{prefix}:{route['receiver']}"]
+
+
+def deliveries(configs: list[dict], labels: dict, alertmanager_ns: str = "monitoring") -> set[str]:
+    """Who receives an alert: every AlertmanagerConfig's top-level route gets `continue: true` and,
+    outside Alertmanager's own namespace (strategy OnNamespaceExceptForAlertmanagerNamespace), a
+    `namespace` matcher; the main configuration's root receiver is `null`."""
+    out: set[str] = set()
+    for config in configs:
+        ns = config["metadata"]["namespace"]
+        route = dict(config["spec"]["route"])
+        if ns != alertmanager_ns:
+            route["matchers"] = [*route.get("matchers", []), {"name": "namespace", "value": ns, "matchType": "="}]
+        got = _route(route, labels, ns)
+        out |= {g for g in got or [] if not g.endswith(":none")}
+    return out
+
+
+def test_routing_team_alerts_reach_only_their_team_and_fallback_to_the_platform(prod):
+    configs = objects(prod, "AlertmanagerConfig")
+    assert {(c["metadata"]["namespace"], c["metadata"]["name"]) for c in configs} == {
+        ("team-nlp", routing.TEAM_CONFIG), ("monitoring", routing.PLATFORM_CONFIG),
+    }
+    slo = {"alertname": "InferenceLatencyHigh", "team": "team-nlp", "namespace": "team-nlp", "name": "x", "severity": "page"}
+    assert deliveries(configs, slo) == {"team-nlp:team"}
+    # team-vision declares no receiver: its alerts go to the platform on-call, not to silence.
+    vision = {**slo, "team": "team-vision", "namespace": "team-vision"}
+    assert deliveries(configs, vision) == {"monitoring:platform-oncall"}
+    assert prod.exports["alertReceivers"] == {"team-forecasting": "platform-oncall", "team-nlp": "team", "team-vision": "platform-oncall"}
+    # A platform alert about a team's namespace (a stale ExternalSecret there) is the platform's.
+    platform = {"alertname": "ExternalSecretSyncFailed", "team": "platform", "namespace": "team-nlp", "severity": "ticket"}
+    assert deliveries(configs, platform) == {"monitoring:platform-oncall"}
+    # An alert claiming team-nlp from another namespace never reaches team-nlp's receiver.
+    forged = {**slo, "namespace": "team-vision"}
+    assert "team-nlp:team" not in deliveries(configs, forged)
+    assert deliveries(configs, {"alertname": "Watchdog", "severity": "none"}) == set()
+
+
+def test_routing_keeps_two_teams_apart():
+    """Two teams with receivers: each team's alerts reach its receiver only, never the other's."""
+    configs = [
+        {"metadata": {"namespace": t}, "spec": routing.team_spec(t, "pagerduty")} for t in ("team-a", "team-b")
+    ] + [{"metadata": {"namespace": "monitoring"}, "spec": routing.platform_spec("webhook", ["team-a", "team-b"])}]
+    for team, other in (("team-a", "team-b"), ("team-b", "team-a")):
+        alert = {"alertname": "InferenceErrorBudgetFastBurn", "team": team, "namespace": team}
+        assert deliveries(configs, alert) == {f"{team}:team"}
+        assert deliveries(configs, {**alert, "team": other}) == set() or f"{other}:team" not in deliveries(configs, {**alert, "team": other})
+
+
+def test_team_receiver_secret_comes_from_the_teams_own_vault_tree(prod):
+    es = prod.find("ExternalSecret", routing.TEAM_RECEIVER_SECRET, "team-nlp")
+    assert es["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "vault-tenant"}
+    assert [d["remoteRef"] for d in es["spec"]["data"]] == [{"key": "tenants/team-nlp/alerting", "property": "routing_key"}]
+    receiver = prod.find("AlertmanagerConfig", routing.TEAM_CONFIG, "team-nlp")["spec"]["receivers"][0]
+    assert receiver["pagerdutyConfigs"][0]["routingKey"] == {"name": routing.TEAM_RECEIVER_SECRET, "key": "routing_key"}
+
+
+# --- scrapes ---
+
+def test_inference_scrape_port_is_admitted_by_the_tenant_network_policy(prod):
+    monitor = prod.find("PodMonitor", "kfplatform-kserve-predictors", "monitoring")
+    assert set(monitor["spec"]["namespaceSelector"]["matchNames"]) == set(prod.exports["tenantNamespaces"])
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http-usermetric"
+    for tenant in prod.exports["tenantNamespaces"]:
+        policy = prod.find("NetworkPolicy", "allow-ingress-prometheus", tenant)
+        (rule,) = policy["spec"]["ingress"]
+        peer = rule["from"][0]
+        assert peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring"
+        # No port list: every port, so queue-proxy's 9091 and a drift exporter's `metrics` port.
+        assert not rule.get("ports"), rule["ports"]
+
+
+def test_install_mode_pins_its_charts_and_selects_the_platforms_routing(sandbox):
+    kps = sandbox.helm_release("kube-prometheus-stack")
+    assert kps.inputs["version"] == "88.5.3"
+    values = kps.inputs["values"]
+    am = values["alertmanager"]["alertmanagerSpec"]
+    assert am["alertmanagerConfigMatcherStrategy"] == {"type": "OnNamespaceExceptForAlertmanagerNamespace"}
+    assert am["alertmanagerConfigSelector"] == {"matchLabels": routing.SELECT_LABEL}
+    assert sandbox.helm_release("loki").inputs["version"] == "7.3.0"
+    assert sandbox.helm_release("alloy").inputs["version"] == "1.11.1"
+    for release in ("kube-prometheus-stack", "loki", "alloy"):
+        text = yaml.safe_dump(sandbox.helm_release(release).inputs["values"])
+        for tag in re.findall(r"tag: (\S+)", text):
+            assert re.search(r"@sha256:[0-9a-f]{64}$", tag), (release, tag)
+
+
+def test_runbook_links_between_sections_resolve():
+    text = (PROJECT_DIR / "docs" / "runbook.md").read_text()
+    headings = {anchor(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links and links <= headings, sorted(links - headings)
+
+
+def test_both_receiver_kinds_are_valid_alertmanager_configs():
+    """The committed stacks render a PagerDuty team and a webhook platform receiver; check the other
+    two combinations against the CRD too."""
+    import importlib.util
+
+    from tests.conftest import SHARED_DIR
+
+    validator = SHARED_DIR / "tools" / "validate_manifests.py"
+    if not validator.exists():
+        pytest.skip("../shared/tools/validate_manifests.py not present")
+    spec = importlib.util.spec_from_file_location("validate_manifests", validator)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    counts = {"cel_rules_skipped": 0, "cel_rules_evaluated": 0}
+    crds = module.CrdCatalog(SHARED_DIR / "crds", counts)
+    for namespace, body in (("team-a", routing.team_spec("team-a", "webhook")), ("monitoring", routing.platform_spec("pagerduty", []))):
+        doc = {"apiVersion": routing.API_VERSION, "kind": "AlertmanagerConfig",
+               "metadata": {"name": "x", "namespace": namespace}, "spec": body}
+        assert module.validate_doc(doc, crds, module.CelRules(counts), "1.31.0") == []
