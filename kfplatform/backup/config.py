@@ -36,7 +36,7 @@ DEFAULT_RESTORE_CREDENTIALS = "platform/backup/prod-read-only"
 
 def duration_seconds(value: str) -> int:
     """`720h` / `1h30m` / `90s` (the Go durations Velero and mariadb-operator read) in seconds."""
-    match = GO_DURATION.match(value)
+    match = GO_DURATION.fullmatch(value)
     if not match:
         raise ValueError(f"{value!r} is not a duration like 720h, 36h30m or 90s")
     return int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
@@ -44,7 +44,7 @@ def duration_seconds(value: str) -> int:
 
 def _cron(value: str) -> str:
     fields = value.split()
-    if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+    if len(fields) != 5 or not all(CRON_FIELD.fullmatch(f) for f in fields):
         raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday), e.g. '0 2 * * *'")
     return value
 
@@ -116,14 +116,14 @@ class OffsiteLocation(Model):
     @field_validator("endpoint")
     @classmethod
     def _https(cls, value: str) -> str:
-        if not re.match(r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$", value):
+        if not re.fullmatch(r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$", value):
             raise ValueError(f"{value!r}: give an https:// URL with host[:port] and no path (backups leave the cluster over TLS)")
         return value
 
     @field_validator("credentials_path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not VAULT_BACKUP_PATH.match(value) or value in WRITE_PATHS:
+        if not VAULT_BACKUP_PATH.fullmatch(value) or value in WRITE_PATHS:
             raise ValueError(f"{value!r}: give a path of its own under platform/backup/ (e.g. platform/backup/offsite)")
         return value
 
@@ -200,7 +200,7 @@ class RestoreConfig(Model):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        if not HOST_PORT.match(value):
+        if not HOST_PORT.fullmatch(value):
             raise ValueError(f"{value!r}: give host:port without scheme, e.g. minio-admin.ml.example.com:443")
         return value
 
@@ -212,7 +212,7 @@ class RestoreConfig(Model):
                 f"{value!r} holds credentials that can write prod's object store; the sandbox reads prod's backups "
                 f"with the read-only drill account only (prod {DRILL_READER_PATH}, copied to {DEFAULT_RESTORE_CREDENTIALS})"
             )
-        if not VAULT_BACKUP_PATH.match(value):
+        if not VAULT_BACKUP_PATH.fullmatch(value):
             raise ValueError(f"{value!r}: give a Vault path under platform/backup/ (default {DEFAULT_RESTORE_CREDENTIALS})")
         return value
 

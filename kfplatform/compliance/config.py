@@ -53,7 +53,7 @@ def public_key_algorithm(pem: str) -> str:
     """The algorithm of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo); ValueError for anything else."""
     if "PRIVATE KEY" in pem:
         raise ValueError("this is a PRIVATE key: only the public half belongs in config (the private key never touches the program)")
-    match = PEM.match(pem)
+    match = PEM.fullmatch(pem)
     if not match:
         raise ValueError("not a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)")
     try:

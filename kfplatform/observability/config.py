@@ -22,19 +22,19 @@ MATCHER = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*(=|!=|=~|!~)"[^"\\{}]*"$')
 
 
 def _metric(value: str) -> str:
-    if not METRIC_NAME.match(value):
+    if not METRIC_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a Prometheus metric name")
     return value
 
 
 def _label(value: str) -> str:
-    if not LABEL_NAME.match(value):
+    if not LABEL_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a Prometheus label name")
     return value
 
 
 def _duration(value: str) -> str:
-    if not DURATION.match(value):
+    if not DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a Prometheus duration (e.g. 30s, 10m, 1h)")
     return value
 
@@ -157,7 +157,7 @@ class ServingMetrics(Model):
     @field_validator("error_matcher")
     @classmethod
     def _matcher(cls, value: str) -> str:
-        if not MATCHER.match(value):
+        if not MATCHER.fullmatch(value):
             raise ValueError(f"{value!r} is not one label matcher (e.g. response_code_class=\"5xx\")")
         return value
 
@@ -239,7 +239,7 @@ class ObservabilityConfig(Model):
     @field_validator("selector_labels")
     @classmethod
     def _selector(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not re.match(r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", k)]
+        bad = [k for k in value if not re.fullmatch(r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", k)]
         if bad:
             raise ValueError(f"{', '.join(bad)}: not a Kubernetes label key")
         return value

@@ -127,7 +127,7 @@ def _proxy(**peer) -> dict:
     ({"namespace": "kubeflow-db", "ports": [{"port": 3306}]}, "egressProxy.namespace", "database"),
     ({"namespace": "monitoring", "ports": [{"port": 9090}]}, "egressProxy.namespace", "monitoring"),
     ({"namespace": "kube-system", "ports": [{"port": 443}]}, "egressProxy.namespace", "kube-*"),
-    ({"namespace": "logging", "ports": [{"port": 4317}]}, "egressProxy.namespace", "logCollector"),
+    ({"namespace": "logging", "ports": [{"port": 4317}]}, "egressProxy.namespace", "logging"),
     ({"namespace": "kubeflow", "ports": [{"port": 8888}]}, "egressProxy.namespace", "kubeflow"),
     ({"namespace": "platform-operators", "ports": [{"port": 8200}]}, "egressProxy.namespace", "operators"),
     ({"namespace": "team-vision", "ports": [{"port": 3128}]}, "egressProxy.namespace", "a team's namespace"),

@@ -42,7 +42,7 @@ _REFERENCE = re.compile(r"^(/|\$\(|\$\{|\{\{|[a-z0-9-]+/[a-z0-9/_.-]+$|secret:|v
 
 
 def _looks_literal(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != "" and not _REFERENCE.match(value.strip())
+    return isinstance(value, str) and value.strip() != "" and not _REFERENCE.search(value.strip())
 
 
 def _value_patterns(path: str, value: str) -> list[Finding]:

@@ -17,7 +17,7 @@ def _split_image_map(value: Any) -> str | None:
     ref = "/".join(parts)
     version = w.get(value, "tag") or w.get(value, "version")
     if isinstance(version, str) and version:
-        ref += f"@{version}" if DIGEST.match(version) else f":{version}"
+        ref += f"@{version}" if DIGEST.fullmatch(version) else f":{version}"
     digest = w.get(value, "digest")
     if isinstance(digest, str) and digest and "@" not in ref:
         ref += f"@{digest}"
