@@ -8,6 +8,8 @@ from .data.tier import DataTier
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
+from .modelregistry.config import database_accounts
+from .modelregistry.install import ModelRegistries
 from .namespaces import PlatformNamespaces
 from .providers import Providers
 from .secrets.plane import SecretsPlane, SecretsPlaneArgs
@@ -28,6 +30,7 @@ class Platform(pulumi.ComponentResource):
         self.namespaces = PlatformNamespaces("namespaces", stack.cluster.namespaces, protect=prod, opts=here)
         self.tenant_namespaces = TenantNamespaces("tenant-namespaces", config.tenants, stack.tenancy, protect=prod, opts=here)
         tenant_namespaces = self.tenant_namespaces.namespaces
+        registry_accounts = database_accounts(config.tenants)  # teams with `modelRegistry: true`
         self.secrets = SecretsPlane(
             "secrets",
             SecretsPlaneArgs(
@@ -50,6 +53,7 @@ class Platform(pulumi.ComponentResource):
             namespaces=self.namespaces.by_role,
             tenant_namespaces=tenant_namespaces,
             minio_provider=providers.minio,
+            tenant_accounts=registry_accounts,
             opts=here,
         )
         self.kubeflow = Kubeflow(
@@ -60,6 +64,17 @@ class Platform(pulumi.ComponentResource):
         self.tenants = Tenants(
             "tenants", config.tenants, tenant_namespaces, stack.tenancy, stack.network, crds,
             closed_quota=closed_quota_keys(stack.gpu), opts=here,
+        )
+        self.model_registries = ModelRegistries(
+            "model-registries", registry_accounts, release_config=stack.kubeflow.release, argocd=stack.kubeflow.argocd,
+            mirror=stack.images.mirror, database_host=self.data.endpoints.database_host,
+            database_port=self.data.endpoints.database_port, database_namespace=stack.cluster.namespaces.database,
+            secrets=self.secrets, tenant_namespaces=tenant_namespaces,
+            authorization_policy_crd=[crds["AuthorizationPolicy"]] if "AuthorizationPolicy" in crds else [],
+            database_ready={
+                user: [*objects, self.data.proxysql.deployment] for user, objects in self.data.galera.account_objects.items()
+            },
+            opts=here,
         )
         self.gpus = Gpus(
             "gpus", config, self.namespaces["gpuOperator"], tenant_namespaces, crds,

@@ -158,3 +158,4 @@ from ..data import checks as _data_checks  # noqa: E402,F401
 from ..data import geometry as _data_geometry  # noqa: E402,F401
 from ..gpu import checks as _gpu_checks  # noqa: E402,F401
 from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
+from ..modelregistry import config as _model_registry_checks  # noqa: E402,F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from ..gpu.config import KatibSweep
 from .base import QUANTITY, DnsLabel, Model, quantity_value
@@ -89,6 +89,9 @@ class TenantConfig(Model):
     egress_proxy: Peer | None = None
     # The team's largest Katib sweep; the GPU capacity plan checks it fits `quota` (kfplatform/gpu).
     katib: KatibSweep | None = None
+    # The Kubeflow Model Registry in the team's namespace, on the data tier (kfplatform/modelregistry).
+    # Strict: `yes` or "true" is an error naming this key, not a silent True.
+    model_registry: StrictBool = False
 
     @field_validator("owner")
     @classmethod

@@ -71,6 +71,12 @@ class DatabaseAccount:
     databases: tuple[str, ...]
     vault_path: str  # KV path holding `password` (and `username`)
     secret_name: str  # Secret in the consumer's namespace, keys `username` and `password`
+    # A consumer outside the kubeflow namespace (a tenant's Model Registry): its namespace, the
+    # Secret's name there, and the Vault path it reads the same password from (a tenant's store
+    # reads only `tenants/<team>/...`, so the plane mirrors the value there). None: as above.
+    consumer_namespace: str | None = None
+    consumer_secret_name: str | None = None
+    consumer_vault_path: str | None = None
 
 
 @dataclass(frozen=True)
