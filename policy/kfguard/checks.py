@@ -69,6 +69,16 @@ def unpinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
             problems.append(f"{path}: image {_show(image)} is not pinned by digest (use repo:tag@sha256:...)")
         elif PLACEHOLDER_DIGEST in str(image):
             problems.append(f"{path}: image {_show(image)} has a placeholder digest; mirror the image and pin its real digest")
+    # Argo CD Applications rewrite upstream images with `kustomize.images`: `name=newName:tag@digest`.
+    source = (props.get("spec") or {}).get("source") if isinstance(props.get("spec"), Mapping) else None
+    kustomize = source.get("kustomize") if isinstance(source, Mapping) else None
+    for index, entry in enumerate((kustomize.get("images") or []) if isinstance(kustomize, Mapping) else []):
+        ref = str(entry).split("=", 1)[-1]
+        where = f"spec.source.kustomize.images[{index}]"
+        if not DIGEST_REF.search(ref):
+            problems.append(f"{where}: image {ref!r} is not pinned by digest (use name=repo:tag@sha256:...)")
+        elif PLACEHOLDER_DIGEST in ref:
+            problems.append(f"{where}: image {ref!r} has a placeholder digest; mirror the image and pin its real digest")
     return problems
 
 

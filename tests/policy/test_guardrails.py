@@ -63,6 +63,8 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("galera", "spec.galera.initContainer.image"),
     ("galera", "spec.metrics.exporter.image"),
     ("proxysql", "spec.template.spec.containers[0].image"),
+    # The Model Registry server, rewritten by the team's Application (kfplatform/modelregistry/install.py).
+    ("team-nlp-model-registry", "spec.source.kustomize.images[0]"),
 }
 
 
