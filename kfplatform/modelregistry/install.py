@@ -103,16 +103,25 @@ def registry_patches(account: DatabaseAccount, *, database_host: str, database_p
     return out
 
 
-def authorization_policy_spec(port: int = release.PORT) -> dict:
-    """ALLOW the REST API on the server's port, nothing else (the mesh's `global-deny-all` denies
-    the rest). No `from`: KFP 2.15 runs pipeline pods without a sidecar (the API server annotates
-    every template `sidecar.istio.io/inject: "false"`, backend/src/apiserver/template/v2_template.go
-    at 2.15.0), so their requests are plaintext and carry no identity an Istio rule could match;
-    who may connect at all is the NetworkPolicies' job (the namespace's default deny)."""
+def authorization_policy_spec(team: str, port: int = release.PORT) -> dict:
+    """ALLOW the REST API on the server's port, nothing else (the mesh's `global-deny-all` denies the
+    rest), to two kinds of caller:
+    - mesh workloads of the team's own namespace (notebooks): their mTLS identity names it;
+    - callers without a mesh identity (`notPrincipals: ["*"]`: an mTLS-only field, compared with an
+      empty value on plaintext, Istio bulletin ISTIO-SECURITY-2021-004; it matches plaintext only): KFP
+      2.15 runs pipeline pods without a sidecar (the API server annotates every template
+      `sidecar.istio.io/inject: "false"`, backend/src/apiserver/template/v2_template.go at 2.15.0),
+      so their requests carry no identity. Which plaintext callers can connect at all is the
+      NetworkPolicies' job: the team namespace denies other tenants' pods.
+    A mesh workload of another namespace (the ingress gateway, Kubeflow's services) is refused."""
+    operation = {"operation": {"ports": [str(port)], "paths": [release.API_PATH_PREFIX + "*"]}}
     return {
         "action": "ALLOW",
         "selector": {"matchLabels": dict(release.POD_LABELS)},
-        "rules": [{"to": [{"operation": {"ports": [str(port)], "paths": [release.API_PATH_PREFIX + "*"]}}]}],
+        "rules": [
+            {"from": [{"source": {"namespaces": [team]}}], "to": [operation]},
+            {"from": [{"source": {"notPrincipals": ["*"]}}], "to": [operation]},
+        ],
     }
 
 
@@ -188,7 +197,7 @@ class TenantModelRegistry(pulumi.ComponentResource):
             api_version="security.istio.io/v1",
             kind="AuthorizationPolicy",
             metadata=meta(AUTHORIZATION_POLICY, team, component=COMPONENT),
-            spec=authorization_policy_spec(),
+            spec=authorization_policy_spec(team),
             opts=child(self, depends_on=[namespace, *authorization_policy_crd]),
         )
         NP = k8s.networking.v1

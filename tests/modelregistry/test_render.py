@@ -171,7 +171,11 @@ def test_the_mesh_admits_the_rest_api_only(each_stack):
     assert policy["spec"] == {
         "action": "ALLOW",
         "selector": {"matchLabels": {"component": "model-registry-server"}},
-        "rules": [{"to": [{"operation": {"ports": ["8080"], "paths": ["/api/model_registry/*"]}}]}],
+        "rules": [
+            # The team's own mesh workloads (notebooks), and callers with no mesh identity (pipeline pods).
+            {"from": [{"source": {"namespaces": [TEAM]}}], "to": [{"operation": {"ports": ["8080"], "paths": ["/api/model_registry/*"]}}]},
+            {"from": [{"source": {"notPrincipals": ["*"]}}], "to": [{"operation": {"ports": ["8080"], "paths": ["/api/model_registry/*"]}}]},
+        ],
     }
     istio_crds = next(r for r in each_stack.resources if r.name == "install-istio-crds")
     assert istio_crds.urn in resource(each_stack, "AuthorizationPolicy", AUTHORIZATION_POLICY, TEAM).dependencies
