@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
+import yaml
+
 
 from kfplatform.config.base import quantity_value
 from kfplatform.data.galera import APP_PRIVILEGES
@@ -110,12 +111,12 @@ def test_the_application_installs_upstreams_profile_overlay_at_the_pinned_commit
     deleted = {(p["target"]["kind"], p["target"]["name"]) for p in source["kustomize"]["patches"] if "$patch: delete" in p["patch"]}
     assert deleted == {("Deployment", "model-registry-db"), ("Service", "model-registry-db"),
                        ("PersistentVolumeClaim", "metadata-mysql"), ("Secret", "model-registry-db-secrets")}
-    mirror = "registry.ml.example.com/mirror" if each_stack.stack == "prod" else None
     (image,) = source["kustomize"]["images"]
     name, ref = image.split("=")
-    assert name == release.UPSTREAM_IMAGE_NAME and re.fullmatch(r".+/kubeflow/model-registry/server:v0\.3\.4@sha256:[0-9a-f]{64}", ref)
-    if mirror:
-        assert ref.startswith(mirror + "/")
+    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{each_stack.stack}.yaml").read_text())
+    mirror = re.escape(stack_file["config"]["kubeflow-platform:images"]["mirror"])
+    assert name == release.UPSTREAM_IMAGE_NAME
+    assert re.fullmatch(rf"{mirror}/kubeflow/model-registry/server:v0\.3\.4@sha256:[0-9a-f]{{64}}", ref), ref
 
 
 def test_the_server_connects_to_proxysql_with_the_teams_database_and_account(each_stack):
@@ -226,8 +227,7 @@ def test_the_reference_pipeline_writes_to_this_service():
     assert '"/api/model_registry/v1alpha3"' in source and "/api/model_registry/v1alpha3".startswith(release.API_PATH_PREFIX)
 
 
-@pytest.mark.parametrize("stack", ["prod"])
-def test_the_policy_pack_refuses_the_placeholder_server_digest(prod, stack):
+def test_the_policy_pack_refuses_the_placeholder_server_digest(prod):
     from policy.kfguard.checks import unpinned_images
 
     app = resource(prod, "Application", application_name(TEAM), "argocd")
