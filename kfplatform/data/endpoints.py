@@ -77,6 +77,10 @@ class DatabaseAccount:
     consumer_namespace: str | None = None
     consumer_secret_name: str | None = None
     consumer_vault_path: str | None = None
+    # Connections the account may hold through each ProxySQL replica (mysql_users.max_connections;
+    # the MariaDB user gets this times the replicas). None: the data tier's per-account limit.
+    # A tenant's account is capped, so one team cannot take the backend connections KFP needs.
+    max_connections: int | None = None
 
 
 @dataclass(frozen=True)

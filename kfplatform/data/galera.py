@@ -224,7 +224,10 @@ class GaleraCluster(pulumi.ComponentResource):
             )
             self.account_secrets[account.user] = account.secret_name
             self.credential_objects.append(here)
-            user = self._user(key, account.user, account.secret_name, ref, config.max_user_connections, [*sql_deps, here])
+            limit = (
+                account.max_connections * config.proxysql.replicas if account.max_connections else config.max_user_connections
+            )
+            user = self._user(key, account.user, account.secret_name, ref, limit, [*sql_deps, here])
             self.account_objects[account.user] = [user]
             for database in account.databases:
                 grant = custom_resource(

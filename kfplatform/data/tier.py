@@ -87,6 +87,7 @@ class DataTier(pulumi.ComponentResource):
             admin_secret=admin, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key,
             rotation=secrets.rotation_markers([p for _, paths in proxysql_deliveries for p in paths]),
+            user_limits={a.user: a.max_connections for a in tenant_accounts if a.max_connections},
             depends_on=[
                 *in_ns("database"), *pulls_in(ns.database), self.galera.mariadb, *self.galera.credential_objects,
                 *[es for es, _ in proxysql_deliveries],

@@ -21,6 +21,9 @@ CREDENTIALS_SECRET = "model-registry-db-credentials"
 # ProxySQL mounts every account's Secret as volume `secret-<secret name>` (a DNS label, <= 63) and
 # the database name is at most 64 characters: the team name is at most 63 - len("secret-" + PREFIX).
 MAX_TEAM_NAME = 63 - len("secret-" + PREFIX)
+# Connections the team's account may hold through each ProxySQL replica: the server's pool is small,
+# and a team must not be able to take the backend connections KFP, MLMD and Katib need.
+MAX_CONNECTIONS = 20
 # The server container (the Istio sidecar's resources are the mesh's injection defaults).
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
 
@@ -46,6 +49,7 @@ def database_account(team: str) -> DatabaseAccount:
         consumer_namespace=team,
         consumer_secret_name=CREDENTIALS_SECRET,
         consumer_vault_path=tenant_path(team, "model-registry-db"),
+        max_connections=MAX_CONNECTIONS,
     )
 
 

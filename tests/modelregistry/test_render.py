@@ -238,3 +238,17 @@ def test_the_policy_pack_refuses_the_placeholder_server_digest(prod):
     assert unpinned_images(app.type, pinned) == []
     tagged = {**pinned, "spec": {**pinned["spec"], "source": {"kustomize": {"images": ["x=registry/x:v1"]}}}}
     assert "not pinned by digest" in unpinned_images(app.type, tagged)[0]
+
+
+def test_a_team_cannot_take_the_connections_kubeflow_needs(each_stack):
+    """The team's account is capped at each ProxySQL replica and at MariaDB; the platform's are not."""
+    from kfplatform.modelregistry.config import MAX_CONNECTIONS
+    from tests.data.test_proxysql import cnf
+
+    users = {u["username"]: u for u in cnf(each_stack)["mysql_users"]}
+    assert users[database_name(TEAM)]["max_connections"] == MAX_CONNECTIONS
+    assert all("max_connections" not in users[u] for u in ("kfp", "mlmd", "katib"))
+    replicas = each_stack.find("Deployment", "proxysql", DB_NS)["spec"]["replicas"]
+    user = each_stack.find("User", database_name(TEAM), DB_NS)["spec"]
+    assert user["maxUserConnections"] == MAX_CONNECTIONS * replicas
+    assert each_stack.find("User", "kfp", DB_NS)["spec"]["maxUserConnections"] > user["maxUserConnections"]
