@@ -116,3 +116,18 @@ def test_another_kubeflow_release_needs_the_model_registry_facts_rechecked(tmp_p
     nlp = yaml.safe_load((TENANTS / "team-nlp.yaml").read_text())
     nlp["modelRegistry"] = False
     assert load(tmp_path / "off", {"team-nlp": nlp}, config=config)[1] == []
+
+
+def test_every_teams_account_has_the_recorded_reason_for_its_static_password():
+    from kfplatform.secrets.database import STATIC_BECAUSE, static_credentials_reason
+
+    assert static_credentials_reason(database_name_of("team-nlp")) == STATIC_BECAUSE["model-registry-<team>"]
+    assert "reads it once, at start" in STATIC_BECAUSE["model-registry-<team>"]
+    with pytest.raises(ValueError):
+        static_credentials_reason("model-registry-")  # the prefix alone is nobody's account
+
+
+def database_name_of(team: str) -> str:
+    from kfplatform.modelregistry.config import database_account
+
+    return database_account(team).user
