@@ -175,7 +175,7 @@ class TenantModelRegistry(pulumi.ComponentResource):
                 "info": [
                     {"name": "model registry", "value": f"{release.VERSION} (kubeflow/manifests {release_config.tag})"},
                     {"name": "upstream", "value": f"{release_config.repo_url} {release.OVERLAY_PATH}"},
-                    {"name": "managed by", "value": "kubeflow-platform (Pulumi): tenants/<team>.yaml modelRegistry"},
+                    {"name": "managed by", "value": f"kubeflow-platform (Pulumi): modelRegistry in tenants/{team}.yaml"},
                 ],
                 "source": {
                     "repoURL": release_config.repo_url,
