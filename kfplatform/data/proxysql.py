@@ -116,6 +116,8 @@ def proxysql_config(
             {
                 "username": user, "password": secret_ref(secret), "default_hostgroup": WRITER,
                 "transaction_persistent": 1, "active": 1,
+                # mysql_users.max_connections, read from the config file with the other user
+                # fields (ProxySQL's lib/ProxySQL_Config.cpp, Read_MySQL_Users_from_configfile).
                 **({"max_connections": limits[user]} if user in limits else {}),
             }
             for user, secret in sorted(users.items())
