@@ -94,6 +94,7 @@ def unverified() -> list[ComponentImage]:
 PINNING_MODULES = (
     "kfplatform.data.releases", "kfplatform.gpu.operator", "kfplatform.secrets.eso",
     "kfplatform.compliance.releases", "kfplatform.backup.releases", "kfplatform.observability.stack",
+    "kfplatform.modelregistry.install",
 )
 
 

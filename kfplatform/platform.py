@@ -10,6 +10,8 @@ from .data.tier import DataTier
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus
 from .kubeflow.component import Kubeflow
+from .modelregistry.config import database_accounts
+from .modelregistry.install import ModelRegistries
 from .namespaces import PlatformNamespaces
 from .observability.component import Observability
 from .providers import Providers
@@ -33,6 +35,7 @@ class Platform(pulumi.ComponentResource):
             "tenant-namespaces", config.tenants, stack.tenancy, protect=prod, extra_labels=namespace_labels(config), opts=here
         )
         tenant_namespaces = self.tenant_namespaces.namespaces
+        registry_accounts = database_accounts(config.tenants)  # teams with `modelRegistry: true`
         self.secrets = SecretsPlane(
             "secrets",
             SecretsPlaneArgs(
@@ -56,6 +59,7 @@ class Platform(pulumi.ComponentResource):
             tenant_namespaces=tenant_namespaces,
             minio_provider=providers.minio,
             bootstrap=restore_bootstrap(stack, self.secrets),  # the restore drill: Galera from a backup
+            tenant_accounts=registry_accounts,
             opts=here,
         )
         self.kubeflow = Kubeflow(
@@ -71,6 +75,17 @@ class Platform(pulumi.ComponentResource):
             "backups", stack, config.tenants, secrets=self.secrets, namespaces=self.namespaces.by_role,
             tenant_namespaces=tenant_namespaces, endpoints=self.data.endpoints, galera=[self.data.operators.mariadb, self.data.galera.mariadb],
             buckets=self.data.object_store.buckets, minio_provider=providers.minio, vault_provider=providers.vault,
+            opts=here,
+        )
+        self.model_registries = ModelRegistries(
+            "model-registries", registry_accounts, release_config=stack.kubeflow.release, argocd=stack.kubeflow.argocd,
+            mirror=stack.images.mirror, database_host=self.data.endpoints.database_host,
+            database_port=self.data.endpoints.database_port, database_namespace=stack.cluster.namespaces.database,
+            secrets=self.secrets, tenant_namespaces=tenant_namespaces,
+            authorization_policy_crd=[crds["AuthorizationPolicy"]] if "AuthorizationPolicy" in crds else [],
+            database_ready={
+                user: [*objects, self.data.proxysql.deployment] for user, objects in self.data.galera.account_objects.items()
+            },
             opts=here,
         )
         self.gpus = Gpus(

@@ -206,3 +206,4 @@ from ..gpu import checks as _gpu_checks  # noqa: E402,F401
 from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
 from ..tenancy import checks as _tenancy_checks  # noqa: E402,F401
 from ..compliance import checks as _compliance_checks  # noqa: E402,F401
+from ..modelregistry import config as _model_registry_checks  # noqa: E402,F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from ..compliance.config import ComplianceLevel
 from ..backup.config import TenantBackup
@@ -104,6 +104,9 @@ class TenantConfig(Model):
     # Inference SLOs of the team's InferenceServices, and where its alerts go (kfplatform/observability).
     serving: ServingConfig = ServingConfig()
     alerting: TenantAlerting = TenantAlerting()
+    # The Kubeflow Model Registry in the team's namespace, on the data tier (kfplatform/modelregistry).
+    # Strict: `yes` or "true" is an error naming this key, not a silent True.
+    model_registry: StrictBool = False
 
     @field_validator("quota", mode="before")
     @classmethod

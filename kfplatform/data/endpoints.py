@@ -76,6 +76,16 @@ class DatabaseAccount:
     databases: tuple[str, ...]
     vault_path: str  # KV path holding `password` (and `username`)
     secret_name: str  # Secret in the consumer's namespace, keys `username` and `password`
+    # A consumer outside the kubeflow namespace (a tenant's Model Registry): its namespace, the
+    # Secret's name there, and the Vault path it reads the same password from (a tenant's store
+    # reads only `tenants/<team>/...`, so the plane mirrors the value there). None: as above.
+    consumer_namespace: str | None = None
+    consumer_secret_name: str | None = None
+    consumer_vault_path: str | None = None
+    # Connections the account may hold through each ProxySQL replica (mysql_users.max_connections;
+    # the MariaDB user gets this times the replicas). None: the data tier's per-account limit.
+    # A tenant's account is capped, so one team cannot take the backend connections KFP needs.
+    max_connections: int | None = None
 
 
 @dataclass(frozen=True)

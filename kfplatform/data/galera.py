@@ -17,7 +17,7 @@ from ..secrets.database import static_credentials_reason
 from ..secrets.plane import SecretsPlane, platform_path
 from . import releases
 from .config import DataTierConfig
-from .endpoints import DataEndpoints
+from .endpoints import DatabaseAccount, DataEndpoints
 
 API = "k8s.mariadb.com/v1alpha1"
 GALERA_NAME = "galera"
@@ -166,11 +166,15 @@ class GaleraCluster(pulumi.ComponentResource):
         topology_key: str,
         operator: pulumi.Resource,
         protect: bool,
+        tenant_accounts: Mapping[str, DatabaseAccount] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         bootstrap_from: Mapping | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`tenant_accounts`: accounts of consumers in tenant namespaces (a team's Model Registry),
+        by key; each names its own consumer namespace, Secret and Vault path."""
         super().__init__("kfplatform:data:GaleraCluster", name, None, opts)
+        accounts = {**endpoints.accounts, **dict(tenant_accounts or {})}
         self.namespace = namespace
         self.hosts = galera_hosts(namespace, config.galera.replicas)
         base = [operator, *depends_on]
@@ -209,7 +213,7 @@ class GaleraCluster(pulumi.ComponentResource):
         sql_deps = [operator, self.mariadb]
 
         self.databases: dict[str, k8s.apiextensions.CustomResource] = {}
-        for account in endpoints.accounts.values():
+        for account in accounts.values():
             for database in account.databases:
                 self.databases[database] = custom_resource(
                     f"db-{database}",
@@ -228,24 +232,35 @@ class GaleraCluster(pulumi.ComponentResource):
         # the same Vault value reaches the consumer's namespace with `username` and `password`.
         self.account_secrets: dict[str, str] = {}
         self.credential_objects: list[pulumi.Resource] = [monitor]
+        # user -> its User and Grants: what a consumer waits for before it connects.
+        self.account_objects: dict[str, list[pulumi.Resource]] = {}
         static_credentials_reason(MONITOR_USER)
-        for key, account in endpoints.accounts.items():
+        for key, account in accounts.items():
             static_credentials_reason(account.user)  # why Vault's database engine does not rotate it
             secrets.generated(account.vault_path, [PASSWORD_KEY])
             here = secrets.deliver(
                 namespace, account.secret_name, account.vault_path, {PASSWORD_KEY: PASSWORD_KEY},
                 labels=WATCH_LABELS, depends_on=depends_on,
             )
+            consumer_path = account.consumer_vault_path or account.vault_path
+            if consumer_path != account.vault_path:
+                # A tenant's store reads only its own tree: the same value, mirrored there.
+                secrets.mirrored(account.vault_path, consumer_path)
             secrets.deliver(
-                consumer_namespace, account.secret_name, account.vault_path, {PASSWORD_KEY: PASSWORD_KEY},
+                account.consumer_namespace or consumer_namespace, account.consumer_secret_name or account.secret_name,
+                consumer_path, {PASSWORD_KEY: PASSWORD_KEY},
                 template_data={"username": account.user, "password": "{{ .password }}"},
                 depends_on=depends_on,
             )
             self.account_secrets[account.user] = account.secret_name
             self.credential_objects.append(here)
-            user = self._user(key, account.user, account.secret_name, ref, config.max_user_connections, [*sql_deps, here])
+            limit = (
+                account.max_connections * config.proxysql.replicas if account.max_connections else config.max_user_connections
+            )
+            user = self._user(key, account.user, account.secret_name, ref, limit, [*sql_deps, here])
+            self.account_objects[account.user] = [user]
             for database in account.databases:
-                custom_resource(
+                grant = custom_resource(
                     f"grant-{account.user}-{database}",
                     api_version=API,
                     kind="Grant",
@@ -256,6 +271,7 @@ class GaleraCluster(pulumi.ComponentResource):
                     },
                     opts=child(self, depends_on=[*sql_deps, user, self.databases[database]]),
                 )
+                self.account_objects[account.user].append(grant)
         # ProxySQL's monitor: an account with no grants (USAGE). For a MariaDB backend ProxySQL's Galera
         # health check reads INFORMATION_SCHEMA.GLOBAL_STATUS and @@ variables, open to every account
         # (it switches to performance_schema only for MySQL 5.7/8 version strings).

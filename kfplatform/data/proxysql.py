@@ -56,8 +56,11 @@ def proxysql_config(
     monitor_secret: str,
     config: ProxySqlConfig,
     server_version: str,
+    user_limits: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """`proxysql.cnf` as data: `users` maps each consumer's username to its password Secret."""
+    """`proxysql.cnf` as data: `users` maps each consumer's username to its password Secret;
+    `user_limits` caps some users' connections to this replica (mysql_users.max_connections)."""
+    limits = dict(user_limits or {})
     return {
         "datadir": "/var/lib/proxysql",
         "admin_variables": {
@@ -113,6 +116,9 @@ def proxysql_config(
             {
                 "username": user, "password": secret_ref(secret), "default_hostgroup": WRITER,
                 "transaction_persistent": 1, "active": 1,
+                # mysql_users.max_connections, read from the config file with the other user
+                # fields (ProxySQL's lib/ProxySQL_Config.cpp, Read_MySQL_Users_from_configfile).
+                **({"max_connections": limits[user]} if user in limits else {}),
             }
             for user, secret in sorted(users.items())
         ],
@@ -218,15 +224,17 @@ class ProxySql(pulumi.ComponentResource):
         zones: Sequence[str],
         topology_key: str,
         rotation: pulumi.Input[str] | None = None,
+        user_limits: Mapping[str, int] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """`rotation`: the rotation markers of the `mounted_secrets` (plane.rotation_markers), put
+        """`user_limits`: connections per user to each replica, for capped (tenant) accounts.
+        `rotation`: the rotation markers of the `mounted_secrets` (plane.rotation_markers), put
         on the pod template so a rotation rolls the pods; `depends_on` must hold their ExternalSecrets."""
         super().__init__("kfplatform:data:ProxySql", name, None, opts)
         self.config_data = proxysql_config(
             galera_hosts, users, monitor_user=monitor_user, monitor_secret=monitor_secret, config=config,
-            server_version=f"{releases.MARIADB.image.tag}-MariaDB",
+            server_version=f"{releases.MARIADB.image.tag}-MariaDB", user_limits=user_limits,
         )
         self.cnf = render_cnf(self.config_data)
         template = k8s.core.v1.ConfigMap(

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from ..config.stack import StackConfig
 from ..k8s import child, meta
 from ..secrets.plane import SecretsPlane, platform_path
-from .endpoints import DataEndpoints, data_endpoints
+from .endpoints import DatabaseAccount, DataEndpoints, data_endpoints
 from .galera import GaleraCluster, MONITOR_USER
 from .object_store import ObjectStore
 from .operators import DataOperators
@@ -32,10 +32,12 @@ class DataTier(pulumi.ComponentResource):
         tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
         minio_provider: pulumi.ProviderResource,
         bootstrap=None,
+        tenant_accounts: Sequence[DatabaseAccount] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
         """`namespaces`: the platform's Namespace objects by role (`database`, `objectStore`, ...).
-        `bootstrap`: a `kfplatform.backup.RestoreBootstrap` when Galera starts from a backup (the drill)."""
+        `bootstrap`: a `kfplatform.backup.RestoreBootstrap` when Galera starts from a backup (the drill).
+        `tenant_accounts`: database accounts of consumers in tenant namespaces (Model Registries)."""
         super().__init__("kfplatform:data:DataTier", name, None, opts)
         config = stack.data
         prod = stack.is_prod
@@ -71,6 +73,7 @@ class DataTier(pulumi.ComponentResource):
             "galera", config, namespace=ns.database, consumer_namespace=ns.kubeflow, endpoints=self.endpoints,
             secrets=secrets, storage_class=sc.name, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key, operator=self.operators.mariadb, protect=prod,
+            tenant_accounts={a.user: a for a in tenant_accounts},
             depends_on=[
                 *in_ns("database"), *pulls_in(ns.database), self.storage_class, *(bootstrap.depends_on if bootstrap else ()),
             ],
@@ -89,6 +92,7 @@ class DataTier(pulumi.ComponentResource):
             admin_secret=admin, mirror=mirror, pull_secret=pull_secret, zones=cluster.zones,
             topology_key=cluster.topology_key,
             rotation=secrets.rotation_markers([p for _, paths in proxysql_deliveries for p in paths]),
+            user_limits={a.user: a.max_connections for a in tenant_accounts if a.max_connections},
             depends_on=[
                 *in_ns("database"), *pulls_in(ns.database), self.galera.mariadb, *self.galera.credential_objects,
                 *[es for es, _ in proxysql_deliveries],

@@ -26,11 +26,19 @@ STATIC_BECAUSE: dict[str, str] = {
     "katib": _COMMON + " katib-db-manager reads it once, at start.",
     PROXYSQL_MONITOR_USER: _COMMON + " The monitor password is also a ProxySQL global variable "
     "(mysql-monitor_password), loaded from its config at start.",
+    # One user per tenant that runs a Model Registry (kfplatform/modelregistry): `model-registry-<team>`.
+    "model-registry-<team>": _COMMON + " The team's model-registry server reads it once, at start "
+    "(its database DSN is a command-line argument).",
 }
+# Users named after a tenant: the prefix -> their entry above.
+_PER_TENANT = {"model-registry-": "model-registry-<team>"}
 
 
 def static_credentials_reason(user: str) -> str:
     """Why `user` keeps a plane-generated password; a new account without a recorded reason fails."""
+    for prefix, entry in _PER_TENANT.items():
+        if user.startswith(prefix) and len(user) > len(prefix):
+            return STATIC_BECAUSE[entry]
     if user not in STATIC_BECAUSE:
         raise ValueError(f"database user {user!r}: record its rotation decision in kfplatform/secrets/database.py")
     return STATIC_BECAUSE[user]

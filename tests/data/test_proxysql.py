@@ -40,7 +40,8 @@ def test_every_consumer_account_is_routed_to_the_writer(prod):
     config = cnf(prod)
     writer = config["mysql_galera_hostgroups"][0]["writer_hostgroup"]
     users = {u["username"]: u for u in config["mysql_users"]}
-    assert set(users) == {"kfp", "mlmd", "katib"}
+    # The platform's consumers, and the Model Registry of each team that has one (team-nlp).
+    assert set(users) == {"kfp", "mlmd", "katib", "model-registry-team-nlp"}
     assert all(u["default_hostgroup"] == writer and u["transaction_persistent"] == 1 for u in users.values())
     assert "mysql_query_rules" not in config  # no read/write split: consumers read their own writes
 

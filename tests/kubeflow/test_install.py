@@ -10,7 +10,11 @@ from .conftest import app_patches, container_env, patches_for
 
 
 def applications(result):
-    return [o for o in result.kubernetes_objects() if o["kind"] == "Application"]
+    """The install's Applications (a team's Model Registry has its own: tests/modelregistry)."""
+    return [
+        o for o in result.kubernetes_objects()
+        if o["kind"] == "Application" and "kfplatform.io/kubeflow-component" in o["metadata"]["labels"]
+    ]
 
 
 def test_every_component_is_pinned_to_the_release_commit(each_stack):

@@ -16,12 +16,21 @@ def rotated_paths(result) -> dict[str, str]:
     named `<slug>-rotation` exists.
     """
     rotating = {r.name: r for r in result.by_type(ROTATING)}
-    return {
+    own = {
         kv.inputs["name"]: rotating[f"{kv.name}-rotation"].inputs["triggers"][ROTATION_PERIOD_KEY] + "/"
         + computed_output(ROTATING, f"{kv.name}-rotation", "rotationRfc3339")
         for kv in result.by_type(KV_SECRET)
         if f"{kv.name}-rotation" in rotating
     }
+    # A mirrored path (plane.mirrored) has its source's values, hence its source's marker.
+    from kfplatform.secrets.plane import MIRROR_OF
+
+    mirrors = {
+        kv.inputs["name"]: own[source]
+        for kv in result.by_type(KV_SECRET)
+        if (source := ((kv.inputs.get("customMetadata") or {}).get("data") or {}).get(MIRROR_OF)) in own
+    }
+    return {**own, **mirrors}
 
 
 def expected_marker(result, paths) -> str | None:

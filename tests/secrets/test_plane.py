@@ -243,3 +243,33 @@ def test_values_must_be_generated_before_they_are_delivered():
             plane.generated("platform/test/early", ["password"])
 
     build(use)
+
+
+def test_mirrored_values_are_the_sources_with_its_rotation_marker_and_say_so_in_vault():
+    from kfplatform.secrets.plane import MIRROR_OF
+
+    seen = {}
+
+    def use(plane):
+        source = plane.generated("platform/database/x-team-a", ["password"])
+        mirror = plane.mirrored("platform/database/x-team-a", "tenants/team-a/x")
+        seen["same"] = mirror is source
+        seen["again"] = plane.mirrored("platform/database/x-team-a", "tenants/team-a/x") is mirror
+        seen["marker"] = plane.rotation_marker("tenants/team-a/x") is plane.rotation_marker("platform/database/x-team-a")
+        with pytest.raises(KeyError):
+            plane.mirrored("platform/database/never-generated", "tenants/team-a/y")
+        with pytest.raises(ValueError):
+            plane.mirrored("platform/database/x-team-a", "elsewhere/team-a/y")
+        plane.deliver("team-a", "x", "tenants/team-a/x", {"password": "password"})
+        with pytest.raises(ValueError):  # a path already delivered from people's values cannot become a mirror
+            plane.deliver("team-a", "z", "tenants/team-a/z", {"password": "password"})
+            plane.mirrored("platform/database/x-team-a", "tenants/team-a/z")
+
+    result = build(use)
+    assert seen == {"same": True, "again": True, "marker": True}
+    mirror, source = kv_secret(result, "tenants/team-a/x"), kv_secret(result, "platform/database/x-team-a")
+    assert mirror.inputs["customMetadata"] == {"data": {MIRROR_OF: "platform/database/x-team-a"}}
+    assert source.urn in mirror.dependencies and mirror.inputs["dataJson"] == "[secret]"
+    assert not [r for r in result.by_type("time:index/rotating:Rotating") if r.name.startswith("tenants-team-a-x")]
+    es = result.find("ExternalSecret", "x", "team-a")
+    assert es["metadata"]["annotations"]["kfplatform.io/credentials-rotation"].startswith("tenants/team-a/x=mock-rotation-")
