@@ -51,6 +51,8 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("galera", "spec.galera.initContainer.image"),
     ("galera", "spec.metrics.exporter.image"),
     ("proxysql", "spec.template.spec.containers[0].image"),
+    # The Model Registry server, rewritten by team-nlp's Application (kfplatform/modelregistry/install.py).
+    ("team-nlp-model-registry", "spec.source.kustomize.images[0]"),
     # kfplatform/compliance/releases.py (docs/compliance.md, "digests")
     ("signed-images-policy-controller", "values.leasescleanup.image"),
     ("audit-retention-job", "spec.template.spec.containers[0].image"),
@@ -217,6 +219,21 @@ def test_images_in_applicationset_templates_and_pipeline_defaults():
                             ".image: image 'ghcr.io/team/model-server:v2' is not pinned") for m in messages), messages
     assert any(m.startswith("spec.template.spec.source.kustomize.images[0]: image 'quay.io/app:1'") for m in messages)
     assert "data.baseImage: image 'registry.ml.example.com/mirror/library/python:3.12' is not pinned by digest" in messages
+
+
+@pytest.mark.parametrize("override, public", [
+    (f"ghcr.io/kubeflow/model-registry/server={MIRROR}/kubeflow/model-registry/server:v0.3.4@{SHA}", False),
+    (f"kubeflow/model-registry/server={MIRROR}/kubeflow/model-registry/server:v0.3.4@{SHA}", False),
+    (f"{MIRROR}/server=ghcr.io/kubeflow/model-registry/server:v0.3.4@{SHA}", True),
+    (f"ghcr.io/kubeflow/model-registry/server:v0.3.4@{SHA}", True),
+])
+def test_kustomize_image_overrides_are_judged_by_what_they_point_at(override, public):
+    """`name=newName:tag@digest` rewrites an upstream name (which may be public) to the mirror: only
+    the image that runs counts for pipeline-sources-internal."""
+    app = k8s("kubernetes:argoproj.io/v1alpha1:Application", "model-registry", "argocd",
+              {"spec": {"source": {"kustomize": {"images": [override]}}}})
+    messages = found(run([app], only="pipeline-sources-internal"), "pipeline-sources-internal")
+    assert bool(messages) == public, messages
 
 
 def test_known_image_fields_are_checked_when_others_are_unknown():

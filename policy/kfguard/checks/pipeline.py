@@ -47,6 +47,9 @@ def public_pipeline_sources(resource_type: str, props: Any, indexes: Sequence[st
     found = []
     for base, doc in docs:
         for path, text in w.strings(doc, base):
+            if re.search(r"\.kustomize\.images\[\d+\]$", path) and "=" in text:
+                # `name=newName:tag@digest`: the left side names the upstream image being replaced.
+                text = text.split("=", 1)[1]
             host = _public_host(text, indexes)
             if host:
                 found.append(Finding(
