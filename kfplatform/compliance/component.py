@@ -23,7 +23,7 @@ from .alerts import compliance_rules
 from .admission import COMPLIANCE_LABEL, RegulatedInferenceAdmission, sink_url
 from .argocd import DeployNotifications
 from .audit_policy import audit_policy
-from .config import ComplianceLevel
+from .config import PAYLOAD_SINK_POLICY, ComplianceLevel
 from .index_access import security_role_mappings, security_roles
 from .retention import AuditBucketRetention
 from .signing import INCLUDE_LABEL, SignedImages
@@ -281,8 +281,8 @@ class Compliance(pulumi.ComponentResource):
         )
         for tenant, namespace in sorted(tenant_namespaces.items()):
             k8s.networking.v1.NetworkPolicy(
-                f"{tenant}-allow-egress-payload-sink",
-                metadata=meta("allow-egress-payload-sink", tenant, component="compliance"),
+                f"{tenant}-{PAYLOAD_SINK_POLICY}",
+                metadata=meta(PAYLOAD_SINK_POLICY, tenant, component="compliance"),
                 spec={
                     "podSelector": {},
                     "policyTypes": ["Egress"],

@@ -38,6 +38,9 @@ class ComplianceLevel(str, Enum):
     REGULATED = "regulated"
 
 
+# The NetworkPolicy in every tenant namespace that admits KServe's payload logger to the sink.
+PAYLOAD_SINK_POLICY = "allow-egress-payload-sink"
+
 PEM = re.compile(
     r"^\s*-----BEGIN PUBLIC KEY-----\s*\n(?P<body>[A-Za-z0-9+/=\s]+?)\n?-----END PUBLIC KEY-----\s*$"
 )

@@ -33,7 +33,7 @@ from .config import CREDENTIALS_SECRET, RESOURCES
 COMPONENT = "model-registry"
 APPLICATION_PREFIX = "model-registry-"
 AUTHORIZATION_POLICY = "model-registry-service"  # upstream's options/istio name
-DATABASE_EGRESS_POLICY = "allow-egress-model-registry-database"
+DATABASE_EGRESS_POLICY = release.DATABASE_EGRESS_POLICY
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 # ghcr.io/kubeflow/model-registry/server:v0.3.4: no digest found in two independent public sources

@@ -9,6 +9,8 @@ from __future__ import annotations
 # kubeflow/manifests v1.11.0 ships Model Registry v0.3.4: base/kustomization.yaml sets
 # `images: ghcr.io/kubeflow/model-registry/server newTag: v0.3.4`.
 MANIFESTS_TAG = "v1.11.0"
+# The NetworkPolicy that lets the registry pods reach ProxySQL (kfplatform/modelregistry/install.py).
+DATABASE_EGRESS_POLICY = "allow-egress-model-registry-database"
 VERSION = "v0.3.4"
 # upstream/README.md: a profile namespace gets `kubectl apply -k overlays/db -n $PROFILE_NAME`.
 OVERLAY_PATH = "applications/model-registry/upstream/overlays/db"

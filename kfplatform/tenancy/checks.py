@@ -21,6 +21,8 @@ from ..config.network import KUBERNETES_API, kebab
 from ..config.quantity import parse_quantity
 from ..config.reserved import reserved_reason
 from ..config.stack import LIMIT_RESOURCES, StackConfig
+from ..compliance.config import PAYLOAD_SINK_POLICY
+from ..modelregistry.release import DATABASE_EGRESS_POLICY
 from .rbac import binding_name, contributor_entries
 
 # Quota keys a container's resource counts against (a bare `cpu` means requests.cpu).
@@ -138,6 +140,10 @@ def tenancy_object_names(tenant: TenantFile, stack: StackConfig) -> list[tuple[s
     names += [("NetworkPolicy", ns, f"allow-ingress-{kebab(key)}") for key in stack.network.ingress]
     if tenant.config.egress_proxy is not None:
         names.append(("NetworkPolicy", ns, "allow-egress-proxy"))
+    # Other areas' policies in every (or an opted-in) tenant namespace: an allow-list key must not take their names.
+    names.append(("NetworkPolicy", ns, PAYLOAD_SINK_POLICY))
+    if tenant.config.model_registry:
+        names.append(("NetworkPolicy", ns, DATABASE_EGRESS_POLICY))
     for kind, subject, role in contributor_entries(tenant.config):
         name = binding_name(kind, subject, role)
         names += [("RoleBinding", ns, name), ("AuthorizationPolicy", ns, name)]

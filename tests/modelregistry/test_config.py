@@ -98,7 +98,9 @@ def test_a_limit_range_the_server_cannot_fit_in_is_refused(tmp_path, maximum, ke
 
 def test_a_stack_limit_range_the_server_cannot_fit_in_names_the_tenant_key(tmp_path):
     config = stack_config()
-    config["kubeflow-platform:tenancy"]["containerLimits"] = {"max": {"cpu": "500m", "memory": "64Gi"}}
+    config["kubeflow-platform:tenancy"]["containerLimits"] = {
+        "defaultRequest": {"cpu": "100m", "memory": "256Mi"}, "default": {"cpu": "500m", "memory": "2Gi"},
+        "max": {"cpu": "500m", "memory": "64Gi"}}
     _, issues = load(tmp_path, config=config)
     assert issues == [
         "tenants/team-nlp.yaml: modelRegistry: the Model Registry server needs "

@@ -228,16 +228,19 @@ def test_the_reference_pipeline_writes_to_this_service():
 
 
 def test_the_policy_pack_refuses_the_placeholder_server_digest(prod):
-    from policy.kfguard.checks import unpinned_images
+    """Through the engine path (tests/policy/harness.py): the Application's kustomize image override."""
+    from tests.policy.harness import found, recorded, run
 
-    app = resource(prod, "Application", application_name(TEAM), "argocd")
-    (problem,) = unpinned_images(app.type, app.inputs)
+    (app,) = [r for r in recorded(prod) if r["type"] == "kubernetes:argoproj.io/v1alpha1:Application"
+              and r["inputs"]["metadata"]["name"] == application_name(TEAM)]
+    policy = "images-pinned-by-digest"
+    (problem,) = found(run([app], only=policy), policy)
     assert problem.startswith("spec.source.kustomize.images[0]: ") and "placeholder digest" in problem
-    pinned = {**app.inputs, "spec": {**app.inputs["spec"], "source": {**app.inputs["spec"]["source"], "kustomize": {
-        "images": [app.inputs["spec"]["source"]["kustomize"]["images"][0].replace("0" * 64, "a" * 64)]}}}}
-    assert unpinned_images(app.type, pinned) == []
-    tagged = {**pinned, "spec": {**pinned["spec"], "source": {"kustomize": {"images": ["x=registry/x:v1"]}}}}
-    assert "not pinned by digest" in unpinned_images(app.type, tagged)[0]
+    images = app["inputs"]["spec"]["source"]["kustomize"]["images"]
+    images[0] = images[0].replace("0" * 64, "a" * 64)
+    assert found(run([app], only=policy), policy) == []
+    images[0] = "x=registry/x:v1"
+    assert "not pinned by digest" in found(run([app], only=policy), policy)[0]
 
 
 def test_a_team_cannot_take_the_connections_kubeflow_needs(each_stack):

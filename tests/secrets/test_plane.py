@@ -1,5 +1,6 @@
 """The SecretsPlane's contract with the components that consume secrets."""
 import base64
+import re
 
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
@@ -272,4 +273,6 @@ def test_mirrored_values_are_the_sources_with_its_rotation_marker_and_say_so_in_
     assert source.urn in mirror.dependencies and mirror.inputs["dataJson"] == "[secret]"
     assert not [r for r in result.by_type("time:index/rotating:Rotating") if r.name.startswith("tenants-team-a-x")]
     es = result.find("ExternalSecret", "x", "team-a")
-    assert es["metadata"]["annotations"]["kfplatform.io/credentials-rotation"].startswith("tenants/team-a/x=mock-rotation-")
+    # The source's marker: `<path>=<rotation period start>/<the Rotating's rotationRfc3339>`.
+    assert re.fullmatch(r"tenants/team-a/x=\d{4}-\d\d-\d\dT00:00:00Z/mock-rotation-[0-9a-f]{16}",
+                        es["metadata"]["annotations"]["kfplatform.io/credentials-rotation"])

@@ -102,6 +102,6 @@ def test_the_check_mirrors_the_components(prod):
     rendered = {
         (o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in prod.kubernetes_objects()
         if o["kind"] in ("NetworkPolicy", "RoleBinding", "AuthorizationPolicy") and o["metadata"].get("namespace") in tenants
-        and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") in ("tenant-network", "tenant-rbac")
+        and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") in ("tenant-network", "tenant-rbac", "compliance")
     }
     assert rendered and rendered <= predicted
