@@ -19,10 +19,13 @@ class RenderResult:
     stack: str
     resources: list[RegisteredResource]
     exports: dict[str, Any] = field(default_factory=dict)
+    _objects: list[dict] | None = field(default=None, init=False, repr=False, compare=False)
 
     def kubernetes_objects(self) -> list[dict]:
         """Every Kubernetes object the program declares, as the API server would receive it."""
-        return [obj for r in self.resources if (obj := kubernetes_object(r)) is not None]
+        if self._objects is None:
+            self._objects = [obj for r in self.resources if (obj := kubernetes_object(r)) is not None]
+        return list(self._objects)
 
     def by_type(self, type_: str) -> list[RegisteredResource]:
         return [r for r in self.resources if r.type == type_]
@@ -93,6 +96,26 @@ def read_stack_config(project_dir: pathlib.Path, stack: str) -> tuple[dict[str, 
     return config, secret_keys
 
 
+def canonical_order(resources: list[RegisteredResource]) -> list[RegisteredResource]:
+    """The registrations in an order that depends only on what was registered, not on timing.
+
+    The engine gets registrations in the order their inputs resolve, which varies from run to run
+    (asyncio scheduling), so the render would not be byte-for-byte reproducible. This is a walk of
+    the parent tree, parents before children, siblings by URN (unique).
+    """
+    children: dict[str, list[RegisteredResource]] = {}
+    urns = {r.urn for r in resources}
+    for r in resources:
+        children.setdefault(r.parent if r.parent in urns else "", []).append(r)
+    ordered: list[RegisteredResource] = []
+    stack = sorted(children.get("", []), key=lambda r: r.urn, reverse=True)
+    while stack:
+        node = stack.pop()
+        ordered.append(node)
+        stack.extend(sorted(children.get(node.urn, []), key=lambda r: r.urn, reverse=True))
+    return ordered
+
+
 def run_under_mocks(program: Callable[[], Any], stack: str, config: dict[str, str] | None = None,
                     secret_keys: list[str] | None = None) -> RenderResult:
     """Run `program` in-process under Pulumi's mocks; return every registration and the exports.
@@ -116,7 +139,7 @@ def run_under_mocks(program: Callable[[], Any], stack: str, config: dict[str, st
         if isinstance(value, pulumi.Output):
             value = _sync_await(value.future())
         exports[key] = plain(value)
-    return RenderResult(stack, monitor.registered, exports)
+    return RenderResult(stack, canonical_order(monitor.registered), exports)
 
 
 def render_stack(project_dir: pathlib.Path, stack: str, extra_config: dict[str, str] | None = None) -> RenderResult:

@@ -174,3 +174,24 @@ def test_whole_numbers_are_rendered_as_integers_as_the_api_server_receives_them(
     hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
     assert isinstance(hpa["spec"]["maxReplicas"], int)
     assert [f for d in docs for f in floats(d)] == []
+
+
+def test_the_render_is_byte_for_byte_reproducible(rendered_files, prod, tmp_path):
+    """Two renders of the same input (this session's in-process one, the CLI's subprocess) write
+    the same bytes: registration order varies with asyncio scheduling, the written order must not."""
+    from kfplatform.render.output import write_render
+
+    folder, _ = rendered_files["prod"]
+    written = write_render(prod, tmp_path)
+    assert {p.name for p in written} >= {"manifests.yaml", "resources.json", "exports.json"}
+    for path in written:
+        assert path.read_bytes() == (folder / path.name).read_bytes(), f"{path.name} differs between two renders"
+
+
+def test_parents_are_written_before_their_children(each_stack):
+    """The written order is a walk of the component tree (the root Stack itself is not recorded)."""
+    recorded, seen = {r.urn for r in each_stack.resources}, set()
+    for r in each_stack.resources:
+        assert r.parent not in recorded or r.parent in seen, f"{r.urn} before its parent"
+        seen.add(r.urn)
+    assert len(seen) == len(each_stack.resources)
