@@ -42,7 +42,9 @@ def write_render(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
     resources.write_text(json.dumps([r.as_json() for r in result.resources], indent=1) + "\n")
     exports = out / "exports.json"
     exports.write_text(json.dumps(result.exports, indent=1, sort_keys=True) + "\n")
-    return [manifests, resources, exports] + write_capacity(result, out)
+    from .posture import write_posture
+
+    return [manifests, resources, exports] + write_capacity(result, out) + write_posture(result, out)
 
 
 def write_capacity(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
