@@ -126,6 +126,22 @@ def test_skipping_source_positions_changes_nothing_recorded():
     assert len(fast.resources) == 4 and [r.protect for r in fast.resources].count(True) == 1
 
 
+
+def test_cyclic_gc_is_paused_only_during_the_run():
+    import gc
+
+    from kfplatform.render import run
+
+    seen = []
+    run.run_under_mocks(lambda: seen.append(gc.isenabled()), "test")
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        run.run_under_mocks(lambda: None, "test")
+        assert not gc.isenabled(), "a caller's disabled GC stays disabled"
+    finally:
+        gc.enable()
+
 def test_duplicate_resource_names_fail_like_the_real_engine():
     import pulumi_kubernetes as k8s
 
