@@ -13,6 +13,8 @@ generated credential, CRDs), a change that replaces such a resource or a protect
 immutable field, a new name), and protection removed. Not covered: what Argo CD, Helm releases or
 operators do inside the cluster with a changed input (only their inputs are compared).
 
+Stack outputs (`exports.json`) that differ are listed too, under "(stack outputs)".
+
 Exit status: 0 no change, 1 changes, 2 a folder is not a render. The same report is written as
 markdown (default NEW_DIR/diff.md) for the merge request.
 """
@@ -30,6 +32,7 @@ from typing import Any
 MISSING = object()
 MASK = "***"
 PLATFORM_TYPE = "kfplatform:index:Platform"
+OUTPUT_TYPE = "pulumi:pulumi:StackOutput"  # how a stack output's entry is typed in the report
 
 # Deleting one of these loses data or everything that depends on it (why, as the reviewer reads it).
 STATEFUL: dict[str, str] = {
@@ -305,13 +308,16 @@ SYMBOL = {"added": "+", "removed": "-", "changed": "~"}
 
 
 def counts(entries: list[Entry]) -> str:
+    resources = [e for e in entries if e.type != OUTPUT_TYPE]
+
     def n(action: str, objects: bool) -> int:
-        return sum(1 for e in entries if e.action == action and (e.type.startswith("kubernetes:") and e.kind != e.type) == objects)
+        return sum(1 for e in resources if e.action == action and (e.type.startswith("kubernetes:") and e.kind != e.type) == objects)
 
     parts = []
     for action in ("added", "removed", "changed"):
         parts.append(f"{n(action, True) + n(action, False)} {action} ({n(action, True)} objects)")
-    return ", ".join(parts)
+    outputs = len(entries) - len(resources)
+    return ", ".join(parts) + (f"; {outputs} stack outputs differ" if outputs else "")
 
 
 def _grouped(entries: list[Entry]) -> dict[str, dict[str, list[Entry]]]:
@@ -367,8 +373,28 @@ def markdown_report(entries: list[Entry], old_dir: str, new_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def load_exports(folder: pathlib.Path) -> dict:
+    path = folder / "exports.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def compare_exports(old: dict, new: dict) -> list[Entry]:
+    """The stack outputs (exports.json) that differ, each as one entry with its field changes."""
+    entries = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, MISSING), new.get(key, MISSING)
+        if a == b:
+            continue
+        action = "added" if a is MISSING else "removed" if b is MISSING else "changed"
+        changes = [Change(f"{key}.{c.path}" if c.path else key, c.old, c.new) for c in field_changes(a, b)]
+        pseudo = {"type": OUTPUT_TYPE, "inputs": {}}
+        entries.append(Entry(action, f"output:{key}", OUTPUT_TYPE, "(stack outputs)", "output", key,
+                             [_masked(pseudo, c) for c in changes]))
+    return entries
+
+
 def diff_dirs(old_dir: pathlib.Path, new_dir: pathlib.Path) -> list[Entry]:
-    return compare(load(old_dir), load(new_dir))
+    return compare(load(old_dir), load(new_dir)) + compare_exports(load_exports(old_dir), load_exports(new_dir))
 
 
 def main(old_dir: pathlib.Path, new_dir: pathlib.Path, markdown: pathlib.Path | None = None) -> int:

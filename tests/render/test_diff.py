@@ -177,3 +177,20 @@ def test_lists_are_aligned_not_compared_by_position():
                           {"c": [{"name": "y", "image": "2"}, {"name": "x", "image": "1"}]})
     assert [(c.path, c.old, c.new) for c in named] == [("c[name=y].image", "1", "2")]
     assert re.match(r"^c\[name=y\]", named[0].path)
+
+
+def test_stack_outputs_that_differ_are_listed(base_dir, tmp_path):
+    new = tmp_path / "new"
+    shutil.copytree(base_dir, new)
+    exports = json.loads((new / "exports.json").read_text())
+    exports["dashboardUrl"] = "https://elsewhere.example.com/"
+    exports["vaultKvMount"] = exports["vaultKvMount"] + "-2"
+    exports["adminPassword"] = "hunter2"  # a secret-looking output: masked
+    (new / "exports.json").write_text(json.dumps(exports))
+    entries = diff_dirs(base_dir, new)
+    assert sorted((e.action, e.label) for e in entries) == [
+        ("added", "adminPassword"), ("changed", "dashboardUrl"), ("changed", "vaultKvMount")]
+    report = text_report(entries, "old", "new")
+    assert "0 added (0 objects), 0 removed (0 objects), 0 changed (0 objects); 3 stack outputs differ" in report
+    assert '"https://elsewhere.example.com/"' in report and "hunter2" not in report
+    assert run_cli(str(base_dir), str(new), "--markdown", str(tmp_path / "d.md")).returncode == 1
