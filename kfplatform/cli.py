@@ -97,6 +97,13 @@ def _drill(args: argparse.Namespace) -> int:
     return 0 if record["passed"] else 1
 
 
+def _diff(args: argparse.Namespace) -> int:
+    """Compare two renders; exit 0 no change, 1 changes, 2 not renders (kfplatform/render/diff.py)."""
+    from .render.diff import main as diff_main
+
+    return diff_main(args.old, args.new, args.markdown)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kfplatform", description=__doc__)
     parser.add_argument("--project", type=pathlib.Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
@@ -130,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     policy.add_argument("--config", type=pathlib.Path,
                         help="pack config (default policy/config/STACK.json, the file pulumi preview is given)")
     policy.set_defaults(run=_policy)
+    diff = commands.add_parser("diff", help="compare two renders: added/removed/changed resources, dangerous ones first")
+    diff.add_argument("old", type=pathlib.Path, metavar="OLD_DIR", help="a render folder (render --out OLD_DIR)")
+    diff.add_argument("new", type=pathlib.Path, metavar="NEW_DIR", help="the render folder to compare with it")
+    diff.add_argument("--markdown", type=pathlib.Path, help="where the markdown report goes (default NEW_DIR/diff.md)")
+    diff.set_defaults(run=_diff)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

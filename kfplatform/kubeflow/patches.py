@@ -10,11 +10,15 @@ from typing import Any, Mapping
 import pulumi
 import yaml
 
+from .. import yamltext
+
 PRUNE_PROTECT = "argocd.argoproj.io/sync-options"
 NO_PRUNE_NO_DELETE = "Prune=false,Delete=false"
 
 
 def _text(body: Mapping[str, Any]) -> str:
+    # The pure-Python emitter on purpose: libyaml folds long double-quoted strings elsewhere, and
+    # these texts are compared byte for byte by Argo CD (a changed patch re-syncs the component).
     return yaml.safe_dump(dict(body), sort_keys=False, width=1000)
 
 
@@ -95,7 +99,7 @@ def container(name: str, **fields: Any) -> dict:
 
 def parse(patch: Mapping[str, Any]) -> dict:
     """The patch body back as data (tests and docs read patches through this)."""
-    return yaml.safe_load(patch["patch"])
+    return yamltext.load(patch["patch"])
 
 
 def secrets_read(body: Mapping[str, Any]) -> set[str]:

@@ -18,7 +18,6 @@ from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from ..data.endpoints import (
     OBJECT_STORE_CA_CONFIGMAP,
@@ -28,6 +27,7 @@ from ..data.endpoints import (
     argo_key_format,
     v2_pipeline_root,
 )
+from .. import yamltext
 from ..images import Image
 from ..k8s import child, custom_resource, meta
 from . import patches
@@ -230,8 +230,8 @@ def kfp_patches(data: DataEndpoints, config: PipelinesConfig) -> list[dict]:
         patches.configmap_data(
             KFP_WORKFLOW_CONTROLLER_CONFIGMAP,
             {
-                "artifactRepository": yaml.safe_dump(artifact_repository, sort_keys=False),
-                "executor": yaml.safe_dump(executor_config(data), sort_keys=False),
+                "artifactRepository": yamltext.dump(artifact_repository, sort_keys=False),
+                "executor": yamltext.dump(executor_config(data), sort_keys=False),
             },
         ),
         patches.deployment("ml-pipeline", template_spec=_with_volumes(
@@ -281,7 +281,7 @@ def launcher_config(data: DataEndpoints, tenant: str) -> dict[str, str]:
     }
     return {
         "defaultPipelineRoot": v2_pipeline_root(data.artifact_bucket, tenant),
-        "providers": yaml.safe_dump(providers, sort_keys=False),
+        "providers": yamltext.dump(providers, sort_keys=False),
     }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ class RegisteredResource:
 
 
 def plain(value: Any) -> Any:
-    """Inputs as plain JSON: secrets replaced by "[secret]", unknowns by None."""
+    """Inputs as plain JSON: secrets replaced by "[secret]" (unknowns arrive as None: not a preview)."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
             return SECRET
@@ -75,7 +76,14 @@ def computed_output(type_: str, name: str, key: str) -> str:
 
 
 class PlatformMocks(mocks.Mocks):
+    def __init__(self):
+        super().__init__()
+        # The inputs MockMonitor deserialized for the registration this thread is handling, so the
+        # recording monitor does not deserialize them a second time (registrations run in threads).
+        self.seen = threading.local()
+
     def new_resource(self, args: mocks.MockResourceArgs):
+        self.seen.inputs = args.inputs
         state = dict(args.inputs)
         for key in COMPUTED_OUTPUTS.get(args.typ, {}):
             state.setdefault(key, computed_output(args.typ, args.name, key))
@@ -99,6 +107,9 @@ class RecordingMonitor(mocks.MockMonitor):
         self._urns: set[str] = set()
 
     def RegisterResource(self, request):
+        seen = getattr(self.mocks, "seen", None)
+        if seen is not None:
+            seen.inputs = None
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -106,9 +117,11 @@ class RecordingMonitor(mocks.MockMonitor):
             # The real engine refuses two resources with one URN; mocks would not.
             raise DuplicateResourceError(f"duplicate resource URN {response.urn}")
         self._urns.add(response.urn)
-        from pulumi.runtime import rpc
+        inputs = getattr(seen, "inputs", None)
+        if inputs is None:
+            from pulumi.runtime import rpc
 
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            inputs = rpc.deserialize_properties(request.object)
         self.registered.append(
             RegisteredResource(
                 urn=response.urn,

@@ -10,7 +10,13 @@ import yaml
 from .run import RenderResult
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML has it (`yaml.__with_libyaml__`): the same representers, the same
+# bytes (tests/render compare both), about five times faster than the pure-Python emitter.
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    pass
+
+
+class _PureDumper(yaml.SafeDumper):
     pass
 
 
@@ -20,19 +26,26 @@ def _str(dumper: yaml.SafeDumper, value: str):
 
 
 _Dumper.add_representer(str, _str)
+_PureDumper.add_representer(str, _str)
+
+
+def manifests_text(objects: list[dict], pure: bool = False) -> str:
+    """The objects as one multi-document YAML stream, as manifests.yaml holds them."""
+    return yaml.dump_all(objects, Dumper=_PureDumper if pure else _Dumper, sort_keys=False, explicit_start=True, width=120)
 
 
 def write_render(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
     out.mkdir(parents=True, exist_ok=True)
     manifests = out / "manifests.yaml"
-    manifests.write_text(
-        yaml.dump_all(result.kubernetes_objects(), Dumper=_Dumper, sort_keys=False, explicit_start=True, width=120)
-    )
+    manifests.write_text(manifests_text(result.kubernetes_objects()))
     resources = out / "resources.json"
     resources.write_text(json.dumps([r.as_json() for r in result.resources], indent=1) + "\n")
     exports = out / "exports.json"
     exports.write_text(json.dumps(result.exports, indent=1, sort_keys=True) + "\n")
-    return [manifests, resources, exports] + write_capacity(result, out) + write_audit_policy(result, out)
+    from .posture import write_posture
+
+    return [manifests, resources, exports] + write_capacity(result, out) + write_audit_policy(result, out) \
+        + write_rules(result, out) + write_posture(result, out)
 
 
 def write_audit_policy(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:
@@ -45,7 +58,6 @@ def write_audit_policy(result: RenderResult, out: pathlib.Path) -> list[pathlib.
             path.write_text(obj["data"][AUDIT_POLICY_KEY])
             return [path]
     return []
-    return [manifests, resources, exports] + write_capacity(result, out) + write_rules(result, out)
 
 
 def write_rules(result: RenderResult, out: pathlib.Path) -> list[pathlib.Path]:

@@ -104,6 +104,47 @@ def test_namespaced_objects_wait_for_the_namespace_the_program_creates(each_stac
     assert missing == []
 
 
+def test_skipping_source_positions_changes_nothing_recorded():
+    """The render skips the SDK's per-resource stack capture; what is registered must not change."""
+    import pulumi
+    import pulumi_kubernetes as k8s
+    from pulumi.runtime import resource as sdk_resource
+
+    from kfplatform.render import run
+
+    original = sdk_resource._get_stack_trace  # gone in a new SDK: remove run.no_source_positions
+
+    def program():
+        parent = pulumi.ComponentResource("test:index:Box", "box")
+        for i in range(3):
+            k8s.core.v1.ConfigMap(f"cm{i}", metadata={"name": f"cm{i}", "namespace": "x"}, data={"k": str(i)},
+                                  opts=pulumi.ResourceOptions(parent=parent, protect=i == 1))
+
+    fast = run.run_under_mocks(program, "test")
+    assert sdk_resource._get_stack_trace is original, "restored after the render"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run, "no_source_positions", __import__("contextlib").nullcontext)
+        slow = run.run_under_mocks(program, "test")
+    assert [r.as_json() for r in fast.resources] == [r.as_json() for r in slow.resources]
+    assert len(fast.resources) == 4 and [r.protect for r in fast.resources].count(True) == 1
+
+
+
+def test_cyclic_gc_is_paused_only_during_the_run():
+    import gc
+
+    from kfplatform.render import run
+
+    seen = []
+    run.run_under_mocks(lambda: seen.append(gc.isenabled()), "test")
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        run.run_under_mocks(lambda: None, "test")
+        assert not gc.isenabled(), "a caller's disabled GC stays disabled"
+    finally:
+        gc.enable()
+
 def test_duplicate_resource_names_fail_like_the_real_engine():
     import pulumi_kubernetes as k8s
 
@@ -182,3 +223,34 @@ def test_whole_numbers_are_rendered_as_integers_as_the_api_server_receives_them(
     hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
     assert isinstance(hpa["spec"]["maxReplicas"], int)
     assert [f for d in docs for f in floats(d)] == []
+
+
+def test_the_render_is_byte_for_byte_reproducible(rendered_files, prod, tmp_path):
+    """Two renders of the same input (this session's in-process one, the CLI's subprocess) write
+    the same bytes: registration order varies with asyncio scheduling, the written order must not."""
+    from kfplatform.render.output import write_render
+
+    folder, _ = rendered_files["prod"]
+    written = write_render(prod, tmp_path)
+    assert {p.name for p in written} >= {"manifests.yaml", "resources.json", "exports.json"}
+    for path in written:
+        assert path.read_bytes() == (folder / path.name).read_bytes(), f"{path.name} differs between two renders"
+
+
+def test_parents_are_written_before_their_children(each_stack):
+    """The written order is a walk of the component tree (the root Stack itself is not recorded)."""
+    recorded, seen = {r.urn for r in each_stack.resources}, set()
+    for r in each_stack.resources:
+        assert r.parent not in recorded or r.parent in seen, f"{r.urn} before its parent"
+        seen.add(r.urn)
+    assert len(seen) == len(each_stack.resources)
+
+
+def test_libyaml_writes_the_same_bytes_as_the_pure_python_emitter(each_stack):
+    from kfplatform.render.output import manifests_text
+
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without libyaml: the render uses the pure-Python emitter anyway")
+    objects = each_stack.kubernetes_objects()
+    assert manifests_text(objects) == manifests_text(objects, pure=True)
+
