@@ -101,7 +101,7 @@ class _Posture:
         node = r
         while node is not None and node.urn not in self.top_urns:
             node = self.by_urn.get(node.parent)
-        return None if node is None else _ident(node.type)
+        return None if node is None else _box_id(node.type)
 
     def component_of(self, r: RegisteredResource) -> RegisteredResource | None:
         node = self.by_urn.get(r.parent)
@@ -127,7 +127,7 @@ class _Posture:
     def build(self) -> Graph:
         g = self.graph
         for top in self.top:
-            g.boxes[_ident(top.type)] = _words(top.type.rsplit(":", 1)[-1])
+            g.boxes[_box_id(top.type)] = _words(top.type.rsplit(":", 1)[-1])
         self.teams()
         self.data_paths()
         self.secrets()
@@ -138,7 +138,7 @@ class _Posture:
         used = {box for _, box in g.nodes.values()}
         for box_id, label in g.boxes.items():
             if box_id not in used:
-                g.node(box_id + "_box", label, box_id)
+                g.node(box_id.removeprefix(BOX_PREFIX) + "_box", label, box_id)
         return g
 
     def objects(self, kind: str, group: str = "") -> list[RegisteredResource]:
@@ -298,6 +298,15 @@ class _Posture:
         # Applications that take part in no data path are counted in Argo CD's edges, not drawn.
         for node_id in [n for n in g.nodes if n.startswith("app_") and not any(n in pair for pair in g.edges)]:
             del g.nodes[node_id]
+
+
+BOX_PREFIX = "box_"
+
+
+def _box_id(type_token: str) -> str:
+    """A subgraph's id: never a node's (a component is both a box and, as an actor, a node; Mermaid
+    refuses a node that shares its subgraph's id as a cycle)."""
+    return BOX_PREFIX + _ident(type_token)
 
 
 def posture(result: RenderResult) -> Graph:
