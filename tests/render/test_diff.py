@@ -14,13 +14,14 @@ import sys
 import pytest
 import yaml
 
+from kfplatform.tenancy.rbac import binding_name
 from kfplatform.render.diff import MASK, compare, diff_dirs, markdown_report, text_report
 from kfplatform.render.output import write_render
 from kfplatform.render.run import render_stack
 from tests.conftest import PROJECT_DIR, copy_project
 
 MOVED = "oncall-ml@example.com"  # a `members:` entry of tenants/team-vision.yaml
-BINDING = "user-oncall-ml-example-com-clusterrole-view"
+BINDING = binding_name("user", MOVED, "view")  # KFAM's shape with a hash of the exact subject (kfplatform/tenancy/rbac.py)
 
 
 @pytest.fixture(scope="session")
