@@ -138,7 +138,7 @@ def kind_and_label(r: dict) -> tuple[str, str]:
 
 def secret_path(r: dict, path: str) -> bool:
     """Whether the value at `path` of `r`'s inputs may be a secret value (masked when shown)."""
-    if r["type"] == "kubernetes:core/v1:Secret" and re.match(r"(data|stringData)(\.|$)", path):
+    if r["type"] == "kubernetes:core/v1:Secret" and re.search(r"^(data|stringData)(\.|$)", path):
         return True
     parts = [part.rstrip("]") for part in re.split(r"[.\[]", path)]
     if len(parts) >= 2 and parts[-1] == "value" and parts[-2].startswith("name="):
