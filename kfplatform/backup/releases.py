@@ -7,24 +7,9 @@ with `crane digest <upstream ref>` of the mirrored image before the first `pulum
 """
 from __future__ import annotations
 
-import pulumi
-
-from ..data.releases import Chart, PinnedImage, _placeholder
+from ..data.releases import Chart, _placeholder
 
 COMPONENT = "backup"
-
-_warned: set[str] = set()
-
-
-def ref(pinned: PinnedImage, mirror: str) -> str:
-    """`mirror/path:tag@digest`, warning once per run while the digest is a placeholder."""
-    if not pinned.verified and pinned.image.path not in _warned:
-        _warned.add(pinned.image.path)
-        pulumi.log.warn(
-            f"image {pinned.upstream_registry}/{pinned.image.path}:{pinned.image.tag} has no verified digest yet "
-            "(kfplatform/backup/releases.py); pods using it will not start until it is pinned"
-        )
-    return pinned.image.ref(mirror)
 
 # vmware-tanzu/helm-charts tag velero-12.1.0 (commit 73466ca986bbfe34dbd5c30bbf7d62d545d634a2,
 # 2026-06-25): charts/velero/Chart.yaml appVersion 1.18.1, the Velero release whose CRDs are in

@@ -54,7 +54,7 @@ def cronjob_spec(
 
     container = {
         "name": "mc",
-        "image": releases.ref(releases.MC, mirror),
+        "image": releases.MC.ref(mirror),
         "command": ["/bin/sh", "-c", script(
             source_url=source_url, source_bucket=source_bucket, target_url=target_url, target_bucket=target_bucket,
         )],

@@ -32,7 +32,7 @@ NOT_RESTORED = ["secrets", "externalsecrets.external-secrets.io", "secretstores.
 
 def velero_values(*, mirror: str, pull_secret: str, node_agent: bool, default_location: str | None) -> dict:
     """Values of the Velero chart: server and CRDs only (locations and schedules are CRs here)."""
-    releases.ref(releases.VELERO, mirror)  # warns while its digest is a placeholder
+    releases.VELERO.ref(mirror)  # warns while its digest is a placeholder
     return {
         "image": {
             "repository": releases.VELERO.image.repository(mirror),
@@ -43,7 +43,7 @@ def velero_values(*, mirror: str, pull_secret: str, node_agent: bool, default_lo
         },
         "initContainers": [{
             "name": "velero-plugin-for-aws",
-            "image": releases.ref(releases.VELERO_PLUGIN_AWS, mirror),
+            "image": releases.VELERO_PLUGIN_AWS.ref(mirror),
             "imagePullPolicy": "IfNotPresent",
             "volumeMounts": [{"mountPath": "/target", "name": "plugins"}],
         }],

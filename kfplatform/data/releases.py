@@ -40,7 +40,7 @@ class PinnedImage:
             _warned.add(self.image.path)
             pulumi.log.warn(
                 f"image {self.upstream_registry}/{self.image.path}:{self.image.tag} has no verified digest yet "
-                "(kfplatform/data/releases.py); pods using it will not start until it is pinned"
+                "(the image table, docs/supply-chain.md); pods using it will not start until it is pinned"
             )
         return self.image.ref(mirror)
 

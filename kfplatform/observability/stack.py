@@ -10,25 +10,18 @@ the organisation's Grafana (label grafana_dashboard: "1").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.stack import StackConfig
 from .. import images
+from ..data.releases import Chart
 from ..images import PLACEHOLDER_DIGEST
 from ..k8s import child
 from .routing import SELECT_LABEL
 
 _warned: set[str] = set()
-
-
-@dataclass(frozen=True)
-class Chart:
-    name: str
-    version: str
-    repo: str
 
 
 KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
