@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from enum import Enum
 from typing import Literal
@@ -69,6 +70,28 @@ def public_key_algorithm(pem: str) -> str:
         if oid in der[:24]:
             return name
     raise ValueError("unsupported key algorithm (cosign keys are ECDSA, RSA or Ed25519)")
+
+
+# SHA-256 of the DER of the stand-in public key committed in both stack files: its private half was
+# discarded, so nothing can be signed for it and policy-controller refuses every image in regulated
+# namespaces until the real platform key replaces it. Every render and `pulumi up` warns while it is in use.
+STAND_IN_KEY_SHA256 = "c66af8caaaefc70906116915d6147a87e56e2379a2e268524214ad31ef0d986a"
+
+
+def public_key_sha256(pem: str) -> str:
+    match = PEM.fullmatch(pem)
+    if not match:
+        raise ValueError("not a PEM public key")
+    return hashlib.sha256(base64.b64decode("".join(match.group("body").split()))).hexdigest()
+
+
+def stand_in_key_problem(pem: str) -> str | None:
+    """Why `pem` cannot be the platform signing key yet (the committed stand-in), or None."""
+    if public_key_sha256(pem) != STAND_IN_KEY_SHA256:
+        return None
+    return ("compliance.signing.publicKey is the committed stand-in (its private half was discarded): "
+            "every image in a regulated namespace will be refused until the platform key's public half "
+            "replaces it (docs/compliance.md)")
 
 
 class SigningConfig(Model):

@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 
 from ..k8s import child, custom_resource, meta
 from . import releases
+from .config import stand_in_key_problem
 
 POLICY_NAME = "kfplatform-signed-images"
 INCLUDE_LABEL = "policy.sigstore.dev/include"
@@ -82,6 +83,8 @@ class SignedImages(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:compliance:SignedImages", name, None, opts)
+        if (problem := stand_in_key_problem(public_key)) is not None:
+            pulumi.log.warn(problem)
         chart = releases.POLICY_CONTROLLER_CHART
         self.release = k8s.helm.v3.Release(
             f"{name}-policy-controller",

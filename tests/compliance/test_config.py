@@ -88,3 +88,24 @@ def test_the_stack_default_applies_to_tenants_that_say_nothing(project):
     assert levels == {"team-forecasting": "regulated", "team-nlp": "regulated", "team-vision": "regulated"}
     assert project.load("sandbox").stack.compliance.default_level.value == "standard"
 
+
+
+def test_the_committed_stand_in_signing_key_is_recognised_and_a_real_one_is_not():
+    """The stand-in key in both stack files warns on every render and `up` (its private half is gone:
+    every regulated image would be refused); any other key is taken as the platform's."""
+    import base64
+
+    import yaml
+
+    from kfplatform.compliance.config import stand_in_key_problem
+    from tests.conftest import PROJECT_DIR
+
+    for stack in ("prod", "sandbox"):
+        config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+        committed = config["kubeflow-platform:compliance"]["signing"]["publicKey"]
+        assert "stand-in" in stand_in_key_problem(committed)
+    body = "".join(committed.split("-----")[2].split())
+    der = bytearray(base64.b64decode(body))
+    der[-1] ^= 1  # another key of the same shape
+    other = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(bytes(der)).decode() + "\n-----END PUBLIC KEY-----\n"
+    assert stand_in_key_problem(other) is None
