@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.loader import PlatformConfig
+from ..alerts import runbook_url
 from ..data.endpoints import MINIO_TENANT, data_endpoints
 from ..k8s import child, custom_resource, meta
 from ..kubeflow.ha import FLOOR_RULE, floor_rule_group
@@ -43,6 +44,12 @@ def rule_groups(config: PlatformConfig) -> dict[str, list[dict]]:
         if slo is not None:
             groups += [slo, budget_group(tenant.name, tenant.name, tenant.serving)]
         groups.append(drift_group(tenant.name, tenant.name, obs.drift, obs.runbook_base_url))
+        if tenant.alerting.receiver is not None:
+            # The team's receiver may be rejected (a missing Secret): its alerts then reach the
+            # platform on-call as copies (routing.py).
+            groups.append(routing.rerouted_alerts_group(
+                tenant.name, tenant.name, runbook_url(obs.runbook_base_url, routing.REROUTED_ALERT),
+            ))
         out[f"kfplatform-tenant-{tenant.name}"] = groups
     if stack.kubeflow.control_plane.alerts:
         # The HA-floor alert of kfplatform/kubeflow/ha.py, rendered here so it carries the runbook's
