@@ -18,6 +18,8 @@ INSTALL = {
     "mariadbd": "apt-get install mariadb-server",
     "mysql_install_db": "apt-get install mariadb-server",
     "dot": "apt-get install graphviz",
+    "amtool": "apt-get install prometheus-alertmanager",
+    "prometheus-alertmanager": "apt-get install prometheus-alertmanager",
     "kfp-python": "python3 -m venv .venv-kfp && .venv-kfp/bin/pip install -r requirements-kfp.txt",
 }
 

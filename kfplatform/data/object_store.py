@@ -30,12 +30,20 @@ OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListMul
 
 
 def config_env(config: ObjectStoreConfig) -> str:
-    """The Tenant's `config.env` as an ESO template: root credentials from Vault, parity from config."""
+    """The Tenant's `config.env` as an ESO template: root credentials from Vault, parity from config.
+
+    MINIO_PROMETHEUS_AUTH_TYPE=public: the metrics endpoints answer without a bearer token (minio
+    RELEASE.2025-04-22T22-12-26Z cmd/metrics-router.go: `jwt` by default, NoAuthMiddleware for
+    `public`), so the platform's Prometheus scrapes /minio/v2/metrics/cluster (observability
+    monitors.py) with no MinIO credential to mint, store or rotate. They expose health, capacity
+    and bucket-level usage, never object contents or keys (docs/observability.md).
+    """
     return (
         'export MINIO_ROOT_USER="{{ .rootUser }}"\n'
         'export MINIO_ROOT_PASSWORD="{{ .rootPassword }}"\n'
         f'export MINIO_STORAGE_CLASS_STANDARD="{config.storage_class_standard}"\n'
         'export MINIO_BROWSER="off"\n'
+        'export MINIO_PROMETHEUS_AUTH_TYPE="public"\n'
     )
 
 

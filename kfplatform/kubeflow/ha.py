@@ -9,7 +9,9 @@ For each Deployment of the HA set (release.HA_WORKLOADS):
 - patches on the upstream Deployment (in the install Application): replicas = the floor at
   creation, topology spread over nodes and zones, surge-only rolling updates, CPU requests
   the HPA can compute utilisation from;
-- an alert when fewer than `minReplicas` replicas are available.
+- an alert when fewer than `minReplicas` replicas are available (`floor_rule_group`; rendered by
+  the observability area, which knows the runbook's base URL and the labels Prometheus selects
+  rules by).
 """
 from __future__ import annotations
 
@@ -18,13 +20,17 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..alerts import PLATFORM_TEAM, alert_rule, runbook_url
 from ..config.stack import PlatformNamespaces
-from ..k8s import child, custom_resource, meta
+from ..k8s import child, meta
 from . import patches
 from .config import ControlPlaneConfig, Scaling
 from .release import HA_WORKLOADS, Workload
 
 COMPONENT = "kubeflow-ha"
+FLOOR_ALERT = "KubeflowControlPlaneBelowFloor"
+# The PrometheusRule (in the monitoring namespace) and its one group.
+FLOOR_RULE = "kubeflow-control-plane-ha"
 
 
 def namespace_of(names: PlatformNamespaces, role: str) -> str:
@@ -110,6 +116,27 @@ def gateway_drain_patch(workload: Workload) -> dict:
 DRAINED_WORKLOADS = {"istio_ingress_gateway": gateway_drain_patch}
 
 
+def floor_rule_group(config: ControlPlaneConfig, namespaces: PlatformNamespaces, runbook_base_url: str) -> dict:
+    """The HA-floor alert, one rule per Deployment (promtool sees no duplicate rules), in the alert
+    contract of kfplatform/alerts.py: a floor of 2 or more is what keeps the control plane up
+    through a node loss, so falling below it pages; a floor of 1 (sandbox) is a ticket."""
+    rules = []
+    for key, workload in HA_WORKLOADS.items():
+        scaling = scaling_of(config, key)
+        ns = namespace_of(namespaces, workload.namespace_role)
+        rules.append(alert_rule(
+            FLOOR_ALERT,
+            f'kube_deployment_status_replicas_available{{namespace="{ns}",deployment="{workload.deployment}"}}'
+            f" < {scaling.min_replicas}",
+            for_=config.alert_after,
+            severity="page" if scaling.min_replicas >= 2 else "ticket",
+            slo=FLOOR_ALERT, team=PLATFORM_TEAM, name=workload.deployment,
+            summary=f"{ns}/{workload.deployment} has fewer than {scaling.min_replicas} available replicas",
+            runbook=runbook_url(runbook_base_url, FLOOR_ALERT),
+        ))
+    return {"name": FLOOR_RULE, "rules": rules}
+
+
 def install_wiring(config: ControlPlaneConfig, zone_key: str) -> dict[str, dict]:
     """Per install Application: `patches`, `replicas` and `ignoreDifferences` of the HA set."""
     out: dict[str, dict] = {}
@@ -126,7 +153,7 @@ def install_wiring(config: ControlPlaneConfig, zone_key: str) -> dict[str, dict]
 
 
 class ControlPlaneHA(pulumi.ComponentResource):
-    """HPAs, PDBs and alerts for the HA set."""
+    """HPAs and PDBs for the HA set (its alert: `floor_rule_group`, rendered by observability)."""
 
     def __init__(
         self,
@@ -140,7 +167,6 @@ class ControlPlaneHA(pulumi.ComponentResource):
         super().__init__("kfplatform:kubeflow:ControlPlaneHA", name, None, opts)
         self.hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = {}
         self.pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget] = {}
-        rules = []
         for key, workload in HA_WORKLOADS.items():
             scaling = scaling_of(config, key)
             ns = namespace_of(namespaces, workload.namespace_role)
@@ -184,35 +210,5 @@ class ControlPlaneHA(pulumi.ComponentResource):
                     unhealthy_pod_eviction_policy="AlwaysAllow",
                 ),
                 opts=child(self, depends_on=[namespace_resources[ns]]),
-            )
-            rules.append(
-                {
-                    "alert": "KubeflowControlPlaneBelowFloor",
-                    "expr": (
-                        f'kube_deployment_status_replicas_available{{namespace="{ns}",deployment="{workload.deployment}"}}'
-                        f" < {scaling.min_replicas}"
-                    ),
-                    "for": config.alert_after,
-                    # team/name/slo: the alert label contract (kfplatform/alerts.py); one rule per
-                    # Deployment, so promtool sees no duplicate rules.
-                    "labels": {
-                        "severity": "critical" if scaling.min_replicas >= 2 else "warning",
-                        "team": "platform", "name": workload.deployment, "slo": "ha_floor",
-                    },
-                    "annotations": {
-                        "summary": f"{ns}/{workload.deployment} has fewer than {scaling.min_replicas} available replicas",
-                        "runbook": "docs/kubeflow-ha.md#when-the-floor-alert-fires",
-                    },
-                }
-            )
-        self.alerts = None
-        if config.alerts:
-            self.alerts = custom_resource(
-                f"{name}-alerts",
-                api_version="monitoring.coreos.com/v1",
-                kind="PrometheusRule",
-                metadata=meta("kubeflow-control-plane-ha", namespaces.monitoring, component=COMPONENT),
-                spec={"groups": [{"name": "kubeflow-control-plane-ha", "rules": rules}]},
-                opts=child(self, depends_on=[namespace_resources[namespaces.monitoring]]),
             )
         self.register_outputs({"floors": {k: scaling_of(config, k).min_replicas for k in HA_WORKLOADS}})

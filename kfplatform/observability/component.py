@@ -8,7 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.loader import PlatformConfig
+from ..alerts import runbook_url
+from ..data.endpoints import MINIO_TENANT, data_endpoints
 from ..k8s import child, custom_resource, meta
+from ..kubeflow.ha import FLOOR_RULE, floor_rule_group
 from ..secrets.plane import SecretsPlane
 from ..secrets.vault_layout import PLATFORM_ALERTING, TENANT_ALERTING, platform_home, tenant_home
 from . import dashboards, routing
@@ -41,8 +44,29 @@ def rule_groups(config: PlatformConfig) -> dict[str, list[dict]]:
         if slo is not None:
             groups += [slo, budget_group(tenant.name, tenant.name, tenant.serving)]
         groups.append(drift_group(tenant.name, tenant.name, obs.drift, obs.runbook_base_url))
+        if tenant.alerting.receiver is not None:
+            # The team's receiver may be rejected (a missing Secret): its alerts then reach the
+            # platform on-call as copies (routing.py).
+            groups.append(routing.rerouted_alerts_group(
+                tenant.name, tenant.name, runbook_url(obs.runbook_base_url, routing.REROUTED_ALERT),
+            ))
         out[f"kfplatform-tenant-{tenant.name}"] = groups
+    if stack.kubeflow.control_plane.alerts:
+        # The HA-floor alert of kfplatform/kubeflow/ha.py, rendered here so it carries the runbook's
+        # base URL and the labels Prometheus selects rules by.
+        out[FLOOR_RULE] = [floor_rule_group(stack.kubeflow.control_plane, ns, obs.runbook_base_url)]
     return out
+
+
+def _floor_rule_aliases(parent: pulumi.Resource | None) -> list[pulumi.Alias]:
+    """Where the HA-floor PrometheusRule lived before (`ha-alerts`, a child of Kubeflow's
+    ControlPlaneHA `ha`, a sibling of this component): without the alias, `pulumi up` would create
+    the rule here and then delete the same Kubernetes object as the old resource."""
+    if parent is None:
+        return []
+    kubeflow = pulumi.create_urn("kubeflow", "kfplatform:kubeflow:Kubeflow", parent=parent)
+    ha = pulumi.create_urn("ha", "kfplatform:kubeflow:ControlPlaneHA", parent=kubeflow)
+    return [pulumi.Alias(name="ha-alerts", parent=ha)]
 
 
 class Observability(pulumi.ComponentResource):
@@ -78,17 +102,22 @@ class Observability(pulumi.ComponentResource):
         # --- rules -------------------------------------------------------------------------
         self.rules = {}
         for rule_name, groups in rule_groups(config).items():
+            aliases = _floor_rule_aliases(opts.parent if opts else None) if rule_name == FLOOR_RULE else []
             self.rules[rule_name] = custom_resource(
                 f"{name}-{rule_name}", api_version=MONITORING_API, kind="PrometheusRule",
                 metadata=meta(rule_name, monitoring, component=COMPONENT, extra_labels=labels),
-                spec={"groups": groups}, opts=child(self, depends_on=deps),
+                spec={"groups": groups}, opts=pulumi.ResourceOptions.merge(
+                    child(self, depends_on=deps), pulumi.ResourceOptions(aliases=aliases or None)),
             )
 
         # --- monitors ----------------------------------------------------------------------
         tenants = tuple(sorted(tenant_namespaces))
+        endpoints = data_endpoints(stack)
         for monitor in platform_monitors(
             kubeflow_ns=ns.kubeflow, database_ns=ns.database, operators_ns=ns.operators, tenants=tenants,
             gpu_ns=ns.gpu_operator, argocd_ns=stack.kubeflow.argocd.namespace,
+            object_store=(ns.object_store, MINIO_TENANT, endpoints.object_store_host,
+                          endpoints.object_store_ca_configmap, endpoints.object_store_ca_key),
         ):
             custom_resource(
                 f"{name}-podmonitor-{monitor.name}", api_version=MONITORING_API, kind="PodMonitor",

@@ -71,7 +71,8 @@ def platform_alerts(scope: PlatformScope) -> list[tuple[str, str, str, Severity,
          "10m", "ticket", "proxysql", "ProxySQL {{ $labels.pod }} sees {{ $value }} backends not ONLINE"),
         ("ProxySqlNoBackend", f'sum by (pod) (proxysql_connpool_conns_status{{namespace="{db}"}} == bool 1) == 0',
          "2m", "page", "proxysql", "ProxySQL {{ $labels.pod }} has no ONLINE Galera backend: KFP and Katib cannot write"),
-        # --- MinIO (RELEASE.2025-04-22T22-12-26Z cmd/metrics-v2.go, cluster metrics) ---
+        # --- MinIO (RELEASE.2025-04-22T22-12-26Z cmd/metrics-v2.go: getClusterStorageMetrics and
+        # getClusterHealthMetrics, served at /minio/v2/metrics/cluster, scraped by PodMonitor kfplatform-minio) ---
         ("MinioDrivesOffline", f'max(minio_cluster_drive_offline_total{{namespace="{s3}"}}) > 0',
          "10m", "ticket", "minio", "{{ $value }} MinIO drives are offline"),
         # Online drives at (or below) the write quorum: the next loss stops writes to the set.

@@ -99,3 +99,30 @@ def test_max_below_min_is_refused(issues):
 def test_prod_needs_two_zones_for_the_spread_to_mean_anything(issues):
     found = issues("prod", lambda c: c.update(zones=["eu-west-1a"]), key="cluster")
     assert found == ["kubeflow-platform:cluster.zones: prod spreads the Kubeflow control plane over zones: list at least 2 zones"]
+
+
+def test_floor_alert_follows_the_alert_contract_and_pages_only_for_a_real_floor():
+    """A floor of >= 2 pages (the next node loss takes the component down), a floor of 1 is a
+    ticket; labels and annotations as kfplatform/alerts.py says (they were critical/warning and a
+    `runbook` path before)."""
+    from kfplatform.config.stack import PlatformNamespaces
+    from kfplatform.kubeflow.config import ControlPlaneConfig, Scaling
+    from kfplatform.kubeflow.ha import FLOOR_ALERT, floor_rule_group
+
+    config = ControlPlaneConfig(ml_pipeline=Scaling(min_replicas=1, max_replicas=2))
+    group = floor_rule_group(config, PlatformNamespaces(), "https://git.example.com/p/-/blob/main")
+    by_name = {r["labels"]["name"]: r for r in group["rules"]}
+    assert len(by_name) == len(HA_WORKLOADS)
+    assert by_name["ml-pipeline"]["labels"]["severity"] == "ticket"
+    assert by_name["ml-pipeline-ui"]["labels"]["severity"] == "page"
+    for rule in group["rules"]:
+        assert rule["alert"] == FLOOR_ALERT
+        assert set(rule["labels"]) == {"severity", "slo", "team", "name"} and rule["labels"]["team"] == "platform"
+        assert rule["annotations"]["runbook_url"] == "https://git.example.com/p/-/blob/main/docs/runbook.md#kubeflowcontrolplanebelowfloor"
+
+
+def test_floor_rule_carries_the_labels_prometheus_selects_rules_by(prod):
+    """Rendered by observability: in `existing` mode Prometheus only reads rules with the selector
+    labels (the rule had none when ha.py rendered it)."""
+    rule = prod.find("PrometheusRule", "kubeflow-control-plane-ha", "monitoring")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
