@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..config.base import DnsLabel, Model, is_prod
+from ..config.urls import url_problem
 from ..data.config import HOST_PORT, BucketName
 
 GO_DURATION = re.compile(r"^(?=\d)((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?$")
@@ -204,7 +205,8 @@ class OffsiteLocation(Model):
     name: DnsLabel = "offsite"
     endpoint: str  # https://host[:port]
     bucket: BucketName
-    region: str = "us-east-1"
+    # The S3 region (Velero's BackupStorageLocation `config.region`): lower-case letters, digits, '-'.
+    region: DnsLabel = "us-east-1"
     # Bucket the artifact bucket is replicated to (at `endpoint`), when replication is on.
     artifacts_bucket: BucketName | None = None
     # Vault KV path with `access_key` and `secret_key` for the DR store (people write it: `bao kv put`).
@@ -213,8 +215,9 @@ class OffsiteLocation(Model):
     @field_validator("endpoint")
     @classmethod
     def _https(cls, value: str) -> str:
-        if not re.fullmatch(r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$", value):
-            raise ValueError(f"{value!r}: give an https:// URL with host[:port] and no path (backups leave the cluster over TLS)")
+        if url_problem(value, path=False) is not None or value.endswith("/"):
+            why = url_problem(value, path=False) or "no trailing '/'"
+            raise ValueError(f"{why}: give an https:// URL with host[:port] and no path (backups leave the cluster over TLS)")
         return value
 
     @field_validator("credentials_path")
@@ -290,7 +293,7 @@ class RestoreConfig(Model):
     backup: DnsLabel  # the Velero backup of the teams' objects, e.g. kfplatform-tenants-20261201013012
     # The same night's backup of the opted-in teams' volumes (kfplatform-tenant-volumes-...), if any.
     volumes_backup: DnsLabel | None = None
-    # Restore the database to this instant (UTC, ISO 8601); default: its newest physical backup.
+    # Restore the database to this instant (UTC, ISO 8601, quoted); default: its newest physical backup.
     point_in_time: datetime | None = None
     # Prod's object store as the sandbox reaches it (host:port, TLS), and its backups bucket.
     endpoint: str
@@ -317,6 +320,23 @@ class RestoreConfig(Model):
             )
         if not VAULT_BACKUP_PATH.fullmatch(value):
             raise ValueError(f"{value!r}: give a Vault path under platform/backup/ (default {DEFAULT_RESTORE_CREDENTIALS})")
+        return value
+
+    @field_validator("point_in_time", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # Pydantic would read a number as seconds since 1970 (`pointInTime: 0` is 1970-01-01): a
+        # restore point is written as ISO 8601 text with its zone, nothing else.
+        if value is not None and not isinstance(value, (str, datetime)):
+            raise ValueError(f"{value!r}: give the instant as quoted ISO 8601 text with its zone, e.g. '2026-11-30T22:00:00Z'")
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        twice = sorted({n for n in value if value.count(n) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed twice")
         return value
 
     @field_validator("point_in_time")
