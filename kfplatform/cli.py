@@ -74,7 +74,7 @@ def _drill(args: argparse.Namespace) -> int:
     )
 
     try:
-        problems = argument_problems(args.backup, args.tolerance_hours, args.db_port)
+        problems = argument_problems(args.backup, args.tolerance_hours, args.db_port, args.kfp_namespace)
         if problems:
             raise DrillRefused("; ".join(problems))
         point = parse_point_in_time(args.point_in_time) if args.point_in_time else None

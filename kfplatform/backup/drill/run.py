@@ -86,7 +86,7 @@ def parse_point_in_time(text: str) -> datetime:
     return point.astimezone(timezone.utc)
 
 
-def argument_problems(backup: str, tolerance_hours: float, db_port: int) -> list[str]:
+def argument_problems(backup: str, tolerance_hours: float, db_port: int, kfp_namespace: str = "team-a") -> list[str]:
     """What is wrong with the drill's other arguments, checked before any file or cluster is read."""
     from ...config.base import DNS_LABEL
 
@@ -95,6 +95,8 @@ def argument_problems(backup: str, tolerance_hours: float, db_port: int) -> list
         problems.append(
             f"--backup {backup!r} is not a Velero backup name (a DNS label, e.g. kfplatform-tenants-20261201013012)"
         )
+    if len(kfp_namespace) > 63 or not DNS_LABEL.fullmatch(kfp_namespace):
+        problems.append(f"--kfp-namespace {kfp_namespace!r} is not a namespace (a DNS label, e.g. team-nlp)")
     if not (0 < tolerance_hours <= MAX_TOLERANCE_HOURS):  # also refuses nan and inf
         problems.append(f"--tolerance-hours {tolerance_hours}: give hours above 0 and at most {MAX_TOLERANCE_HOURS}")
     if not 1 <= db_port <= 65535:
