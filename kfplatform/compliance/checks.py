@@ -52,3 +52,20 @@ def no_team_downgrades_itself(config: PlatformConfig) -> Iterable[ConfigIssue]:
             config.stack_file, f"{KEY_PREFIX}compliance.standardExceptions",
             f"{', '.join(unknown)}: not a team of tenants/ (a stale exception would exempt whoever takes the name next)",
         )
+
+
+@cross_check
+def signed_registry_is_under_the_mirror(config: PlatformConfig) -> Iterable[ConfigIssue]:
+    """`signing.registry` outside `images.mirror` would match none of the images the platform and the
+    admission policy allow (models and images come from the mirror): with `no-match-policy: deny`
+    every pod of a regulated namespace would be refused. It is the mirror or a path under it."""
+    signing = config.stack.compliance.signing
+    mirror = config.stack.images.mirror
+    if signing is None or signing.registry is None:
+        return
+    if signing.registry != mirror and not signing.registry.startswith(mirror + "/"):
+        yield ConfigIssue(
+            config.stack_file, f"{KEY_PREFIX}compliance.signing.registry",
+            f"{signing.registry!r} is not {KEY_PREFIX}images.mirror {mirror!r} or a path under it: images from the "
+            "mirror would match no policy and every pod of a regulated namespace would be refused",
+        )

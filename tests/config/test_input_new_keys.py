@@ -111,6 +111,18 @@ def test_a_team_named_platform_cannot_silence_the_platform_alerts(tmp_path):
     assert "platform-ml" in {t.config.name for t in config.tenants}
 
 
+def test_why_platform_is_reserved_the_platform_route_drops_teams_with_a_receiver():
+    # The hazard the reservation closes: the platform's route drops alerts whose `team` is a team
+    # with a receiver, and every platform alert carries team="platform".
+    import re
+
+    from kfplatform.alerts import PLATFORM_TEAM
+    from kfplatform.observability.routing import platform_spec
+
+    dropped = [r for r in platform_spec("pagerduty", [PLATFORM_TEAM])["route"]["routes"] if r["receiver"] == "none"]
+    assert any(m["name"] == "team" and re.fullmatch(m["value"], PLATFORM_TEAM) for r in dropped for m in r["matchers"])
+
+
 # --- compliance: a team cannot downgrade itself ------------------------------------------------
 
 def _regulated(stack: str = "prod", exceptions: list[str] | None = None) -> dict:
@@ -196,6 +208,8 @@ STACK_CASES = [
      "policyController.chartRepository", "not a URL", "oci://ghcr.io/sigstore/helm-charts"),
     ("prod", "compliance", "signing.registry", "**", "signing.registry", "not a registry prefix",
      "registry.ml.example.com/mirror/signed"),
+    ("prod", "compliance", "signing.registry", "registry.other.example.com/signed", "signing.registry",
+     "or a path under it", "registry.ml.example.com/mirror"),
     ("prod", "compliance", "audit.logPath", "/var/log/*.log", "audit.logPath", "under /var/log/",
      "/var/log/kube-apiserver/audit.log"),
     ("prod", "compliance", "audit.logPath", "/var/log/k8s.d/audit", "audit.logPath", "under /var/log/",
