@@ -124,7 +124,10 @@ class ServingConfig(Model):
     """`serving` in a tenant file: the team's InferenceServices and their SLOs."""
 
     slo_defaults: SloTargets = SloTargets()
-    inference_services: list[InferenceServiceSlo] = []
+    # At most MAX_INFERENCE_SERVICES: a team's rules are one PrometheusRule (about 11 KB per service
+    # at the longest names), which must stay under etcd's default request limit (--max-request-bytes,
+    # 1.5 MiB) or the API server refuses it halfway through `pulumi up`.
+    inference_services: list[InferenceServiceSlo] = Field(default=[], max_length=100)
 
     @model_validator(mode="after")
     def _services(self) -> "ServingConfig":

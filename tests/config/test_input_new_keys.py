@@ -91,6 +91,26 @@ def test_a_bad_tenant_value_names_the_file_and_key_and_its_neighbour_loads(tmp_p
     assert load(tmp_path / "good", tenants=tenant_with(team, key, good))
 
 
+def test_a_teams_rules_stay_one_object_the_api_server_accepts(tmp_path):
+    # 100 services with the longest names make a PrometheusRule under etcd's 1.5 MiB request limit;
+    # 101 are refused at the key.
+    import json
+
+    from kfplatform.observability.config import ServingConfig, ServingMetrics, SloPolicy
+    from kfplatform.observability.slo import budget_group, slo_group
+
+    many = [{"name": f"s{i}-".ljust(45, "x"), "scaleToZero": True} for i in range(101)]
+    found = errors(tmp_path / "bad", tenants=tenant_with("team-nlp", "serving.inferenceServices", many))
+    assert len(found) == 1 and found[0].startswith("tenants/team-nlp.yaml: serving.inferenceServices: ") \
+        and "at most 100 items" in found[0], found
+    assert load(tmp_path / "good", tenants=tenant_with("team-nlp", "serving.inferenceServices", many[:100]))
+    serving = ServingConfig.model_validate({"inferenceServices": many[:100]})
+    team = "team-" + "a" * 58
+    groups = [slo_group(team, team, serving, ServingMetrics(), SloPolicy(), "https://git.ml.example.com/" + "x" * 100),
+              budget_group(team, team, serving)]
+    assert len(json.dumps({"spec": {"groups": groups}})) < 1.5 * 2**20 - 64 * 2**10  # headroom for metadata
+
+
 def test_an_empty_list_of_inference_services_is_no_rules_not_an_error(tmp_path):
     config = load(tmp_path, tenants=tenant_with("team-nlp", "serving.inferenceServices", []))
     assert next(t.config for t in config.tenants if t.config.name == "team-nlp").serving.inference_services == []
