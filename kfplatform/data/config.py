@@ -28,8 +28,14 @@ RESERVED_DB_CONNECTIONS = 50
 
 
 def _bucket(value: str) -> str:
-    if not BUCKET.fullmatch(value) or ".." in value:
-        raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '-', '.')")
+    # minio-go v7.3.0 pkg/s3utils/utils.go `CheckValidBucketNameStrict` (what the MinIO server and
+    # its clients apply): also no `..`, `.-` or `-.`, and not shaped like an IPv4 address.
+    if (not BUCKET.fullmatch(value) or any(bad in value for bad in ("..", ".-", "-."))
+            or re.fullmatch(r"([0-9]+\.){3}[0-9]+", value)):
+        raise ValueError(
+            f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '-', '.'; no '..', '.-' or '-.'; "
+            "not an IP address)"
+        )
     return value
 
 

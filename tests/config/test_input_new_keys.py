@@ -251,6 +251,8 @@ STACK_CASES = [
     ("prod", "backup", "schedules.tenants.ttl", "0h", "schedules.tenants.ttl", "at least 24h", "48h"),
     ("prod", "backup", "offsite.endpoint", "https://s3.dr.example.com:99999", "offsite.endpoint", "not 1..65535",
      "https://s3.dr.example.com:9000"),
+    ("prod", "backup", "offsite.bucket", "10.0.0.1", "offsite.bucket", "not an IP address", "10-0-0-1"),
+    ("prod", "backup", "offsite.bucket", "ml-prod.-backups", "offsite.bucket", "S3 bucket name", "ml-prod.backups"),
     ("prod", "backup", "offsite.region", "EU Central 1", "offsite.region", "DNS label", "eu-central-1"),
     ("sandbox", "backup", "restore.endpoint", "minio-admin.ml.example.com:99999", "restore.endpoint", "host:port",
      "minio-admin.ml.example.com:65535"),
