@@ -68,18 +68,16 @@ def _capacity(args: argparse.Namespace) -> int:
 
 def _drill(args: argparse.Namespace) -> int:
     """The restore drill against the live sandbox; exit 0 all criteria pass, 1 one failed, 2 refused."""
-    from datetime import datetime, timezone
-
     from .backup.drill.clients import DrillRefused
-    from .backup.drill.run import DrillOptions, db_password_from_env, report, run_drill
+    from .backup.drill.run import (
+        DrillOptions, argument_problems, db_password_from_env, parse_point_in_time, report, run_drill,
+    )
 
     try:
-        point = None
-        if args.point_in_time:
-            point = datetime.fromisoformat(args.point_in_time.replace("Z", "+00:00"))
-            if point.tzinfo is None:
-                raise DrillRefused(f"--point-in-time {args.point_in_time}: give the time zone (e.g. ...T22:00:00Z)")
-            point = point.astimezone(timezone.utc)
+        problems = argument_problems(args.backup, args.tolerance_hours, args.db_port, args.kfp_namespace)
+        if problems:
+            raise DrillRefused("; ".join(problems))
+        point = parse_point_in_time(args.point_in_time) if args.point_in_time else None
         opts = DrillOptions(
             project=args.project, stack=args.stack, backup=args.backup, point_in_time=point,
             kubeconfig=args.kubeconfig, context=args.context, kfp_url=args.kfp_url, kfp_user=args.kfp_user,

@@ -7,16 +7,17 @@ checked here, so the error names the key that must change.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..config.base import DnsLabel, Model, is_prod
+from ..config.urls import url_problem
 from ..data.config import HOST_PORT, BucketName
 
-CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 GO_DURATION = re.compile(r"^(?=\d)((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?$")
 VAULT_BACKUP_PATH = re.compile(r"^platform/backup/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -34,43 +35,134 @@ WRITE_PATHS = frozenset({
 DEFAULT_RESTORE_CREDENTIALS = "platform/backup/prod-read-only"
 
 
+# Go's time.Duration is int64 nanoseconds: time.ParseDuration refuses more than about 2562047h
+# ("invalid duration"), so Velero (metav1.Duration) and mariadb-operator could not read the value.
+MAX_GO_DURATION_S = (2**63 - 1) // 10**9
+
+
 def duration_seconds(value: str) -> int:
     """`720h` / `1h30m` / `90s` (the Go durations Velero and mariadb-operator read) in seconds."""
     match = GO_DURATION.fullmatch(value)
     if not match:
         raise ValueError(f"{value!r} is not a duration like 720h, 36h30m or 90s")
-    return int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+    seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+    if seconds > MAX_GO_DURATION_S:
+        raise ValueError(f"{value!r} is out of range (a Go duration stops at about 2562047h, 292 years)")
+    return seconds
+
+
+# Cron, as Velero v1.18.1 reads `Schedule.spec.schedule` (pkg/controller/schedule_controller.go:
+# `cron.ParseStandard`, github.com/robfig/cron/v3 v3.0.1 in its go.mod); robfig/cron v3.0.1
+# parser.go `getRange` and spec.go: five fields, each a list of `*`, `?` (day fields), N, N-M,
+# with `/step` (step >= 1; `N/step` is N-max/step), within minute 0-59, hour 0-23, day 1-31,
+# month 1-12, weekday 0-6; a range never runs backwards; when both day fields are restricted a day
+# matches either (`dayMatches`), when one is `*` both must match; and a schedule with no run within
+# five years never runs (spec.go `yearLimit`). The subset accepted here has no month or weekday
+# names, no `@daily`/`@every` descriptors and no `TZ=` prefix (schedules run in UTC).
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("weekday", 0, 6))
+CRON_ITEM = re.compile(r"(?P<range>\*|\?|(?P<start>[0-9]{1,2})(-(?P<end>[0-9]{1,2}))?)(/(?P<step>[0-9]{1,2}))?")
+CRON_EXAMPLE = "'0 2 * * *' (minute hour day-of-month month weekday)"
+
+
+def _cron_field(text: str, name: str, low: int, high: int, days: bool) -> tuple[frozenset[int], bool]:
+    """The values one field selects, and whether it is unrestricted (`*`/`?` without a step > 1)."""
+    values: set[int] = set()
+    star = False
+    for item in text.split(","):
+        match = CRON_ITEM.fullmatch(item)
+        if match is None or (match["range"] == "?" and not days):
+            raise ValueError(f"{name} {item!r} is not N, N-M, * or */S")
+        step = int(match["step"]) if match["step"] is not None else 1
+        if step == 0:
+            raise ValueError(f"{name} {item!r}: the step must be at least 1")
+        if match["start"] is None:
+            start, end = low, high
+            star = star or step == 1
+        else:
+            start = int(match["start"])
+            end = int(match["end"]) if match["end"] is not None else (high if match["step"] is not None else start)
+        if start < low or end > high:
+            raise ValueError(f"{name} {item!r} is outside {low}-{high}")
+        if start > end:
+            raise ValueError(f"{name} {item!r}: the range runs backwards")
+        values.update(range(start, end + 1, step))
+    return frozenset(values), star
+
+
+@lru_cache(maxsize=256)
+def parse_cron(value: str) -> tuple[frozenset[int], ...] | tuple:
+    """(minutes, hours, days of month, months, weekdays, day-of-month unrestricted, weekday
+    unrestricted) of a cron expression; ValueError naming the field that is wrong."""
+    fields = value.split(" ")
+    if len(fields) != 5 or any(not f for f in fields):
+        raise ValueError(f"{value!r} is not a 5-field cron expression like {CRON_EXAMPLE}, one space apart")
+    parsed = []
+    stars = []
+    for text, (name, low, high) in zip(fields, CRON_FIELDS):
+        try:
+            values, star = _cron_field(text, name, low, high, days=name in ("day of month", "weekday"))
+        except ValueError as e:
+            raise ValueError(f"{value!r} is not a 5-field cron expression like {CRON_EXAMPLE}: {e}") from None
+        parsed.append(values)
+        stars.append(star)
+    return (*parsed, stars[2], stars[4])
+
+
+# Runs are counted over 28 years (the calendar's weekday-and-leap-year cycle between 1901 and
+# 2099), from a fixed date, so the result never depends on when the program runs.
+_CYCLE_START = date(2001, 1, 1)
+_CYCLE_DAYS = (date(2029, 1, 1) - _CYCLE_START).days
+
+
+@lru_cache(maxsize=256)
+def cron_interval_seconds(cron: str) -> int:
+    """The longest gap between two runs of `cron` (UTC), exactly; ValueError if it never runs.
+
+    Drives the freshness alerts and the retention check (a backup must outlive the gap to the
+    next one). A schedule with no run in five years (`0 0 31 2 *`) is refused: Velero never runs it.
+    """
+    minutes, hours, doms, months, dows, dom_star, dow_star = parse_cron(cron)
+    times = sorted(h * 60 + m for h in hours for m in minutes)
+    if dom_star and dow_star and len(months) == 12:
+        day_gaps = [1]
+    else:
+        fire_days = []
+        for offset in range(_CYCLE_DAYS):
+            day = _CYCLE_START + timedelta(days=offset)
+            if day.month not in months:
+                continue
+            dom_match, dow_match = day.day in doms, (day.weekday() + 1) % 7 in dows
+            if (dom_match and dow_match) if (dom_star or dow_star) else (dom_match or dow_match):
+                fire_days.append(offset)
+        gaps = [b - a for a, b in zip(fire_days, fire_days[1:])]
+        if not gaps or max(gaps) > 5 * 366:
+            raise ValueError(
+                f"{cron!r} never runs (no such date, or none within five years; robfig/cron gives up after five)"
+            )
+        day_gaps = gaps
+    within = [b - a for a, b in zip(times, times[1:])]
+    across = max(day_gaps) * 1440 - times[-1] + times[0]
+    return max([across, *within]) * 60
 
 
 def _cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5 or not all(CRON_FIELD.fullmatch(f) for f in fields):
-        raise ValueError(f"{value!r} is not a 5-field cron expression (minute hour day month weekday), e.g. '0 2 * * *'")
+    cron_interval_seconds(value)  # parses, and refuses a schedule that never runs
     return value
 
 
-def cron_interval_seconds(cron: str) -> int:
-    """The longest gap between two runs of `cron`, for the freshness alerts (conservative).
-
-    Exact for the shapes used here (`M H * * *` daily, `M * * * *` hourly, `*/N ...`); any
-    expression with a day-of-month, month or weekday restriction counts as weekly at most.
-    """
-    minute, hour, dom, month, dow = cron.split()
-    if (dom, month, dow) != ("*", "*", "*"):
-        return 7 * 86400
-    if hour == "*" or hour.startswith("*/"):
-        step_h = int(hour[2:]) if hour.startswith("*/") else 1
-        if minute.startswith("*/"):
-            return int(minute[2:]) * 60 if hour == "*" else step_h * 3600
-        if minute == "*":
-            return 60
-        return step_h * 3600 // max(1, len(minute.split(",")))
-    hours = hour.split(",")
-    if len(hours) > 1 and all(h.isdigit() for h in hours):
-        ordered = sorted(int(h) for h in hours)
-        gaps = [b - a for a, b in zip(ordered, ordered[1:])] + [24 - ordered[-1] + ordered[0]]
-        return max(gaps) * 3600
-    return 86400
+def _outlives(ttl: str, cron: str, ttl_key: str) -> str | None:
+    """Why backups kept `ttl` do not outlive the longest gap between runs of `cron` (or None)."""
+    try:
+        gap = cron_interval_seconds(cron)
+    except ValueError:
+        return None  # reported at the cron
+    if duration_seconds(ttl) <= gap:
+        return (
+            f"{ttl_key} {ttl} does not outlive the longest gap between runs of {cron!r} ({gap // 3600}h"
+            f"{f'{gap % 3600 // 60}m' if gap % 3600 else ''}): the last backup would expire before the next "
+            f"one exists; keep backups longer than {gap // 3600}h"
+        )
+    return None
 
 
 class VeleroSchedule(Model):
@@ -93,6 +185,12 @@ class VeleroSchedule(Model):
             raise ValueError(f"{value!r}: keep backups at least 24h (a daily schedule would keep nothing restorable)")
         return value
 
+    @model_validator(mode="after")
+    def _ttl_outlives_the_schedule(self) -> "VeleroSchedule":
+        if (why := _outlives(self.ttl, self.cron, "ttl")) is not None:
+            raise ValueError(why)
+        return self
+
 
 class VeleroSchedules(Model):
     # Cluster-scoped platform state and the platform's namespaces (Kubeflow, Istio, auth...).
@@ -107,7 +205,8 @@ class OffsiteLocation(Model):
     name: DnsLabel = "offsite"
     endpoint: str  # https://host[:port]
     bucket: BucketName
-    region: str = "us-east-1"
+    # The S3 region (Velero's BackupStorageLocation `config.region`): lower-case letters, digits, '-'.
+    region: DnsLabel = "us-east-1"
     # Bucket the artifact bucket is replicated to (at `endpoint`), when replication is on.
     artifacts_bucket: BucketName | None = None
     # Vault KV path with `access_key` and `secret_key` for the DR store (people write it: `bao kv put`).
@@ -116,8 +215,9 @@ class OffsiteLocation(Model):
     @field_validator("endpoint")
     @classmethod
     def _https(cls, value: str) -> str:
-        if not re.fullmatch(r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$", value):
-            raise ValueError(f"{value!r}: give an https:// URL with host[:port] and no path (backups leave the cluster over TLS)")
+        if url_problem(value, path=False) is not None or value.endswith("/"):
+            why = url_problem(value, path=False) or "no trailing '/'"
+            raise ValueError(f"{why}: give an https:// URL with host[:port] and no path (backups leave the cluster over TLS)")
         return value
 
     @field_validator("credentials_path")
@@ -143,6 +243,12 @@ class DatabaseBackup(Model):
         if duration_seconds(value) < 86400:
             raise ValueError(f"{value!r}: keep database backups at least 24h")
         return value
+
+    @model_validator(mode="after")
+    def _retention_outlives_the_schedule(self) -> "DatabaseBackup":
+        if (why := _outlives(self.max_retention, self.cron, "maxRetention")) is not None:
+            raise ValueError(why)
+        return self
 
 
 class GaleraBackups(Model):
@@ -187,7 +293,7 @@ class RestoreConfig(Model):
     backup: DnsLabel  # the Velero backup of the teams' objects, e.g. kfplatform-tenants-20261201013012
     # The same night's backup of the opted-in teams' volumes (kfplatform-tenant-volumes-...), if any.
     volumes_backup: DnsLabel | None = None
-    # Restore the database to this instant (UTC, ISO 8601); default: its newest physical backup.
+    # Restore the database to this instant (UTC, ISO 8601, quoted); default: its newest physical backup.
     point_in_time: datetime | None = None
     # Prod's object store as the sandbox reaches it (host:port, TLS), and its backups bucket.
     endpoint: str
@@ -214,6 +320,23 @@ class RestoreConfig(Model):
             )
         if not VAULT_BACKUP_PATH.fullmatch(value):
             raise ValueError(f"{value!r}: give a Vault path under platform/backup/ (default {DEFAULT_RESTORE_CREDENTIALS})")
+        return value
+
+    @field_validator("point_in_time", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # Pydantic would read a number as seconds since 1970 (`pointInTime: 0` is 1970-01-01): a
+        # restore point is written as ISO 8601 text with its zone, nothing else.
+        if value is not None and not isinstance(value, (str, datetime)):
+            raise ValueError(f"{value!r}: give the instant as quoted ISO 8601 text with its zone, e.g. '2026-11-30T22:00:00Z'")
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        twice = sorted({n for n in value if value.count(n) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed twice")
         return value
 
     @field_validator("point_in_time")

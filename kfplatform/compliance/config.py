@@ -27,11 +27,16 @@ import hashlib
 import re
 from enum import Enum
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..config.base import Model, is_prod
+from ..config.base import DnsLabel, LabelKey, Model, is_prod
+from ..config.identities import idp_group
+from ..config.urls import RegistryPrefix, url_problem
+
+
+# /var/log/<dirs>/<name>.log: directory names without '.', so `rsplit(".", 1)` splits at `.log`.
+AUDIT_LOG_PATH = re.compile(r"/var/log(/[A-Za-z0-9_-]+)*/[A-Za-z0-9_-]+\.log")
 
 
 class ComplianceLevel(str, Enum):
@@ -99,7 +104,8 @@ class SigningConfig(Model):
 
     public_key: str
     # The registry (prefix) whose images must carry the signature; default: the stack's images.mirror.
-    registry: str | None = None
+    # It becomes the policy's glob `<registry>/**`: a registry prefix, nothing else (no `*`).
+    registry: RegistryPrefix | None = None
 
     @field_validator("public_key")
     @classmethod
@@ -111,6 +117,14 @@ class SigningConfig(Model):
 class PolicyControllerConfig(Model):
     chart_repository: str = "https://sigstore.github.io/helm-charts"
     replicas: int = Field(default=2, ge=1, le=5)
+
+    @field_validator("chart_repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        # Helm pulls the chart from it on the runner: https (or an OCI registry), no credentials.
+        if (why := url_problem(value, ("https", "oci"))) is not None:
+            raise ValueError(why)
+        return value
 
     @field_validator("replicas")
     @classmethod
@@ -124,18 +138,24 @@ class PolicyControllerConfig(Model):
 class AuditConfig(Model):
     """The Kubernetes audit trail: where the API server writes it and how long the bucket keeps it."""
 
+    # The API server's --audit-log-path: a `.log` file under /var/log/ (the shipper reads it and the
+    # rotated backups lumberjack names `<name>-<timestamp>.log` beside it, so the name must end in
+    # `.log` and no directory may hold a '.').
     log_path: str = "/var/log/kubernetes/audit/audit.log"
     # Object lock retention on the WORM bucket, COMPLIANCE mode: nobody, root included, shortens it.
     retention_days: int = Field(default=2555, ge=1, le=36500)
     lock_mode: Literal["COMPLIANCE"] = "COMPLIANCE"
     # Control-plane nodes carry this label (kubeadm); the shipper runs only there.
-    control_plane_label: str = "node-role.kubernetes.io/control-plane"
+    control_plane_label: LabelKey = "node-role.kubernetes.io/control-plane"
 
     @field_validator("log_path")
     @classmethod
     def _log_path(cls, value: str) -> str:
-        if not value.startswith("/var/log/") or ".." in value:
-            raise ValueError(f"{value!r}: give a file under /var/log/ (the API server's --audit-log-path)")
+        if not AUDIT_LOG_PATH.fullmatch(value):
+            raise ValueError(
+                f"{value!r}: give a file under /var/log/ named <name>.log (the API server's --audit-log-path; "
+                "letters, digits, '_' and '-' in directory names, no globs, spaces or '..')"
+            )
         return value
 
     @field_validator("retention_days")
@@ -158,10 +178,9 @@ class LogIndexConfig(Model):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str, info: ValidationInfo) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
-            raise ValueError(f"{value!r}: give the index's base URL, e.g. https://opensearch.example.com:9200")
-        if is_prod(info) and parts.scheme != "https":
+        if (why := url_problem(value, ("https", "http"), path=False)) is not None:
+            raise ValueError(f"{why} (the index's base URL, e.g. https://opensearch.example.com:9200)")
+        if is_prod(info) and not value.startswith("https://"):
             raise ValueError("prod ships audit events over https only")
         return value
 
@@ -170,6 +189,17 @@ class LogIndexConfig(Model):
     def _auditor_group(cls, value: str) -> str:
         if value.count("{tenant}") != 1 or re.search(r"[{}]", value.replace("{tenant}", "")):
             raise ValueError(f"{value!r}: name each tenant's auditors with exactly one `{{tenant}}`, e.g. '{{tenant}}-auditors'")
+        # The group lands in OpenSearch's roles_mapping `backend_roles`, which are patterns there
+        # (opensearch-project/security 3.8.0.0 ConfigurableRoleMapper.java: `WildcardMatcher.matchers`
+        # of the backend roles; WildcardMatcher.java: `*` and `?` are wildcards, `/.../` a regex): a
+        # '*' or '?' would hand one team's audit role to other teams' groups. So the group, with
+        # any team name in it, is a literal IdP group (identities.py: no '*', '?', starts and ends
+        # with a letter or digit, so never `/.../`).
+        for sample in ("t", "team-" + "a" * 58):
+            try:
+                idp_group(value.replace("{tenant}", sample))
+            except ValueError as e:
+                raise ValueError(f"{value!r}: with a team name in it, {e}") from None
         return value
 
     def auditor_group_of(self, tenant: str) -> str:
@@ -179,13 +209,14 @@ class LogIndexConfig(Model):
 class ArgoNotificationsConfig(Model):
     """The second, independent deploy trail: Argo CD notifications on InferenceService syncs."""
 
+    # Empty: the platform's own payload sink (`http://kfplatform-payloads.<logging>.svc.../argocd`).
     webhook_url: str = ""
 
     @field_validator("webhook_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if value and urlsplit(value).scheme != "https":
-            raise ValueError(f"{value!r}: the audit webhook takes https URLs only")
+        if value and (why := url_problem(value)) is not None:
+            raise ValueError(f"{why} (the audit webhook takes https URLs only)")
         return value
 
 
@@ -193,11 +224,26 @@ class ComplianceConfig(Model):
     """Everything under `kubeflow-platform:compliance`."""
 
     default_level: ComplianceLevel = ComplianceLevel.STANDARD
+    # With defaultLevel regulated, the teams that may still write `compliance: standard` in their
+    # file. A team cannot downgrade itself: the exception is the platform's, in the stack file
+    # (compliance/checks.py refuses a downgrade of a team not listed here).
+    standard_exceptions: list[DnsLabel] = []
     signing: SigningConfig | None = None
     policy_controller: PolicyControllerConfig = PolicyControllerConfig()
     audit: AuditConfig = AuditConfig()
     log_index: LogIndexConfig = LogIndexConfig()
     argocd_notifications: ArgoNotificationsConfig = ArgoNotificationsConfig()
+
+    @model_validator(mode="after")
+    def _exceptions(self) -> "ComplianceConfig":
+        if self.standard_exceptions and self.default_level is not ComplianceLevel.REGULATED:
+            raise ValueError(
+                "standardExceptions: only read when defaultLevel is regulated (every team may choose standard now); remove it"
+            )
+        twice = sorted({t for t in self.standard_exceptions if self.standard_exceptions.count(t) > 1})
+        if twice:
+            raise ValueError(f"standardExceptions: {', '.join(twice)} listed twice")
+        return self
 
     def level_of(self, tenant_level: ComplianceLevel | None) -> ComplianceLevel:
         return tenant_level or self.default_level

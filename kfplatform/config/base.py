@@ -42,6 +42,11 @@ class Model(BaseModel):
                 f"{where + ': ' if where else ''}a YAML boolean (true/false, yes/no, on/off) is not a value here; "
                 "write a number or quoted text"
             )
+        # And the other way round: a yes/no field takes a YAML boolean only. Pydantic's lax mode
+        # would read "no", "off", "0" or 0 as False and "yes" or 1 as True, a silent guess at
+        # what a quoted string meant.
+        if field is not None and value is not None and not isinstance(value, bool) and _only_bool(field.annotation):
+            raise ValueError(f"Input should be a valid boolean: an unquoted YAML true or false, not {value!r}")
         return value
 
 
@@ -62,6 +67,14 @@ def _bool_at(value: Any, path: str = "") -> str | None:
     return None
 
 
+def _only_bool(annotation: Any) -> bool:
+    """True if `annotation` is `bool` or `bool | None`: a field that takes nothing but yes or no."""
+    if annotation is bool:
+        return True
+    args = get_args(annotation)
+    return bool(args) and bool in args and all(a is bool or a is type(None) for a in args)
+
+
 def _takes_bool(annotation: Any) -> bool:
     """True if `annotation` accepts a bool somewhere, or holds a model (which checks its own fields)."""
     if annotation is bool or annotation is Any:
@@ -74,6 +87,12 @@ def _takes_bool(annotation: Any) -> bool:
 def _dns_label(value: str) -> str:
     if len(value) > 63 or not DNS_LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a DNS label (lower-case letters, digits and '-', at most 63)")
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not DNS_SUBDOMAIN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a DNS subdomain (lower-case letters, digits, '-' and '.', at most 253)")
     return value
 
 
@@ -98,6 +117,7 @@ def label_key(value: str) -> str:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 LabelValue = Annotated[str, AfterValidator(label_value)]
 LabelKey = Annotated[str, AfterValidator(label_key)]
 # Every quantity in the configuration is a request, limit or size: apimachinery's grammar, non-negative.

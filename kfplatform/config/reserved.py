@@ -13,7 +13,12 @@ Sources, each named in the error so a reader can see why a name is taken:
 - the pinned Kubeflow install: each component's Application destination and the namespaces its
   upstream objects name at the pinned tag (`kubeflow/release.py`, `Component.upstream_namespaces`:
   cert-manager, knative-serving, istio-system, auth, oauth2-proxy, kubeflow, kube-system);
-- Kubernetes' own: `default` and every `kube-*` (kube-system, kube-public, kube-node-lease, ...).
+- Kubernetes' own: `default` and every `kube-*` (kube-system, kube-public, kube-node-lease, ...);
+- the name the platform calls itself where teams are named (`kfplatform.alerts.PLATFORM_TEAM`,
+  the `team` label of every platform alert, whose route drops the alerts of each team that has a
+  receiver: a team `platform` with a receiver would silence every platform alert; and
+  `compliance.shipper.PLATFORM`, the platform's own audit prefix, indices and auditor role, which
+  a team `platform` would share).
 A test renders each committed stack and checks every namespace an object lands in is derived here.
 """
 from __future__ import annotations
@@ -54,6 +59,11 @@ def reserved_namespaces(stack: "StackConfig") -> dict[str, str]:
             add(namespace, why)
     for namespace, why in KUBERNETES_NAMESPACES.items():
         add(namespace, why)
+    from ..alerts import PLATFORM_TEAM
+    from ..compliance.shipper import PLATFORM as AUDIT_PLATFORM
+
+    add(PLATFORM_TEAM, "the platform's own team name (label team=platform on every platform alert, kfplatform/alerts.py)")
+    add(AUDIT_PLATFORM, "the platform's own audit trail (bucket prefix, indices, auditor role; kfplatform/compliance/shipper.py)")
     return reserved
 
 

@@ -19,6 +19,7 @@ from .base import DnsLabel, LabelValue, Model, Quantity, is_prod
 from .identities import system_group_problem
 from .network import NetworkConfig
 from .quantity import parse_quantity
+from .urls import registry_problem
 
 HOSTNAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+")
 
@@ -110,8 +111,9 @@ class ImagesConfig(Model):
     @field_validator("mirror")
     @classmethod
     def _mirror(cls, value: str) -> str:
-        if "://" in value or value.endswith("/") or "@" in value or not value:
-            raise ValueError(f"{value!r}: give a registry host and path, e.g. registry.example.com/mirror")
+        # Every image reference starts with it: the OCI repository grammar (config/urls.py).
+        if "://" in value or value.endswith("/") or "@" in value or not value or registry_problem(value):
+            raise ValueError(registry_problem(value) or f"{value!r}: give a registry host and path, e.g. registry.example.com/mirror")
         return value
 
 

@@ -15,7 +15,11 @@ from ..config.base import DnsLabel, Model, Quantity, SizeQuantity, is_prod, quan
 from .erasure import default_parity, erasure_set_size, servers_tolerated
 
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-HOST_PORT = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:\d{1,5}$")
+# host:port, the host a DNS name (no empty label: `a..b`), the port 1..65535.
+HOST_PORT = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+    r":(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+)
 
 DEFAULT_ARTIFACT_BUCKET = "mlpipeline"  # what KFP's manifests name its bucket
 PROD_MAX_KEY_AGE_DAYS = 180
@@ -24,8 +28,14 @@ RESERVED_DB_CONNECTIONS = 50
 
 
 def _bucket(value: str) -> str:
-    if not BUCKET.fullmatch(value) or ".." in value:
-        raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '-', '.')")
+    # minio-go v7.3.0 pkg/s3utils/utils.go `CheckValidBucketNameStrict` (what the MinIO server and
+    # its clients apply): also no `..`, `.-` or `-.`, and not shaped like an IPv4 address.
+    if (not BUCKET.fullmatch(value) or any(bad in value for bad in ("..", ".-", "-."))
+            or re.fullmatch(r"([0-9]+\.){3}[0-9]+", value)):
+        raise ValueError(
+            f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '-', '.'; no '..', '.-' or '-.'; "
+            "not an IP address)"
+        )
     return value
 
 

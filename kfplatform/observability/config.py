@@ -12,13 +12,23 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from ..config.base import Model, is_prod
+from ..config.base import DnsSubdomain, LabelKey, LabelValue, Model, is_prod
+from ..config.urls import HttpsUrl
 
-METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# Prometheus' duration grammar (prometheus/common v0.70.1 model/time.go `ParseDuration`, the parser
+# of rule `for:`, `--storage.tsdb.retention.time` and the operator's CRDs): each unit at most once,
+# from the largest to the smallest (`1h30m`, never `30m1h` or `1h1h`), or the bare `0`; the total
+# must fit a time.Duration (int64 nanoseconds, about 292 years): "duration out of range" otherwise.
+DURATION = re.compile(
+    r"(?:(?P<y>[0-9]+)y)?(?:(?P<w>[0-9]+)w)?(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?"
+    r"(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?(?:(?P<ms>[0-9]+)ms)?"
+)
+DURATION_UNIT_MS = {"y": 365 * 86400_000, "w": 7 * 86400_000, "d": 86400_000, "h": 3600_000, "m": 60_000, "s": 1000, "ms": 1}
+MAX_DURATION_NS = 2**63 - 1
 # A label matcher the platform inserts into PromQL: `label="value"`, `label=~"regex"`, `label!="v"`.
-MATCHER = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*(=|!=|=~|!~)"[^"\\{}]*"$')
+MATCHER = re.compile(r'(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)(?P<op>=|!=|=~|!~)"(?P<value>[^"\\{}\n\r]*)"')
 
 
 def _metric(value: str) -> str:
@@ -33,15 +43,35 @@ def _label(value: str) -> str:
     return value
 
 
+def duration_ms(value: str) -> int:
+    """A Prometheus duration in milliseconds; ValueError in the words of what is wrong."""
+    match = DURATION.fullmatch(value) if value != "0" else None
+    if value != "0" and (match is None or not value):
+        raise ValueError(
+            f"{value!r} is not a Prometheus duration: units y, w, d, h, m, s, ms, each at most once and "
+            "from the largest to the smallest (e.g. 30s, 10m, 1h30m, 15d)"
+        )
+    total = sum(int(n) * DURATION_UNIT_MS[unit] for unit, n in match.groupdict().items() if n) if match else 0
+    if total * 1_000_000 > MAX_DURATION_NS:
+        raise ValueError(f"{value!r} is out of range (Prometheus durations stop at about 292 years)")
+    return total
+
+
 def _duration(value: str) -> str:
-    if not DURATION.fullmatch(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration (e.g. 30s, 10m, 1h)")
+    duration_ms(value)
+    return value
+
+
+def _positive_duration(value: str) -> str:
+    if duration_ms(value) == 0:
+        raise ValueError(f"{value!r}: give a duration above zero")
     return value
 
 
 MetricName = Annotated[str, AfterValidator(_metric)]
 LabelName = Annotated[str, AfterValidator(_label)]
 Duration = Annotated[str, AfterValidator(_duration)]
+PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
 
 
 # --- tenant: `serving` ------------------------------------------------------------------------
@@ -94,7 +124,10 @@ class ServingConfig(Model):
     """`serving` in a tenant file: the team's InferenceServices and their SLOs."""
 
     slo_defaults: SloTargets = SloTargets()
-    inference_services: list[InferenceServiceSlo] = []
+    # At most MAX_INFERENCE_SERVICES: a team's rules are one PrometheusRule (about 11 KB per service
+    # at the longest names), which must stay under etcd's default request limit (--max-request-bytes,
+    # 1.5 MiB) or the API server refuses it halfway through `pulumi up`.
+    inference_services: list[InferenceServiceSlo] = Field(default=[], max_length=100)
 
     @model_validator(mode="after")
     def _services(self) -> "ServingConfig":
@@ -157,8 +190,16 @@ class ServingMetrics(Model):
     @field_validator("error_matcher")
     @classmethod
     def _matcher(cls, value: str) -> str:
-        if not MATCHER.fullmatch(value):
+        match = MATCHER.fullmatch(value)
+        if not match:
             raise ValueError(f"{value!r} is not one label matcher (e.g. response_code_class=\"5xx\")")
+        if match["op"] in ("=~", "!~"):
+            # Prometheus compiles it (RE2, anchored); Python's engine refuses what RE2 refuses here
+            # (unbalanced brackets and groups, dangling repeats), so the rule is not refused at load.
+            try:
+                re.compile(match["value"])
+            except re.error as e:
+                raise ValueError(f"{value!r}: the regular expression does not compile ({e})") from None
         return value
 
 
@@ -188,20 +229,23 @@ class Receiver(Model):
 
 
 class ThanosRemoteWrite(Model):
-    url: str = Field(pattern=r"^https://[^\s]+$")
+    url: HttpsUrl
 
 
 class InstallConfig(Model):
     """`install` mode: kube-prometheus-stack and Loki, pinned (kfplatform/observability/stack.py)."""
 
-    prometheus_replicas: int = Field(default=2, ge=1)
-    alertmanager_replicas: int = Field(default=3, ge=1)
-    retention: Duration = "15d"
-    retention_size: str = Field(default="90GiB", pattern=r"^[0-9]+(B|KB|MB|GB|TB|PB|EB|KiB|MiB|GiB|TiB|PiB|EiB)$")
-    storage_size: str = Field(default="100Gi", pattern=r"^[0-9]+(Mi|Gi|Ti)$")
-    storage_class: str | None = None
-    alertmanager_storage_size: str = Field(default="5Gi", pattern=r"^[0-9]+(Mi|Gi|Ti)$")
-    loki_storage_size: str = Field(default="100Gi", pattern=r"^[0-9]+(Mi|Gi|Ti)$")
+    # Bounded: a huge number is an error here, not an int32 overflow the API server refuses mid-update.
+    prometheus_replicas: int = Field(default=2, ge=1, le=10)
+    alertmanager_replicas: int = Field(default=3, ge=1, le=9)
+    retention: PositiveDuration = "15d"
+    # Sizes above zero (a leading zero is refused: `0Gi` is no volume, `0GiB` no retention).
+    retention_size: str = Field(default="90GiB", pattern=r"^[1-9][0-9]{0,8}(B|KB|MB|GB|TB|PB|EB|KiB|MiB|GiB|TiB|PiB|EiB)$")
+    storage_size: str = Field(default="100Gi", pattern=r"^[1-9][0-9]{0,8}(Mi|Gi|Ti)$")
+    # A StorageClass name (a DNS subdomain): it lands in the PVC templates' storageClassName.
+    storage_class: DnsSubdomain | None = None
+    alertmanager_storage_size: str = Field(default="5Gi", pattern=r"^[1-9][0-9]{0,8}(Mi|Gi|Ti)$")
+    loki_storage_size: str = Field(default="100Gi", pattern=r"^[1-9][0-9]{0,8}(Mi|Gi|Ti)$")
     remote_write: ThanosRemoteWrite | None = None
 
 
@@ -227,22 +271,14 @@ class ObservabilityConfig(Model):
     # install: the platform installs kube-prometheus-stack and Loki itself.
     mode: Literal["existing", "install"]
     # Where the repository's files are browsed; runbook_url = <this>/docs/runbook.md#<heading>.
-    runbook_base_url: str = Field(pattern=r"^https://[^\s#?]+$")
+    runbook_base_url: HttpsUrl
     # The label the platform's Prometheus selects PrometheusRules, monitors and AlertmanagerConfigs by.
-    selector_labels: dict[str, str] = {"release": "kube-prometheus-stack"}
+    selector_labels: dict[LabelKey, LabelValue] = Field(default={"release": "kube-prometheus-stack"}, min_length=1)
     platform_receiver: Receiver = Receiver()
     serving_metrics: ServingMetrics = ServingMetrics()
     slo: SloPolicy = SloPolicy()
     drift: DriftConfig = DriftConfig()
     install: InstallConfig | None = None
-
-    @field_validator("selector_labels")
-    @classmethod
-    def _selector(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not re.fullmatch(r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", k)]
-        if bad:
-            raise ValueError(f"{', '.join(bad)}: not a Kubernetes label key")
-        return value
 
     @model_validator(mode="after")
     def _mode(self) -> "ObservabilityConfig":

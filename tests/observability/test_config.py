@@ -104,14 +104,14 @@ def stack_with(change, stack="prod") -> dict:
 
 STACK_BAD = [
     ("mode", "both", "mode: Input should be 'existing' or 'install'"),
-    ("runbookBaseUrl", "http://git.example.com/x", "runbookBaseUrl: String should match pattern"),
+    ("runbookBaseUrl", "http://git.example.com/x", "runbookBaseUrl: 'http://git.example.com/x': the scheme must be https"),
     ("servingMetrics", {"requestCount": "rate(x[5m])"}, "servingMetrics.requestCount: 'rate(x[5m])' is not a Prometheus metric name"),
     ("servingMetrics", {"errorMatcher": 'code="5xx"} or vector(1) #'}, "servingMetrics.errorMatcher: "),
     ("servingMetrics", {"serviceLabel": "service-name"}, "servingMetrics.serviceLabel: 'service-name' is not a Prometheus label name"),
     ("slo", {"latencyFor": "10 minutes"}, "slo.latencyFor: '10 minutes' is not a Prometheus duration"),
     ("drift", {"threshold": 2}, "drift.threshold: Input should be less than or equal to 1"),
     ("platformReceiver", {"type": "email"}, "platformReceiver.type: Input should be 'pagerduty' or 'webhook'"),
-    ("selectorLabels", {"bad key!": "x"}, "selectorLabels: bad key!: not a Kubernetes label key"),
+    ("selectorLabels", {"bad key!": "x"}, "selectorLabels.bad key!.[key]: 'bad key!' is not a Kubernetes label key"),
 ]
 
 
@@ -137,7 +137,7 @@ def test_install_mode_needs_its_settings_and_existing_mode_refuses_them(tmp_path
 @pytest.mark.parametrize("key,value,message", [
     ("prometheusReplicas", 1, "prod runs at least 2 Prometheus replicas"),
     ("alertmanagerReplicas", 2, "prod runs at least 3 Alertmanager replicas"),
-    ("remoteWrite", {"url": "http://thanos:19291"}, "String should match pattern"),
+    ("remoteWrite", {"url": "http://thanos:19291"}, "the scheme must be https"),
     ("retentionSize", "90G", "String should match pattern"),
 ])
 def test_prod_install_floors(tmp_path, key, value, message):

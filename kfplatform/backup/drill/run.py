@@ -70,6 +70,40 @@ class Preflight:
     backup: dict = field(default_factory=dict)
 
 
+MAX_TOLERANCE_HOURS = 24 * 366  # "recent" means within the last year at most
+
+
+def parse_point_in_time(text: str) -> datetime:
+    """`--point-in-time`: an ISO 8601 instant with its zone, in UTC; DrillRefused otherwise."""
+    try:
+        point = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise DrillRefused(
+            f"--point-in-time {text!r} is not an ISO 8601 instant like 2026-11-30T22:00:00Z ({e})"
+        ) from None
+    if point.tzinfo is None:
+        raise DrillRefused(f"--point-in-time {text}: give the time zone (e.g. ...T22:00:00Z)")
+    return point.astimezone(timezone.utc)
+
+
+def argument_problems(backup: str, tolerance_hours: float, db_port: int, kfp_namespace: str = "team-a") -> list[str]:
+    """What is wrong with the drill's other arguments, checked before any file or cluster is read."""
+    from ...config.base import DNS_LABEL
+
+    problems = []
+    if len(backup) > 63 or not DNS_LABEL.fullmatch(backup):
+        problems.append(
+            f"--backup {backup!r} is not a Velero backup name (a DNS label, e.g. kfplatform-tenants-20261201013012)"
+        )
+    if len(kfp_namespace) > 63 or not DNS_LABEL.fullmatch(kfp_namespace):
+        problems.append(f"--kfp-namespace {kfp_namespace!r} is not a namespace (a DNS label, e.g. team-nlp)")
+    if not (0 < tolerance_hours <= MAX_TOLERANCE_HOURS):  # also refuses nan and inf
+        problems.append(f"--tolerance-hours {tolerance_hours}: give hours above 0 and at most {MAX_TOLERANCE_HOURS}")
+    if not 1 <= db_port <= 65535:
+        problems.append(f"--db-port {db_port} is not a port (1..65535)")
+    return problems
+
+
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
