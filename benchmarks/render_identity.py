@@ -41,7 +41,11 @@ def export(revision: str, dest: pathlib.Path) -> pathlib.Path:
 
 def compare(old: pathlib.Path, new: pathlib.Path) -> list[str]:
     problems = []
-    names = sorted({p.name for p in old.iterdir()} | {p.name for p in new.iterdir()})
+    # Every file, folders included (the render writes e.g. rules/<file> per component).
+    names = sorted(
+        {str(p.relative_to(old)) for p in old.rglob("*") if p.is_file()}
+        | {str(p.relative_to(new)) for p in new.rglob("*") if p.is_file()}
+    )
     for name in names:
         a, b = old / name, new / name
         if not a.exists() or not b.exists():
