@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
-from ..config.loader import TenantFile
+from ..config.platform_config import TenantFile
 from ..config.stack import StackConfig
 from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, DataEndpoints
 from ..data.galera import GALERA_NAME

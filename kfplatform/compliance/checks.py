@@ -1,6 +1,6 @@
 """Cross-checks of the compliance configuration against the tenants.
 
-Registered when the config package loads (kfplatform/config/loader.py imports this module), so
+Exported as CHECKS and run by the config loader (composed in kfplatform/config/checks.py), so
 every problem is reported with the rest, before any resource exists.
 """
 from __future__ import annotations
@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 from .config import ComplianceLevel
 
 
-@cross_check
 def regulated_tenants_need_a_signing_key(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """A regulated tenant without the signing key would run unsigned images: refuse the config."""
     compliance = config.stack.compliance
@@ -25,3 +24,7 @@ def regulated_tenants_need_a_signing_key(config: PlatformConfig) -> Iterable[Con
                 f"regulated, but {KEY_PREFIX}compliance.signing.publicKey is not set in {config.stack_file}: "
                 "without the platform key nothing verifies its images and models",
             )
+
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (regulated_tenants_need_a_signing_key,)

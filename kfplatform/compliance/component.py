@@ -12,7 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from ..config.loader import PlatformConfig
+from ..config.platform_config import PlatformConfig
 from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, data_endpoints
 from ..data.object_store import ObjectAccount, bucket_arn, policy_document
 from ..k8s import child, custom_resource, meta

@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.loader import TenantFile
+from ..config.platform_config import TenantFile
 from ..config.stack import StackConfig
 from ..data.endpoints import data_endpoints
 from .config import KubeflowConfig

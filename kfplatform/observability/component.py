@@ -7,7 +7,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.loader import PlatformConfig
+from ..config.platform_config import PlatformConfig
 from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane
 from ..secrets.vault_layout import PLATFORM_ALERTING, TENANT_ALERTING, platform_home, tenant_home

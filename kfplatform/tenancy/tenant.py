@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.loader import TenantFile
+from ..config.platform_config import TenantFile
 from ..config.network import NetworkConfig
 from ..config.stack import TenancyConfig
 from ..k8s import child, custom_resource, meta

@@ -1,6 +1,7 @@
 """Each class of bad input fails before any resource exists, naming the file, the key and the problem."""
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -176,19 +177,73 @@ def test_the_program_reads_config_the_way_the_pulumi_cli_passes_it(monkeypatch):
     assert config.stack.environment.value == "sandbox" and config.stack_file == "Pulumi.sandbox.yaml"
 
 
-@pytest.mark.parametrize("module", [
-    "kfplatform.data.config", "kfplatform.secrets.config", "kfplatform.kubeflow.config", "kfplatform.gpu.config",
-    "kfplatform.data.geometry", "kfplatform.config.loader",
-])
-def test_any_config_module_can_be_imported_first(module):
-    """StackConfig composes the areas' models and they import the config base: no import order may fail."""
-    proc = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+def defined_cross_checks() -> list[str]:
+    """`module.function` of every function in kfplatform/ shaped like a cross-check, read from the source.
+
+    A cross-check takes the PlatformConfig and yields ConfigIssues; one that no list composes would
+    never run (a silent omission), so the composed list is compared with what the source defines.
+    """
+    found = []
+    for path in sorted((PROJECT_DIR / "kfplatform").rglob("*.py")):
+        module = ".".join(path.relative_to(PROJECT_DIR).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef) or node.returns is None:
+                continue
+            params = [a.annotation for a in node.args.args]
+            if (len(params) == 1 and params[0] is not None and ast.unparse(params[0]) == "PlatformConfig"
+                    and ast.unparse(node.returns) == "Iterable[ConfigIssue]"):
+                found.append(f"{module}.{node.name}")
+    return found
+
+
+AREA_MODULES = sorted(
+    ".".join(p.relative_to(PROJECT_DIR).with_suffix("").parts)
+    for name in ("config.py", "checks.py") for p in (PROJECT_DIR / "kfplatform").glob(f"*/{name}")
+)
+PRINT_COMPOSED = (
+    "from kfplatform.config.checks import CROSS_CHECKS\n"
+    "print('\\n'.join(f'{c.__module__}.{c.__name__}' for c in CROSS_CHECKS))"
+)
+
+
+@pytest.mark.parametrize("module", AREA_MODULES + ["kfplatform.data.geometry", "kfplatform.config.loader"])
+def test_any_config_module_can_be_imported_first_and_every_check_is_composed(module):
+    """StackConfig composes the areas' models and they import the config base; the loader composes the
+    areas' checks: whichever module a fresh interpreter imports first, the import works and the
+    composed list holds every cross-check defined in kfplatform/, once each."""
+    code = f"import {module}\n{PRINT_COMPOSED}"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    composed = proc.stdout.split()
+    assert len(composed) == len(set(composed))
+    assert sorted(composed) == sorted(defined_cross_checks())
 
 
-def test_every_areas_cross_checks_are_registered_by_the_loader():
-    from kfplatform.config.loader import CROSS_CHECKS
+def test_each_area_exports_its_own_checks_in_a_stable_order():
+    """The order issues are reported in is the composed order: the loader's own, then area by area."""
+    from kfplatform.config.checks import CROSS_CHECKS
 
-    areas = {fn.__module__ for fn in CROSS_CHECKS}
-    assert {"kfplatform.data.checks", "kfplatform.data.geometry", "kfplatform.gpu.checks", "kfplatform.kubeflow.checks",
-            "kfplatform.tenancy.checks"} <= areas
+    assert [f"{c.__module__}.{c.__name__}" for c in CROSS_CHECKS] == [
+        "kfplatform.config.checks.tenant_names",
+        "kfplatform.backup.checks.restored_namespaces_are_teams",
+        "kfplatform.data.checks.object_store_survives_a_zone",
+        "kfplatform.data.geometry.geometry_issues",
+        "kfplatform.gpu.checks.gpu_capacity",
+        "kfplatform.kubeflow.checks._kubeflow",
+        "kfplatform.tenancy.checks._cluster_ranges_declared",
+        "kfplatform.tenancy.checks._stack_egress",
+        "kfplatform.tenancy.checks._tenant_egress",
+        "kfplatform.tenancy.checks._system_groups",
+        "kfplatform.tenancy.checks._container_ceiling_within_quota",
+        "kfplatform.tenancy.checks._unique_object_names",
+        "kfplatform.compliance.checks.regulated_tenants_need_a_signing_key",
+        "kfplatform.modelregistry.checks._model_registry",
+    ]
+    assert len(defined_cross_checks()) == len(CROSS_CHECKS)
+
+
+def test_no_area_imports_the_loader_to_be_composed():
+    """No registry and no cycle: the checks modules import the leaf PlatformConfig module, never the loader."""
+    for path in (PROJECT_DIR / "kfplatform").glob("*/checks.py"):
+        assert "config.loader" not in path.read_text(), path
+    assert "cross_check" not in (PROJECT_DIR / "kfplatform/config/loader.py").read_text()
