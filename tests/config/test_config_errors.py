@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 
@@ -196,9 +197,11 @@ def defined_cross_checks() -> list[str]:
     return found
 
 
-AREA_MODULES = sorted(
-    ".".join(p.relative_to(PROJECT_DIR).with_suffix("").parts)
-    for name in ("config.py", "checks.py") for p in (PROJECT_DIR / "kfplatform").glob(f"*/{name}")
+CONFIG_MODULES = sorted(
+    ".".join(p.relative_to(PROJECT_DIR).with_suffix("").parts) for p in (PROJECT_DIR / "kfplatform").glob("*/config.py")
+)
+CHECKS_MODULES = sorted(
+    ".".join(p.relative_to(PROJECT_DIR).with_suffix("").parts) for p in (PROJECT_DIR / "kfplatform").glob("*/checks.py")
 )
 PRINT_COMPOSED = (
     "from kfplatform.config.checks import CROSS_CHECKS\n"
@@ -206,7 +209,7 @@ PRINT_COMPOSED = (
 )
 
 
-@pytest.mark.parametrize("module", AREA_MODULES + ["kfplatform.data.geometry", "kfplatform.config.loader"])
+@pytest.mark.parametrize("module", CONFIG_MODULES + ["kfplatform.data.geometry", "kfplatform.config.loader"])
 def test_any_config_module_can_be_imported_first_and_every_check_is_composed(module):
     """StackConfig composes the areas' models and they import the config base; the loader composes the
     areas' checks: whichever module a fresh interpreter imports first, the import works and the
@@ -217,6 +220,28 @@ def test_any_config_module_can_be_imported_first_and_every_check_is_composed(mod
     composed = proc.stdout.split()
     assert len(composed) == len(set(composed))
     assert sorted(composed) == sorted(defined_cross_checks())
+
+
+def test_any_checks_module_can_be_imported_first():
+    """Each area's checks module imported before anything else of kfplatform (one interpreter, the
+    package's modules dropped between tries: import order within kfplatform is what could cycle)."""
+    code = (
+        "import importlib, json, sys\n"
+        "seen = {}\n"
+        f"for module in {CHECKS_MODULES!r}:\n"
+        "    for name in [m for m in sys.modules if m == 'kfplatform' or m.startswith('kfplatform.')]:\n"
+        "        del sys.modules[name]\n"
+        "    importlib.import_module(module)\n"
+        "    checks = importlib.import_module('kfplatform.config.checks')\n"
+        "    seen[module] = [f'{c.__module__}.{c.__name__}' for c in checks.CROSS_CHECKS]\n"
+        "print(json.dumps(seen))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout)
+    assert sorted(seen) == CHECKS_MODULES and len(CHECKS_MODULES) >= 8
+    for module, composed in seen.items():
+        assert sorted(composed) == sorted(defined_cross_checks()), module
 
 
 def test_each_area_exports_its_own_checks_in_a_stable_order():
