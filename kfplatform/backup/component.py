@@ -65,24 +65,29 @@ def restore_bootstrap(stack: StackConfig, secrets: SecretsPlane) -> RestoreBoots
     return RestoreBootstrap(spec, (delivered,))
 
 
+@dataclass(frozen=True)
+class BackupsArgs:
+    """What the backups box reads: the stack and tenants, and what the other boxes made."""
+
+    stack: StackConfig
+    tenants: Sequence[TenantFile]
+    secrets: SecretsPlane
+    namespaces: Mapping[str, pulumi.Resource]  # the platform's Namespace objects by role
+    tenant_namespaces: Mapping[str, pulumi.Resource]
+    endpoints: DataEndpoints
+    galera: Sequence[pulumi.Resource]  # the mariadb-operator release and the MariaDB
+    buckets: Mapping[str, pulumi.Resource]
+    minio_provider: pulumi.ProviderResource
+    vault_provider: pulumi.ProviderResource
+
+
 class Backups(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        stack: StackConfig,
-        tenants: Sequence[TenantFile],
-        *,
-        secrets: SecretsPlane,
-        namespaces: Mapping[str, pulumi.Resource],
-        tenant_namespaces: Mapping[str, pulumi.Resource],
-        endpoints: DataEndpoints,
-        galera: Sequence[pulumi.Resource],  # the mariadb-operator release and the MariaDB
-        buckets: Mapping[str, pulumi.Resource],
-        minio_provider: pulumi.ProviderResource,
-        vault_provider: pulumi.ProviderResource,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:backup:Backups", name, None, opts)
+        stack, tenants, secrets = args.stack, args.tenants, args.secrets
+        namespaces, tenant_namespaces, endpoints = args.namespaces, args.tenant_namespaces, args.endpoints
+        galera, buckets, minio_provider = args.galera, args.buckets, args.minio_provider
+        vault_provider = args.vault_provider
         config: BackupConfig = stack.backup
         self.config = config
         ns = stack.cluster.namespaces

@@ -6,6 +6,7 @@ puts on the namespace: the admission policy's binding and policy-controller sele
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import pulumi
@@ -101,21 +102,25 @@ def vector_values(*, role: str, config_map: str, mirror: str, pull_secret: str, 
     return values
 
 
+@dataclass(frozen=True)
+class ComplianceArgs:
+    """What the compliance box reads: the whole config, and what the other boxes made."""
+
+    config: PlatformConfig
+    secrets: SecretsPlane
+    namespaces: Mapping[str, k8s.core.v1.Namespace]  # the platform's Namespace objects by name
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    audit_bucket: pulumi.Resource
+    minio_provider: pulumi.ProviderResource
+    crd_installers: Mapping[str, pulumi.Resource]
+
+
 class Compliance(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        config: PlatformConfig,
-        *,
-        secrets: SecretsPlane,
-        namespaces: Mapping[str, k8s.core.v1.Namespace],
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        audit_bucket: pulumi.Resource,
-        minio_provider: pulumi.ProviderResource,
-        crd_installers: Mapping[str, pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: ComplianceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:compliance:Compliance", name, None, opts)
+        config, secrets, namespaces = args.config, args.secrets, args.namespaces
+        tenant_namespaces, audit_bucket, minio_provider = args.tenant_namespaces, args.audit_bucket, args.minio_provider
+        crd_installers = args.crd_installers
         stack = config.stack
         compliance = stack.compliance
         ns = stack.cluster.namespaces

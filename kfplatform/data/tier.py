@@ -5,7 +5,8 @@
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,25 +21,29 @@ from .operators import DataOperators
 from .proxysql import ADMIN_SECRET, ProxySql, mounted_secrets
 from .tenant_access import TenantObjectAccess
 
+if TYPE_CHECKING:
+    from ..backup.component import RestoreBootstrap
+
+
+@dataclass(frozen=True)
+class DataTierArgs:
+    """What the data tier reads: the stack, the secrets plane, the namespaces, tenant consumers' accounts."""
+
+    stack: StackConfig
+    secrets: SecretsPlane
+    namespaces: Mapping[str, pulumi.Resource]  # the platform's Namespace objects by role (`database`, ...)
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    minio_provider: pulumi.ProviderResource
+    bootstrap: RestoreBootstrap | None = None  # when Galera starts from a backup (the drill)
+    tenant_accounts: Sequence[DatabaseAccount] = ()  # accounts of consumers in tenant namespaces (Model Registries)
+
 
 class DataTier(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        stack: StackConfig,
-        *,
-        secrets: SecretsPlane,
-        namespaces: Mapping[str, pulumi.Resource],
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        minio_provider: pulumi.ProviderResource,
-        bootstrap=None,
-        tenant_accounts: Sequence[DatabaseAccount] = (),
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`namespaces`: the platform's Namespace objects by role (`database`, `objectStore`, ...).
-        `bootstrap`: a `kfplatform.backup.RestoreBootstrap` when Galera starts from a backup (the drill).
-        `tenant_accounts`: database accounts of consumers in tenant namespaces (Model Registries)."""
+    def __init__(self, name: str, args: DataTierArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:data:DataTier", name, None, opts)
+        stack, secrets, namespaces = args.stack, args.secrets, args.namespaces
+        tenant_namespaces, minio_provider, bootstrap = args.tenant_namespaces, args.minio_provider, args.bootstrap
+        tenant_accounts = args.tenant_accounts
         config = stack.data
         prod = stack.is_prod
         ns = stack.cluster.namespaces

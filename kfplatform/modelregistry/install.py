@@ -16,7 +16,8 @@ registry's pods out to ProxySQL's port. docs/model-registry.md says what this gu
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,6 +30,9 @@ from ..kubeflow import patches
 from ..kubeflow.config import ArgoCdConfig, ReleaseConfig
 from . import release
 from .config import CREDENTIALS_SECRET, RESOURCES
+
+if TYPE_CHECKING:
+    from ..secrets.plane import SecretsPlane
 
 COMPONENT = "model-registry"
 APPLICATION_PREFIX = "model-registry-"
@@ -224,27 +228,32 @@ class TenantModelRegistry(pulumi.ComponentResource):
         })
 
 
+@dataclass(frozen=True)
+class ModelRegistriesArgs:
+    """Whose registries (one database account per opted-in team) and what each one connects to."""
+
+    accounts: Sequence[DatabaseAccount]
+    release_config: ReleaseConfig
+    argocd: ArgoCdConfig
+    mirror: str
+    database_host: str
+    database_port: int
+    database_namespace: str
+    secrets: SecretsPlane
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    authorization_policy_crd: Sequence[pulumi.Resource]  # what installs Istio's CRDs
+    database_ready: Mapping[str, Sequence[pulumi.Resource]]  # per account: its User and Grants and ProxySQL
+
+
 class ModelRegistries(pulumi.ComponentResource):
     """One TenantModelRegistry per opted-in team (its database account names the team)."""
 
-    def __init__(
-        self,
-        name: str,
-        accounts: Sequence[DatabaseAccount],
-        *,
-        release_config: ReleaseConfig,
-        argocd: ArgoCdConfig,
-        mirror: str,
-        database_host: str,
-        database_port: int,
-        database_namespace: str,
-        secrets,
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        authorization_policy_crd: Sequence[pulumi.Resource],
-        database_ready: Mapping[str, Sequence[pulumi.Resource]],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: ModelRegistriesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:modelregistry:ModelRegistries", name, None, opts)
+        accounts, release_config, argocd = args.accounts, args.release_config, args.argocd
+        mirror, database_host, database_port = args.mirror, args.database_host, args.database_port
+        database_namespace, secrets, tenant_namespaces = args.database_namespace, args.secrets, args.tenant_namespaces
+        authorization_policy_crd, database_ready = args.authorization_policy_crd, args.database_ready
         self.registries: dict[str, TenantModelRegistry] = {}
         for account in accounts:
             team = account.consumer_namespace

@@ -2,6 +2,7 @@
 monitoring stack itself (stack.py). docs/observability.md says what it guarantees."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import pulumi
@@ -45,17 +46,21 @@ def rule_groups(config: PlatformConfig) -> dict[str, list[dict]]:
     return out
 
 
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    """What the observability box reads: the whole config, the namespaces and the secrets plane."""
+
+    config: PlatformConfig
+    namespaces: Mapping[str, k8s.core.v1.Namespace]  # platform namespaces by name
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    secrets: SecretsPlane
+
+
 class Observability(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        config: PlatformConfig,
-        namespaces: Mapping[str, k8s.core.v1.Namespace],  # platform namespaces by name
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        secrets: SecretsPlane,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:observability:Observability", name, None, opts)
+        config, namespaces, tenant_namespaces = args.config, args.namespaces, args.tenant_namespaces
+        secrets = args.secrets
         stack = config.stack
         obs = stack.observability
         ns = stack.cluster.namespaces
