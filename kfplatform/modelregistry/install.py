@@ -174,26 +174,7 @@ class TenantModelRegistry(pulumi.ComponentResource):
                 # (cleanupPolicy Skip; protected in prod).
                 finalizers=[FINALIZER],
             ),
-            spec={
-                "project": argocd.install_project,
-                "info": [
-                    {"name": "model registry", "value": f"{release.VERSION} (kubeflow/manifests {release_config.tag})"},
-                    {"name": "upstream", "value": f"{release_config.repo_url} {release.OVERLAY_PATH}"},
-                    {"name": "managed by", "value": f"kubeflow-platform (Pulumi): modelRegistry in tenants/{team}.yaml"},
-                ],
-                "source": {
-                    "repoURL": release_config.repo_url,
-                    "targetRevision": release_config.commit,
-                    "path": release.OVERLAY_PATH,
-                    "kustomize": {"patches": by_component[team], "images": [image_override(mirror)]},
-                },
-                "destination": {"server": argocd.destination_server, "namespace": team},
-                "syncPolicy": {
-                    "automated": {"prune": True, "selfHeal": True},
-                    "syncOptions": ["ServerSideApply=true", "PruneLast=true", "CreateNamespace=false"],
-                    "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
-                },
-            },
+            spec=self._application_spec(team, argocd, release_config, by_component[team], mirror),
             opts=child(self, depends_on=[namespace, *credential_deps.get(team, []), *database_ready]),
         )
         self.authorization_policy = custom_resource(
@@ -204,8 +185,43 @@ class TenantModelRegistry(pulumi.ComponentResource):
             spec=authorization_policy_spec(team),
             opts=child(self, depends_on=[namespace, *authorization_policy_crd]),
         )
+        self.database_egress = self._database_egress(team, namespace, database_namespace, database_port)
+        self.register_outputs({
+            "application": application_name(team), "service": f"{release.SERVICE}.{team}.svc.cluster.local:{release.PORT}",
+        })
+
+    @staticmethod
+    def _application_spec(
+        team: str, argocd: ArgoCdConfig, release_config: ReleaseConfig, patches: list[dict], mirror: str
+    ) -> dict:
+        """Argo CD syncs upstream's overlay at the pinned commit into the team's namespace, patched."""
+        return {
+            "project": argocd.install_project,
+            "info": [
+                {"name": "model registry", "value": f"{release.VERSION} (kubeflow/manifests {release_config.tag})"},
+                {"name": "upstream", "value": f"{release_config.repo_url} {release.OVERLAY_PATH}"},
+                {"name": "managed by", "value": f"kubeflow-platform (Pulumi): modelRegistry in tenants/{team}.yaml"},
+            ],
+            "source": {
+                "repoURL": release_config.repo_url,
+                "targetRevision": release_config.commit,
+                "path": release.OVERLAY_PATH,
+                "kustomize": {"patches": patches, "images": [image_override(mirror)]},
+            },
+            "destination": {"server": argocd.destination_server, "namespace": team},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["ServerSideApply=true", "PruneLast=true", "CreateNamespace=false"],
+                "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+            },
+        }
+
+    def _database_egress(
+        self, team: str, namespace: k8s.core.v1.Namespace, database_namespace: str, database_port: int
+    ) -> k8s.networking.v1.NetworkPolicy:
+        """The server's pods may reach ProxySQL, and only on the database port."""
         NP = k8s.networking.v1
-        self.database_egress = NP.NetworkPolicy(
+        return NP.NetworkPolicy(
             f"{team}-{DATABASE_EGRESS_POLICY}",
             metadata=meta(DATABASE_EGRESS_POLICY, team, component="tenant-network"),
             spec=NP.NetworkPolicySpecArgs(
@@ -223,9 +239,6 @@ class TenantModelRegistry(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=[namespace]),
         )
-        self.register_outputs({
-            "application": application_name(team), "service": f"{release.SERVICE}.{team}.svc.cluster.local:{release.PORT}",
-        })
 
 
 @dataclass(frozen=True)
