@@ -1,11 +1,14 @@
 """Platform: the root component. It reads like the posture diagram, one box per line."""
 from __future__ import annotations
 
+from typing import Mapping
+
 import pulumi
 
 from .compliance.component import Compliance, ComplianceArgs, namespace_labels
 from .backup.component import Backups, BackupsArgs, restore_bootstrap
 from .config import PlatformConfig
+from .config.stack import StackConfig
 from .data.tier import DataTier, DataTierArgs
 from .gpu.capacity import closed_quota_keys
 from .gpu.gpus import Gpus, GpusArgs
@@ -137,7 +140,12 @@ class Platform(pulumi.ComponentResource):
             opts=here,
         )
 
-        self.outputs = {
+        self.outputs = self._outputs(stack, tenant_namespaces)
+        self.register_outputs(self.outputs)
+
+    def _outputs(self, stack: StackConfig, tenant_namespaces: Mapping[str, pulumi.Resource]) -> dict:
+        """What users need: endpoints, namespaces, where each team's secrets live, and each box's outputs."""
+        return {
             "environment": stack.environment.value,
             "dashboardUrl": f"https://{stack.cluster.domain}/",
             "platformNamespaces": stack.cluster.namespaces.model_dump(by_alias=True),
@@ -156,4 +164,3 @@ class Platform(pulumi.ComponentResource):
             **self.backups.outputs,
             **self.observability.outputs,
         }
-        self.register_outputs(self.outputs)
