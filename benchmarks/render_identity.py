@@ -41,16 +41,22 @@ def export(revision: str, dest: pathlib.Path) -> pathlib.Path:
 
 def compare(old: pathlib.Path, new: pathlib.Path) -> list[str]:
     problems = []
-    names = sorted({p.name for p in old.iterdir()} | {p.name for p in new.iterdir()})
+    # Every file, folders included (the render writes e.g. rules/<file> per component).
+    names = sorted(
+        {str(p.relative_to(old)) for p in old.rglob("*") if p.is_file()}
+        | {str(p.relative_to(new)) for p in new.rglob("*") if p.is_file()}
+    )
     for name in names:
         a, b = old / name, new / name
         if not a.exists() or not b.exists():
             problems.append(f"{name}: only in {'new' if b.exists() else 'old'}")
             continue
-        if a.read_bytes() == b.read_bytes():
-            print(f"  identical  {name}  sha256 {hashlib.sha256(a.read_bytes()).hexdigest()[:16]}")
+        # The summary names the folder it was rendered into: the only difference a render may have.
+        old_bytes, new_bytes = (f.read_bytes().replace(str(d).encode(), b"<out>") for f, d in ((a, old), (b, new)))
+        if old_bytes == new_bytes:
+            print(f"  identical  {name}  sha256 {hashlib.sha256(old_bytes).hexdigest()[:16]}")
             continue
-        old_lines, new_lines = a.read_text().splitlines(), b.read_text().splitlines()
+        old_lines, new_lines = old_bytes.decode().splitlines(), new_bytes.decode().splitlines()
         line = next((i for i, (x, y) in enumerate(zip(old_lines, new_lines)) if x != y), min(len(old_lines), len(new_lines)))
         problems.append(f"{name}: differs from line {line + 1}")
     return problems

@@ -1,13 +1,12 @@
-"""Cross-checks of the backup configuration against the tenants (registered on import by the loader)."""
+"""Cross-checks of the backup configuration against the tenants (exported as CHECKS, run by the loader)."""
 from __future__ import annotations
 
 from typing import Iterable
 
 from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 
 
-@cross_check
 def restored_namespaces_are_teams(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """The drill restores team namespaces only: the platform's own are made by the sandbox stack itself."""
     restore = config.stack.backup.restore
@@ -21,3 +20,7 @@ def restored_namespaces_are_teams(config: PlatformConfig) -> Iterable[ConfigIssu
             f"{', '.join(unknown)}: not a team of tenants/ (teams: {', '.join(sorted(teams)) or 'none'}); "
             "the drill restores team namespaces, the stack makes the platform's own",
         )
+
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (restored_namespaces_are_teams,)

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
-from ..config.loader import TenantFile
+from ..config.platform_config import TenantFile
 from ..config.stack import StackConfig
 from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, DataEndpoints
 from ..data.galera import GALERA_NAME
@@ -65,76 +65,103 @@ def restore_bootstrap(stack: StackConfig, secrets: SecretsPlane) -> RestoreBoots
     return RestoreBootstrap(spec, (delivered,))
 
 
+@dataclass(frozen=True)
+class BackupsArgs:
+    """What the backups box reads: the stack and tenants, and what the other boxes made."""
+
+    stack: StackConfig
+    tenants: Sequence[TenantFile]
+    secrets: SecretsPlane
+    namespaces: Mapping[str, pulumi.Resource]  # the platform's Namespace objects by role
+    tenant_namespaces: Mapping[str, pulumi.Resource]
+    endpoints: DataEndpoints
+    galera: Sequence[pulumi.Resource]  # the mariadb-operator release and the MariaDB
+    buckets: Mapping[str, pulumi.Resource]
+    minio_provider: pulumi.ProviderResource
+    vault_provider: pulumi.ProviderResource
+
+
 class Backups(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        stack: StackConfig,
-        tenants: Sequence[TenantFile],
-        *,
-        secrets: SecretsPlane,
-        namespaces: Mapping[str, pulumi.Resource],
-        tenant_namespaces: Mapping[str, pulumi.Resource],
-        endpoints: DataEndpoints,
-        galera: Sequence[pulumi.Resource],  # the mariadb-operator release and the MariaDB
-        buckets: Mapping[str, pulumi.Resource],
-        minio_provider: pulumi.ProviderResource,
-        vault_provider: pulumi.ProviderResource,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:backup:Backups", name, None, opts)
+        self._args = args
+        stack = args.stack
         config: BackupConfig = stack.backup
         self.config = config
-        ns = stack.cluster.namespaces
-        self.namespace = ns.backup
-        mirror, pull_secret = stack.images.mirror, stack.images.pull_secret
-        prod = stack.is_prod
+        self.namespace = stack.cluster.namespaces.backup
         self.schedules: dict[str, pulumi.Resource] = {}
         self.outputs: dict = {}
         if not config.velero_needed and config.galera is None:
             self.register_outputs({})
             return
-        in_ns = lambda role: [namespaces[role]] if role in namespaces else []  # noqa: E731
-        pulls = [secrets.pull_secret_delivery(self.namespace)]
-        store = stack.data.object_store
-        backups_bucket = store.buckets.backups
-        store_url = f"https://{endpoints.object_store_host}:{endpoints.object_store_port}"
-        store_hostport = f"{endpoints.object_store_host}:{endpoints.object_store_port}"
-        node_agent = any(t.config.backup.notebook_volumes for t in tenants)
+        self._pulls = [args.secrets.pull_secret_delivery(self.namespace)]
+        self._store_url = f"https://{args.endpoints.object_store_host}:{args.endpoints.object_store_port}"
+        ca_pem, ca_b64 = self._cluster_ca(name)
+        # Velero writes when it has schedules to run or Galera backups to keep; the sandbox only reads.
+        writes = config.schedules is not None or config.galera is not None
+        velero_credentials = self._object_store_accounts(writes)
+        self._velero(velero_credentials, ca_b64, writes)
+        self._storage_locations()
+        self._schedules()
+        if config.galera is not None:
+            self._galera_backups(ca_pem)
+        if config.replication is not None and config.offsite is not None:
+            self._artifact_replication()
+        if config.restore is not None:
+            self._drill_restore()
+        self._alerts()
+        self.outputs["backupSchedules"] = sorted(self.schedules)
+        self.register_outputs(self.outputs)
 
-        # The cluster CA signs MinIO's certificate (data/endpoints.py). Velero takes it inline (base64);
-        # mariadb-operator only from a Secret, so it is written to Vault and delivered by ESO.
+    def _in_ns(self, role: str) -> list[pulumi.Resource]:
+        return [self._args.namespaces[role]] if role in self._args.namespaces else []
+
+    def _cluster_ca(self, name: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """The cluster CA (PEM, and base64 for Velero), read at deploy time.
+
+        The cluster CA signs MinIO's certificate (data/endpoints.py). Velero takes it inline (base64);
+        mariadb-operator only from a Secret, so it is written to Vault and delivered by ESO."""
         root_ca = k8s.core.v1.ConfigMap.get(
             f"{name}-kube-root-ca", f"kube-system/{OBJECT_STORE_CA_CONFIGMAP}", opts=pulumi.ResourceOptions(parent=self)
         )
         ca_pem = root_ca.data.apply(lambda data: (data or {}).get(OBJECT_STORE_CA_KEY) or "")
         ca_b64 = ca_pem.apply(lambda pem: base64.b64encode(pem.encode()).decode() if pem else "")
+        return ca_pem, ca_b64
 
-        writes = config.schedules is not None or config.galera is not None
+    def _object_store_accounts(self, writes: bool) -> list[pulumi.Resource]:
+        """Velero's writer account, the drill's reader, and Velero's credential Secrets (returned)."""
+        args, config = self._args, self.config
+        secrets, store, buckets = args.secrets, args.stack.data.object_store, args.buckets
+        backups_bucket = store.buckets.backups
         velero_creds: list[pulumi.Resource] = []
         if writes:
             velero_account = self._account(
                 "velero-object-store", VELERO_WRITER_PATH, "backup-velero",
-                accounts.prefix_writer_policy(backups_bucket, velero.BUCKET_PREFIX), secrets, store, minio_provider,
+                accounts.prefix_writer_policy(backups_bucket, velero.BUCKET_PREFIX), secrets, store, args.minio_provider,
                 [buckets["backups"]],
             )
             velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, VELERO_WRITER_PATH, [velero_account.user]))
         if config.drill_reader:
             self._account(
                 "drill-reader-object-store", DRILL_READER_PATH, "backup-drill-reader",
-                accounts.read_only_policy(backups_bucket), secrets, store, minio_provider, [buckets["backups"]],
+                accounts.read_only_policy(backups_bucket), secrets, store, args.minio_provider, [buckets["backups"]],
             )
         if config.restore is not None:
             # The sandbox's Velero holds nothing but prod's read-only keys: its default credentials too.
             velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, config.restore.credentials_path, []))
         if config.offsite is not None:
             velero_creds.append(self._cloud_secret(secrets, velero.OFFSITE_SECRET, config.offsite.credentials_path, []))
+        return velero_creds
 
-        # -- Velero, or OADP on OpenShift ------------------------------------------------------------
-        deps = [*in_ns("backup"), *pulls, *velero_creds]
+    def _velero(self, velero_creds: list[pulumi.Resource], ca_b64: pulumi.Output[str], writes: bool) -> None:
+        """Velero (chart), or OADP on OpenShift, with the primary location in the backups bucket."""
+        stack, config = self._args.stack, self.config
+        node_agent = any(t.config.backup.notebook_volumes for t in self._args.tenants)
+        deps = [*self._in_ns("backup"), *self._pulls, *velero_creds]
         primary = velero.location_spec(
-            bucket=backups_bucket, prefix=velero.BUCKET_PREFIX, endpoint_url=store_url, region="us-east-1",
-            default=True, read_only=False, credential_secret=velero.CREDENTIALS_SECRET, ca_cert_b64=None,
+            bucket=stack.data.object_store.buckets.backups, prefix=velero.BUCKET_PREFIX, endpoint_url=self._store_url,
+            region="us-east-1", default=True, read_only=False, credential_secret=velero.CREDENTIALS_SECRET,
+            ca_cert_b64=None,
         )
         self.locations: dict[str, pulumi.Resource] = {}
         if config.distribution == "openshift":
@@ -149,15 +176,19 @@ class Backups(pulumi.ComponentResource):
             self.server = _release(
                 self, "velero", releases.VELERO_CHART, self.namespace,
                 velero.velero_values(
-                    mirror=mirror, pull_secret=pull_secret, node_agent=node_agent,
+                    mirror=stack.images.mirror, pull_secret=stack.images.pull_secret, node_agent=node_agent,
                     default_location=velero.PRIMARY_LOCATION if writes else None,
                 ),
-                depends_on=deps, protect=prod,
+                depends_on=deps, protect=stack.is_prod,
             )
             if writes:
                 self.locations[velero.PRIMARY_LOCATION] = self._location(
                     velero.PRIMARY_LOCATION, ca_b64.apply(lambda ca: _with_ca(primary, ca)),
                 )
+
+    def _storage_locations(self) -> None:
+        """The offsite (DR) location, and prod's backups read-only for the sandbox's restore."""
+        config = self.config
         if config.offsite is not None:
             self.locations[config.offsite.name] = self._location(config.offsite.name, velero.offsite_spec(config.offsite))
         if config.restore is not None:
@@ -169,10 +200,12 @@ class Backups(pulumi.ComponentResource):
             restore_location["backupSyncPeriod"] = "30s"
             self.locations[velero.RESTORE_LOCATION] = self._location(velero.RESTORE_LOCATION, restore_location)
 
-        # -- Schedules: the platform, and one per team (derived from the tenants list) --------------
-        volume_opt_in = {t.config.name: t.config.backup.notebook_volumes for t in tenants}
+    def _schedules(self) -> None:
+        """Schedules: the platform, and one per team (derived from the tenants list)."""
+        tenant_namespaces = self._args.tenant_namespaces
+        volume_opt_in = {t.config.name: t.config.backup.notebook_volumes for t in self._args.tenants}
         for schedule_name, spec in velero.schedules(
-            config, platform_namespaces=sorted(ns.names()), tenants=volume_opt_in,
+            self.config, platform_namespaces=sorted(self._args.stack.cluster.namespaces.names()), tenants=volume_opt_in,
         ).items():
             location = spec["template"]["storageLocation"]
             teams = [t for t in spec["template"]["includedNamespaces"] if t in tenant_namespaces]
@@ -186,139 +219,145 @@ class Backups(pulumi.ComponentResource):
                 ]),
             )
 
-        # -- Galera: physical (replica) and logical (KFP, MLMD) backups -----------------------------
-        if config.galera is not None:
-            galera_account = self._account(
-                "galera-backup-object-store", GALERA_WRITER_PATH, "backup-galera",
-                accounts.prefix_writer_policy(backups_bucket, database.PREFIX), secrets, store, minio_provider,
-                [buckets["backups"]],
-            )
-            s3 = secrets.deliver(
-                ns.database, database.S3_SECRET, GALERA_WRITER_PATH,
-                {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
-                depends_on=[galera_account.user],
-            )
-            ca_write = vault.kv.SecretV2(
-                "platform-backup-object-store-ca", mount=secrets.layout.mount.path, name=CA_PATH,
-                data_json=ca_pem.apply(lambda pem: json.dumps({database.CA_KEY: pem})),
-                opts=child(self, provider=vault_provider),
-            )
-            ca_secret = secrets.deliver(
-                ns.database, database.CA_SECRET, CA_PATH, {database.CA_KEY: database.CA_KEY}, depends_on=[ca_write],
-            )
-            galera_deps = [*galera, s3, ca_secret]
-            self.physical = custom_resource(
-                "galera-physical-backup", api_version="k8s.mariadb.com/v1alpha1", kind="PhysicalBackup",
-                metadata=meta(database.PHYSICAL_BACKUP, ns.database, component=COMPONENT),
-                spec=database.physical_backup_spec(
-                    config.galera, mariadb=GALERA_NAME, bucket=backups_bucket, endpoint=store_hostport, pull_secret=pull_secret,
-                ),
-                opts=child(self, depends_on=galera_deps),
-            )
-            self.logical = custom_resource(
-                "galera-logical-backup", api_version="k8s.mariadb.com/v1alpha1", kind="Backup",
-                metadata=meta(database.LOGICAL_BACKUP, ns.database, component=COMPONENT),
-                spec=database.logical_backup_spec(
-                    config.galera, mariadb=GALERA_NAME, bucket=backups_bucket, endpoint=store_hostport, pull_secret=pull_secret,
-                ),
-                opts=child(self, depends_on=galera_deps),
-            )
-
-            if config.offsite is not None:
-                offsite = config.offsite
-                dr_keys = secrets.deliver(
-                    ns.database, database.OFFSITE_SECRET, offsite.credentials_path,
-                    {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
-                )
-                dr = dict(
-                    mariadb=GALERA_NAME, bucket=offsite.bucket, endpoint=database.endpoint_of(offsite.endpoint),
-                    pull_secret=pull_secret, secret=database.OFFSITE_SECRET, ca_secret=None, region=offsite.region,
-                )
-                for kind, resource_name, object_name, spec in (
-                    ("PhysicalBackup", "galera-physical-backup-offsite", database.PHYSICAL_BACKUP,
-                     database.physical_backup_spec(config.galera, **dr)),
-                    ("Backup", "galera-logical-backup-offsite", database.LOGICAL_BACKUP,
-                     database.logical_backup_spec(config.galera, **dr)),
-                ):
-                    custom_resource(
-                        resource_name, api_version="k8s.mariadb.com/v1alpha1", kind=kind,
-                        metadata=meta(object_name + database.OFFSITE_SUFFIX, ns.database, component=COMPONENT),
-                        spec=spec, opts=child(self, depends_on=[*galera, dr_keys]),
-                    )
-
-        # -- Artifact bucket replication to the DR location ------------------------------------------
-        if config.replication is not None and config.offsite is not None:
-            replication_account = self._account(
-                "replication-object-store", REPLICATION_PATH, "backup-replication",
-                accounts.replication_policy(endpoints.artifact_bucket), secrets, store, minio_provider,
-                [buckets["artifacts"]],
-            )
-            source = secrets.deliver(
-                self.namespace, replication.SOURCE_SECRET, REPLICATION_PATH,
-                {"accesskey": "access_key", "secretkey": "secret_key"}, depends_on=[replication_account.user],
-            )
-            target = secrets.deliver(
-                self.namespace, replication.TARGET_SECRET, config.offsite.credentials_path,
-                {"accesskey": "access_key", "secretkey": "secret_key"},
-            )
-            self.replication = k8s.batch.v1.CronJob(
-                "artifact-replication",
-                metadata=meta(replication.JOB_NAME, self.namespace, component=COMPONENT),
-                spec=replication.cronjob_spec(
-                    cron=config.replication.cron, mirror=mirror, pull_secret=pull_secret, source_url=store_url,
-                    source_bucket=endpoints.artifact_bucket, target_url=config.offsite.endpoint,
-                    target_bucket=config.offsite.artifacts_bucket, ca_configmap=endpoints.object_store_ca_configmap,
-                    ca_key=endpoints.object_store_ca_key,
-                ),
-                opts=child(self, depends_on=[*in_ns("backup"), *pulls, source, target, buckets["artifacts"]]),
-            )
-
-        # -- The drill's Restore (sandbox) -----------------------------------------------------------
-        if config.restore is not None:
-            restore_namespaces = config.restore.namespaces or sorted(tenant_namespaces)
-            self.restore = custom_resource(
-                "drill-restore", api_version=velero.API, kind="Restore",
-                metadata=meta(
-                    velero.restore_name(config.restore.backup), self.namespace, component=COMPONENT,
-                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "3600"},
-                ),
-                spec=velero.restore_spec(config.restore.backup, restore_namespaces),
-                opts=child(self, depends_on=[
-                    self.server, self.locations[velero.RESTORE_LOCATION],
-                    *[tenant_namespaces[t] for t in restore_namespaces if t in tenant_namespaces],
-                ]),
-            )
-            if config.restore.volumes_backup:
-                custom_resource(
-                    "drill-restore-volumes", api_version=velero.API, kind="Restore",
-                    metadata=meta(
-                        velero.restore_name(config.restore.volumes_backup), self.namespace, component=COMPONENT,
-                        annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "7200"},
-                    ),
-                    # Only the claims and pods' volume contents: the objects come from the first Restore.
-                    spec={**velero.restore_spec(config.restore.volumes_backup, restore_namespaces),
-                          "includedResources": ["persistentvolumeclaims", "persistentvolumes", "pods"]},
-                    opts=child(self, depends_on=[self.restore]),
-                )
-            self.outputs["drillRestore"] = {
-                "backup": config.restore.backup, "volumesBackup": config.restore.volumes_backup,
-                "namespaces": restore_namespaces,
-            }
-
-        # -- Alerts ----------------------------------------------------------------------------------
-        rules = backup_rules(
-            config, velero_namespace=self.namespace, database_namespace=ns.database,
-            artifact_bucket=endpoints.artifact_bucket, runbook_base_url=stack.observability.runbook_base_url,
+    def _galera_backups(self, ca_pem: pulumi.Output[str]) -> None:
+        """Galera: physical (replica) and logical (KFP, MLMD) backups, and their offsite copies."""
+        args, config = self._args, self.config
+        secrets, store, galera = args.secrets, args.stack.data.object_store, args.galera
+        database_ns, pull_secret = args.stack.cluster.namespaces.database, args.stack.images.pull_secret
+        backups_bucket = store.buckets.backups
+        store_hostport = f"{args.endpoints.object_store_host}:{args.endpoints.object_store_port}"
+        galera_account = self._account(
+            "galera-backup-object-store", GALERA_WRITER_PATH, "backup-galera",
+            accounts.prefix_writer_policy(backups_bucket, database.PREFIX), secrets, store, args.minio_provider,
+            [args.buckets["backups"]],
         )
-        if config.alerts and rules:
+        s3 = secrets.deliver(
+            database_ns, database.S3_SECRET, GALERA_WRITER_PATH,
+            {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
+            depends_on=[galera_account.user],
+        )
+        ca_write = vault.kv.SecretV2(
+            "platform-backup-object-store-ca", mount=secrets.layout.mount.path, name=CA_PATH,
+            data_json=ca_pem.apply(lambda pem: json.dumps({database.CA_KEY: pem})),
+            opts=child(self, provider=args.vault_provider),
+        )
+        ca_secret = secrets.deliver(
+            database_ns, database.CA_SECRET, CA_PATH, {database.CA_KEY: database.CA_KEY}, depends_on=[ca_write],
+        )
+        galera_deps = [*galera, s3, ca_secret]
+        self.physical = custom_resource(
+            "galera-physical-backup", api_version="k8s.mariadb.com/v1alpha1", kind="PhysicalBackup",
+            metadata=meta(database.PHYSICAL_BACKUP, database_ns, component=COMPONENT),
+            spec=database.physical_backup_spec(
+                config.galera, mariadb=GALERA_NAME, bucket=backups_bucket, endpoint=store_hostport, pull_secret=pull_secret,
+            ),
+            opts=child(self, depends_on=galera_deps),
+        )
+        self.logical = custom_resource(
+            "galera-logical-backup", api_version="k8s.mariadb.com/v1alpha1", kind="Backup",
+            metadata=meta(database.LOGICAL_BACKUP, database_ns, component=COMPONENT),
+            spec=database.logical_backup_spec(
+                config.galera, mariadb=GALERA_NAME, bucket=backups_bucket, endpoint=store_hostport, pull_secret=pull_secret,
+            ),
+            opts=child(self, depends_on=galera_deps),
+        )
+        if config.offsite is not None:
+            offsite = config.offsite
+            dr_keys = secrets.deliver(
+                database_ns, database.OFFSITE_SECRET, offsite.credentials_path,
+                {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
+            )
+            dr = dict(
+                mariadb=GALERA_NAME, bucket=offsite.bucket, endpoint=database.endpoint_of(offsite.endpoint),
+                pull_secret=pull_secret, secret=database.OFFSITE_SECRET, ca_secret=None, region=offsite.region,
+            )
+            for kind, resource_name, object_name, spec in (
+                ("PhysicalBackup", "galera-physical-backup-offsite", database.PHYSICAL_BACKUP,
+                 database.physical_backup_spec(config.galera, **dr)),
+                ("Backup", "galera-logical-backup-offsite", database.LOGICAL_BACKUP,
+                 database.logical_backup_spec(config.galera, **dr)),
+            ):
+                custom_resource(
+                    resource_name, api_version="k8s.mariadb.com/v1alpha1", kind=kind,
+                    metadata=meta(object_name + database.OFFSITE_SUFFIX, database_ns, component=COMPONENT),
+                    spec=spec, opts=child(self, depends_on=[*galera, dr_keys]),
+                )
+
+    def _artifact_replication(self) -> None:
+        """Artifact bucket replication to the DR location: an mc CronJob with both sides' keys."""
+        args, config = self._args, self.config
+        secrets, endpoints, stack = args.secrets, args.endpoints, args.stack
+        replication_account = self._account(
+            "replication-object-store", REPLICATION_PATH, "backup-replication",
+            accounts.replication_policy(endpoints.artifact_bucket), secrets, stack.data.object_store,
+            args.minio_provider, [args.buckets["artifacts"]],
+        )
+        source = secrets.deliver(
+            self.namespace, replication.SOURCE_SECRET, REPLICATION_PATH,
+            {"accesskey": "access_key", "secretkey": "secret_key"}, depends_on=[replication_account.user],
+        )
+        target = secrets.deliver(
+            self.namespace, replication.TARGET_SECRET, config.offsite.credentials_path,
+            {"accesskey": "access_key", "secretkey": "secret_key"},
+        )
+        self.replication = k8s.batch.v1.CronJob(
+            "artifact-replication",
+            metadata=meta(replication.JOB_NAME, self.namespace, component=COMPONENT),
+            spec=replication.cronjob_spec(
+                cron=config.replication.cron, mirror=stack.images.mirror, pull_secret=stack.images.pull_secret,
+                source_url=self._store_url, source_bucket=endpoints.artifact_bucket, target_url=config.offsite.endpoint,
+                target_bucket=config.offsite.artifacts_bucket, ca_configmap=endpoints.object_store_ca_configmap,
+                ca_key=endpoints.object_store_ca_key,
+            ),
+            opts=child(self, depends_on=[*self._in_ns("backup"), *self._pulls, source, target, args.buckets["artifacts"]]),
+        )
+
+    def _drill_restore(self) -> None:
+        """The drill's Restore (sandbox): the selected namespaces, then their volumes' contents."""
+        restore, tenant_namespaces = self.config.restore, self._args.tenant_namespaces
+        restore_namespaces = restore.namespaces or sorted(tenant_namespaces)
+        self.restore = custom_resource(
+            "drill-restore", api_version=velero.API, kind="Restore",
+            metadata=meta(
+                velero.restore_name(restore.backup), self.namespace, component=COMPONENT,
+                annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "3600"},
+            ),
+            spec=velero.restore_spec(restore.backup, restore_namespaces),
+            opts=child(self, depends_on=[
+                self.server, self.locations[velero.RESTORE_LOCATION],
+                *[tenant_namespaces[t] for t in restore_namespaces if t in tenant_namespaces],
+            ]),
+        )
+        if restore.volumes_backup:
+            custom_resource(
+                "drill-restore-volumes", api_version=velero.API, kind="Restore",
+                metadata=meta(
+                    velero.restore_name(restore.volumes_backup), self.namespace, component=COMPONENT,
+                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "7200"},
+                ),
+                # Only the claims and pods' volume contents: the objects come from the first Restore.
+                spec={**velero.restore_spec(restore.volumes_backup, restore_namespaces),
+                      "includedResources": ["persistentvolumeclaims", "persistentvolumes", "pods"]},
+                opts=child(self, depends_on=[self.restore]),
+            )
+        self.outputs["drillRestore"] = {
+            "backup": restore.backup, "volumesBackup": restore.volumes_backup, "namespaces": restore_namespaces,
+        }
+
+    def _alerts(self) -> None:
+        """Failed, too old, replication failing or lagging: one PrometheusRule."""
+        stack, ns = self._args.stack, self._args.stack.cluster.namespaces
+        rules = backup_rules(
+            self.config, velero_namespace=self.namespace, database_namespace=ns.database,
+            artifact_bucket=self._args.endpoints.artifact_bucket, runbook_base_url=stack.observability.runbook_base_url,
+        )
+        if self.config.alerts and rules:
             custom_resource(
                 "backup-alerts", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
                 metadata=meta(RULE_NAME, ns.monitoring, component=COMPONENT),
                 spec={"groups": [{"name": RULE_NAME, "rules": rules}]},
-                opts=child(self, depends_on=in_ns("monitoring")),
+                opts=child(self, depends_on=self._in_ns("monitoring")),
             )
-        self.outputs["backupSchedules"] = sorted(self.schedules)
-        self.register_outputs(self.outputs)
 
     def _account(self, name, path, policy_name, policy, secrets, store, provider, depends_on) -> ObjectAccount:
         return ObjectAccount(

@@ -1,6 +1,6 @@
 """Cross-checks of the compliance configuration against the tenants.
 
-Registered when the config package loads (kfplatform/config/loader.py imports this module), so
+Exported as CHECKS and run by the config loader (composed in kfplatform/config/checks.py), so
 every problem is reported with the rest, before any resource exists.
 """
 from __future__ import annotations
@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 from .config import ComplianceLevel
 
 
-@cross_check
 def regulated_tenants_need_a_signing_key(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """A regulated tenant without the signing key would run unsigned images: refuse the config."""
     compliance = config.stack.compliance
@@ -27,7 +26,6 @@ def regulated_tenants_need_a_signing_key(config: PlatformConfig) -> Iterable[Con
             )
 
 
-@cross_check
 def no_team_downgrades_itself(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """With `defaultLevel: regulated`, a tenant file's `compliance: standard` would take the team
     out of signed-model admission, payload logging and the signed-images policy on its own say-so:
@@ -54,7 +52,6 @@ def no_team_downgrades_itself(config: PlatformConfig) -> Iterable[ConfigIssue]:
         )
 
 
-@cross_check
 def signed_registry_is_under_the_mirror(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """`signing.registry` outside `images.mirror` would match none of the images the platform and the
     admission policy allow (models and images come from the mirror): with `no-match-policy: deny`
@@ -69,3 +66,6 @@ def signed_registry_is_under_the_mirror(config: PlatformConfig) -> Iterable[Conf
             f"{signing.registry!r} is not {KEY_PREFIX}images.mirror {mirror!r} or a path under it: images from the "
             "mirror would match no policy and every pod of a regulated namespace would be refused",
         )
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (regulated_tenants_need_a_signing_key, no_team_downgrades_itself, signed_registry_is_under_the_mirror)

@@ -62,11 +62,6 @@ class AuditBucketRetention(pulumi.ComponentResource):
             },
             depends_on=depends_on,
         )
-        restricted = k8s.core.v1.SecurityContextArgs(
-            run_as_non_root=True, run_as_user=1000, allow_privilege_escalation=False, read_only_root_filesystem=True,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        )
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata=meta(job_name(days, mode), namespace, component="compliance"),
@@ -78,23 +73,7 @@ class AuditBucketRetention(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         restart_policy="OnFailure",
                         image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=pull_secret)],
-                        containers=[k8s.core.v1.ContainerArgs(
-                            name="mc",
-                            image=releases.MINIO_CLIENT.ref(mirror),
-                            args=retention_args(bucket, days, mode),
-                            env=[k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value=MC_CONFIG_DIR)],
-                            env_from=[k8s.core.v1.EnvFromSourceArgs(
-                                secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=ADMIN_SECRET),
-                            )],
-                            security_context=restricted,
-                            resources=k8s.core.v1.ResourceRequirementsArgs(
-                                requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"},
-                            ),
-                            volume_mounts=[
-                                k8s.core.v1.VolumeMountArgs(name="mc-config", mount_path=MC_CONFIG_DIR),
-                                k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{MC_CONFIG_DIR}/certs/CAs", read_only=True),
-                            ],
-                        )],
+                        containers=[self._container(bucket, days, mode, mirror)],
                         volumes=[
                             k8s.core.v1.VolumeArgs(name="mc-config", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
                             k8s.core.v1.VolumeArgs(
@@ -111,3 +90,29 @@ class AuditBucketRetention(pulumi.ComponentResource):
             opts=child(self, depends_on=[admin, *depends_on]),
         )
         self.register_outputs({"job": job_name(days, mode)})
+
+    @staticmethod
+    def _container(bucket: str, days: int, mode: str, mirror: str) -> k8s.core.v1.ContainerArgs:
+        """`mc` sets the bucket's default retention, as MinIO's root (MC_HOST_* from the Secret), non-root."""
+        restricted = k8s.core.v1.SecurityContextArgs(
+            run_as_non_root=True, run_as_user=1000, allow_privilege_escalation=False, read_only_root_filesystem=True,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+        return k8s.core.v1.ContainerArgs(
+            name="mc",
+            image=releases.MINIO_CLIENT.ref(mirror),
+            args=retention_args(bucket, days, mode),
+            env=[k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value=MC_CONFIG_DIR)],
+            env_from=[k8s.core.v1.EnvFromSourceArgs(
+                secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=ADMIN_SECRET),
+            )],
+            security_context=restricted,
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "128Mi"},
+            ),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="mc-config", mount_path=MC_CONFIG_DIR),
+                k8s.core.v1.VolumeMountArgs(name="ca", mount_path=f"{MC_CONFIG_DIR}/certs/CAs", read_only=True),
+            ],
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "ConfigError": "errors", "ConfigIssue": "errors",
-    "PlatformConfig": "loader", "TenantFile": "loader", "cross_check": "loader",
+    "PlatformConfig": "platform_config", "TenantFile": "platform_config", "CROSS_CHECKS": "checks",
     "load_from_pulumi": "loader", "load_platform_config": "loader",
     "StackConfig": "stack", "TenantConfig": "tenant",
 }

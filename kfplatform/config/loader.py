@@ -6,66 +6,20 @@ from __future__ import annotations
 
 import json
 import pathlib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
 import pydantic
 
-from .. import PROJECT
 from .errors import ConfigError, ConfigIssue, pydantic_issues
-from .reserved import reserved_reason
+from .platform_config import KEY_PREFIX, CrossCheck, PlatformConfig, TenantFile
 from .stack import StackConfig
 from .tenant import TenantConfig
 from .yamlsafe import load_yaml
 
-KEY_PREFIX = f"{PROJECT}:"
-
-
-@dataclass(frozen=True)
-class TenantFile:
-    path: str  # relative to the project, for messages
-    config: TenantConfig
-
-
-@dataclass(frozen=True)
-class PlatformConfig:
-    stack_name: str
-    stack_file: str
-    stack: StackConfig
-    tenants: tuple[TenantFile, ...] = field(default=())
-    tenant_file_count: int = 0  # valid or not: checks on the count must not double-report a bad file
-    # The project folder the stack file was read from (cross-checks that read committed files, e.g.
-    # the data tier's geometry lock); None when the config was built in memory.
-    project_dir: pathlib.Path | None = None
-
-    @property
-    def tenant_configs(self) -> list[TenantConfig]:
-        return [t.config for t in self.tenants]
-
-
-# Cross-checks between the stack and the tenants. Each area appends its own.
-CrossCheck = Callable[[PlatformConfig], Iterable[ConfigIssue]]
-CROSS_CHECKS: list[CrossCheck] = []
-
-
-def cross_check(fn: CrossCheck) -> CrossCheck:
-    CROSS_CHECKS.append(fn)
-    return fn
-
-
-@cross_check
-def _tenant_names(config: PlatformConfig) -> Iterable[ConfigIssue]:
-    for tenant in config.tenants:
-        why = reserved_reason(tenant.config.name, config.stack)
-        if why:
-            yield ConfigIssue(tenant.path, "name", f"{tenant.config.name!r} is taken: {why}; pick another name")
-    if config.tenant_file_count < config.stack.tenancy.min_tenants:
-        yield ConfigIssue(
-            config.stack_file, f"{KEY_PREFIX}tenancy.minTenants",
-            f"expected at least {config.stack.tenancy.min_tenants} tenant files, found {config.tenant_file_count}"
-            " in tenants/ (a missing tenants/ checkout would otherwise plan to delete every team)",
-        )
-
+__all__ = [
+    "KEY_PREFIX", "CrossCheck", "PlatformConfig", "TenantFile", "load_from_pulumi", "load_platform_config",
+    "load_tenants", "stack_values", "validate_stack",
+]
 
 def stack_values(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Project keys of a stack's config (`kubeflow-platform:x` -> `x`), JSON strings decoded."""
@@ -178,7 +132,11 @@ def load_platform_config(
         config = PlatformConfig(
             stack_name, stack_file, stack, tuple(tenants), len(tenant_paths(tenants_dir)), project_dir
         )
-        for check in CROSS_CHECKS:
+        # The areas' checks, composed in one explicit list (kfplatform/config/checks.py); imported here
+        # so that loading the config never depends on which area module was imported first.
+        from . import checks
+
+        for check in checks.CROSS_CHECKS:
             issues.extend(check(config))
     if issues:
         raise ConfigError(issues)
@@ -195,15 +153,3 @@ def load_from_pulumi(project_dir: pathlib.Path) -> PlatformConfig:
     from pulumi.runtime.config import CONFIG, get_config_env
 
     return load_platform_config(pulumi.get_stack(), {**get_config_env(), **CONFIG.get()}, project_dir)
-
-
-# Each area's cross-checks register themselves on import. They import this module (its names above
-# are defined by now), so they are imported last, once, whoever imports the loader first.
-from ..backup import checks as _backup_checks  # noqa: E402,F401
-from ..data import checks as _data_checks  # noqa: E402,F401
-from ..data import geometry as _data_geometry  # noqa: E402,F401
-from ..gpu import checks as _gpu_checks  # noqa: E402,F401
-from ..kubeflow import checks as _kubeflow_checks  # noqa: E402,F401
-from ..tenancy import checks as _tenancy_checks  # noqa: E402,F401
-from ..compliance import checks as _compliance_checks  # noqa: E402,F401
-from ..modelregistry import config as _model_registry_checks  # noqa: E402,F401

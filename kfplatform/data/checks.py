@@ -1,14 +1,14 @@
-"""Cross-checks of the data tier against the rest of the stack (registered on import)."""
+"""Cross-checks of the data tier against the rest of the stack (exported as CHECKS)."""
 from __future__ import annotations
 
 from typing import Iterable
 
 from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 from .erasure import servers_in_largest_zone, servers_tolerated
+from .geometry import geometry_issues
 
 
-@cross_check
 def object_store_survives_a_zone(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """In prod across zones, losing the fullest zone must leave every MinIO pool writable.
 
@@ -33,3 +33,7 @@ def object_store_survives_a_zone(config: PlatformConfig) -> Iterable[ConfigIssue
                 "losing that zone stops the object store. Spread more, smaller servers (e.g. 6 servers x 2 volumes "
                 "over 3 zones with EC:4) or raise the parity",
             )
+
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (object_store_survives_a_zone, geometry_issues)

@@ -7,7 +7,7 @@ cluster with `innodb_force_primary_key` or `wsrep_mode=REQUIRED_PRIMARY_KEY` ref
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -177,23 +177,13 @@ class GaleraCluster(pulumi.ComponentResource):
         accounts = {**endpoints.accounts, **dict(tenant_accounts or {})}
         self.namespace = namespace
         self.hosts = galera_hosts(namespace, config.galera.replicas)
-        base = [operator, *depends_on]
-
-        def credential(vault_name: str, secret_name: str, *, rotate: bool = True) -> k8s.apiextensions.CustomResource:
-            path = platform_path("database", vault_name)
-            secrets.generated(path, [PASSWORD_KEY], rotate=rotate)
-            return secrets.deliver(
-                namespace, secret_name, path, {PASSWORD_KEY: PASSWORD_KEY},
-                labels=WATCH_LABELS if rotate else None, depends_on=depends_on,
-            )
-
+        self._secrets, self._depends_on = secrets, depends_on
         # The root password is not rotated: the operator itself logs in with it, and changing it
         # under a running cluster locks the operator out (rotate by hand, see docs/data-tier.md).
-        root = credential("root", ROOT_SECRET, rotate=False)
-        metrics = credential("metrics", METRICS_SECRET)
+        root = self._credential("root", ROOT_SECRET, rotate=False)
+        metrics = self._credential("metrics", METRICS_SECRET)
         self.monitor_secret = MONITOR_USER
-        monitor = credential(MONITOR_USER, MONITOR_USER)
-
+        monitor = self._credential(MONITOR_USER, MONITOR_USER)
         self.mariadb = custom_resource(
             GALERA_NAME,
             api_version=API,
@@ -207,27 +197,11 @@ class GaleraCluster(pulumi.ComponentResource):
                 config, mirror=mirror, pull_secret=pull_secret, storage_class=storage_class, zones=zones,
                 topology_key=topology_key, bootstrap_from=bootstrap_from,
             ),
-            opts=child(self, depends_on=[*base, root, metrics], protect=protect),
+            opts=child(self, depends_on=[operator, *depends_on, root, metrics], protect=protect),
         )
         ref = {"name": GALERA_NAME, "namespace": namespace, "waitForIt": True}
         sql_deps = [operator, self.mariadb]
-
-        self.databases: dict[str, k8s.apiextensions.CustomResource] = {}
-        for account in accounts.values():
-            for database in account.databases:
-                self.databases[database] = custom_resource(
-                    f"db-{database}",
-                    api_version=API,
-                    kind="Database",
-                    metadata=meta(database, namespace, component="database"),
-                    # Skip: deleting this object never drops the schema and its data.
-                    spec={
-                        "mariaDbRef": ref, "name": database, "characterSet": CHARACTER_SET,
-                        "collate": COLLATION, "cleanupPolicy": "Skip",
-                    },
-                    opts=child(self, depends_on=sql_deps, protect=protect),
-                )
-
+        self.databases = self._databases(accounts.values(), ref, sql_deps, protect)
         # Consumers' accounts: the password Secret in this namespace feeds the User (and ProxySQL);
         # the same Vault value reaches the consumer's namespace with `username` and `password`.
         self.account_secrets: dict[str, str] = {}
@@ -236,48 +210,86 @@ class GaleraCluster(pulumi.ComponentResource):
         self.account_objects: dict[str, list[pulumi.Resource]] = {}
         static_credentials_reason(MONITOR_USER)
         for key, account in accounts.items():
-            static_credentials_reason(account.user)  # why Vault's database engine does not rotate it
-            secrets.generated(account.vault_path, [PASSWORD_KEY])
-            here = secrets.deliver(
-                namespace, account.secret_name, account.vault_path, {PASSWORD_KEY: PASSWORD_KEY},
-                labels=WATCH_LABELS, depends_on=depends_on,
-            )
-            consumer_path = account.consumer_vault_path or account.vault_path
-            if consumer_path != account.vault_path:
-                # A tenant's store reads only its own tree: the same value, mirrored there.
-                secrets.mirrored(account.vault_path, consumer_path)
-            secrets.deliver(
-                account.consumer_namespace or consumer_namespace, account.consumer_secret_name or account.secret_name,
-                consumer_path, {PASSWORD_KEY: PASSWORD_KEY},
-                template_data={"username": account.user, "password": "{{ .password }}"},
-                depends_on=depends_on,
-            )
-            self.account_secrets[account.user] = account.secret_name
-            self.credential_objects.append(here)
-            limit = (
-                account.max_connections * config.proxysql.replicas if account.max_connections else config.max_user_connections
-            )
-            user = self._user(key, account.user, account.secret_name, ref, limit, [*sql_deps, here])
-            self.account_objects[account.user] = [user]
-            for database in account.databases:
-                grant = custom_resource(
-                    f"grant-{account.user}-{database}",
-                    api_version=API,
-                    kind="Grant",
-                    metadata=meta(f"{account.user}-{database}", namespace, component="database"),
-                    spec={
-                        "mariaDbRef": ref, "username": account.user, "host": "%", "database": database,
-                        "table": "*", "privileges": list(APP_PRIVILEGES), "grantOption": False,
-                    },
-                    opts=child(self, depends_on=[*sql_deps, user, self.databases[database]]),
-                )
-                self.account_objects[account.user].append(grant)
+            self._account(key, account, config, consumer_namespace, ref, sql_deps)
         # ProxySQL's monitor: an account with no grants (USAGE). For a MariaDB backend ProxySQL's Galera
         # health check reads INFORMATION_SCHEMA.GLOBAL_STATUS and @@ variables, open to every account
         # (it switches to performance_schema only for MySQL 5.7/8 version strings).
         self._user("monitor", MONITOR_USER, MONITOR_USER, ref, 20, [*sql_deps, monitor])
 
         self.register_outputs({"mariadb": GALERA_NAME, "hosts": self.hosts})
+
+    def _credential(self, vault_name: str, secret_name: str, *, rotate: bool = True) -> k8s.apiextensions.CustomResource:
+        """A generated password at Vault `platform/database/<vault_name>`, delivered as `secret_name`."""
+        path = platform_path("database", vault_name)
+        self._secrets.generated(path, [PASSWORD_KEY], rotate=rotate)
+        return self._secrets.deliver(
+            self.namespace, secret_name, path, {PASSWORD_KEY: PASSWORD_KEY},
+            labels=WATCH_LABELS if rotate else None, depends_on=self._depends_on,
+        )
+
+    def _databases(
+        self, accounts: Iterable[DatabaseAccount], ref: Mapping, sql_deps: list, protect: bool,
+    ) -> dict[str, k8s.apiextensions.CustomResource]:
+        """One Database per schema the accounts use; protected, and never dropped with the object."""
+        databases: dict[str, k8s.apiextensions.CustomResource] = {}
+        for account in accounts:
+            for database in account.databases:
+                databases[database] = custom_resource(
+                    f"db-{database}",
+                    api_version=API,
+                    kind="Database",
+                    metadata=meta(database, self.namespace, component="database"),
+                    # Skip: deleting this object never drops the schema and its data.
+                    spec={
+                        "mariaDbRef": ref, "name": database, "characterSet": CHARACTER_SET,
+                        "collate": COLLATION, "cleanupPolicy": "Skip",
+                    },
+                    opts=child(self, depends_on=sql_deps, protect=protect),
+                )
+        return databases
+
+    def _account(
+        self, key: str, account: DatabaseAccount, config: DataTierConfig, consumer_namespace: str, ref: Mapping,
+        sql_deps: list,
+    ) -> None:
+        """A consumer's password (here and in its namespace), its User and its Grants."""
+        secrets, depends_on = self._secrets, self._depends_on
+        static_credentials_reason(account.user)  # why Vault's database engine does not rotate it
+        secrets.generated(account.vault_path, [PASSWORD_KEY])
+        here = secrets.deliver(
+            self.namespace, account.secret_name, account.vault_path, {PASSWORD_KEY: PASSWORD_KEY},
+            labels=WATCH_LABELS, depends_on=depends_on,
+        )
+        consumer_path = account.consumer_vault_path or account.vault_path
+        if consumer_path != account.vault_path:
+            # A tenant's store reads only its own tree: the same value, mirrored there.
+            secrets.mirrored(account.vault_path, consumer_path)
+        secrets.deliver(
+            account.consumer_namespace or consumer_namespace, account.consumer_secret_name or account.secret_name,
+            consumer_path, {PASSWORD_KEY: PASSWORD_KEY},
+            template_data={"username": account.user, "password": "{{ .password }}"},
+            depends_on=depends_on,
+        )
+        self.account_secrets[account.user] = account.secret_name
+        self.credential_objects.append(here)
+        limit = (
+            account.max_connections * config.proxysql.replicas if account.max_connections else config.max_user_connections
+        )
+        user = self._user(key, account.user, account.secret_name, ref, limit, [*sql_deps, here])
+        self.account_objects[account.user] = [user]
+        for database in account.databases:
+            grant = custom_resource(
+                f"grant-{account.user}-{database}",
+                api_version=API,
+                kind="Grant",
+                metadata=meta(f"{account.user}-{database}", self.namespace, component="database"),
+                spec={
+                    "mariaDbRef": ref, "username": account.user, "host": "%", "database": database,
+                    "table": "*", "privileges": list(APP_PRIVILEGES), "grantOption": False,
+                },
+                opts=child(self, depends_on=[*sql_deps, user, self.databases[database]]),
+            )
+            self.account_objects[account.user].append(grant)
 
     def _user(
         self, key: str, username: str, secret_name: str, ref: Mapping, max_connections: int, deps: list,

@@ -23,7 +23,7 @@ import sys
 from typing import Iterable
 
 from ..config.errors import ConfigError, ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 
 LOCK_VERSION = 1
 
@@ -151,8 +151,5 @@ def main(argv: list[str] | None = None) -> int:
     return 2 if issues else 0
 
 
-if __name__ != "__main__":
-    # Registered once, by the module the loader imports (not again when run with `python -m`).
-    cross_check(geometry_issues)
-else:
+if __name__ == "__main__":
     sys.exit(main())

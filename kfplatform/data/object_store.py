@@ -215,6 +215,26 @@ class ObjectStore(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=[operator, env, *depends_on], protect=protect),
         )
+        self._disruption_budgets(config, namespace, depends_on)
+        self.buckets = self._buckets(config, provider, protect)
+
+        self.platform_account = ObjectAccount(
+            "kfp-object-store",
+            vault_path=platform_path("object-store", "kfp"),
+            policy_name="kfp-artifacts",
+            policy=platform_artifact_policy(endpoints.artifact_bucket),
+            secrets=secrets,
+            deliveries=[(consumer_namespace, endpoints.platform_artifact_secret)],
+            rotate_days=config.access_key_max_age_days,
+            provider=provider,
+            depends_on=[self.buckets["artifacts"]],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"tenant": MINIO_TENANT, "buckets": config.buckets.model_dump(by_alias=True)})
+
+    def _disruption_budgets(
+        self, config: ObjectStoreConfig, namespace: str, depends_on: Sequence[pulumi.Resource]
+    ) -> None:
         # The operator stopped creating PDBs (minio/operator#2338): one per pool here, allowing as
         # many servers down as writes survive, one at a time. None where no server may go (it
         # would block every drain).
@@ -232,11 +252,15 @@ class ObjectStore(pulumi.ComponentResource):
                     opts=child(self, depends_on=depends_on),
                 )
 
+    def _buckets(
+        self, config: ObjectStoreConfig, provider: pulumi.ProviderResource, protect: bool
+    ) -> dict[str, minio.S3Bucket]:
+        """The artifacts, backups and audit buckets (versioned; the audit bucket object-locked)."""
         ready = [self.tenant]
-        buckets = config.buckets
-        self.buckets: dict[str, minio.S3Bucket] = {}
-        for role, bucket in (("artifacts", buckets.artifacts), ("backups", buckets.backups), ("audit", buckets.audit)):
-            self.buckets[role] = minio.S3Bucket(
+        names = config.buckets
+        buckets: dict[str, minio.S3Bucket] = {}
+        for role, bucket in (("artifacts", names.artifacts), ("backups", names.backups), ("audit", names.audit)):
+            buckets[role] = minio.S3Bucket(
                 f"bucket-{role}",
                 bucket=bucket,
                 acl="private",
@@ -247,21 +271,8 @@ class ObjectStore(pulumi.ComponentResource):
             )
             minio.S3BucketVersioning(
                 f"bucket-{role}-versioning",
-                bucket=self.buckets[role].bucket,
+                bucket=buckets[role].bucket,
                 versioning_configuration=minio.S3BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-                opts=child(self, provider=provider, depends_on=[self.buckets[role]]),
+                opts=child(self, provider=provider, depends_on=[buckets[role]]),
             )
-
-        self.platform_account = ObjectAccount(
-            "kfp-object-store",
-            vault_path=platform_path("object-store", "kfp"),
-            policy_name="kfp-artifacts",
-            policy=platform_artifact_policy(endpoints.artifact_bucket),
-            secrets=secrets,
-            deliveries=[(consumer_namespace, endpoints.platform_artifact_secret)],
-            rotate_days=config.access_key_max_age_days,
-            provider=provider,
-            depends_on=[self.buckets["artifacts"]],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.register_outputs({"tenant": MINIO_TENANT, "buckets": buckets.model_dump(by_alias=True)})
+        return buckets

@@ -237,6 +237,20 @@ class ProxySql(pulumi.ComponentResource):
             server_version=f"{releases.MARIADB.image.tag}-MariaDB", user_limits=user_limits,
         )
         self.cnf = render_cnf(self.config_data)
+        config_maps = self._config_maps(namespace, depends_on)
+        secret_names = mounted_secrets(users, monitor_secret)
+        container = self._container(config, mirror, secret_names)
+        pod_spec = self._pod_spec(container, secret_names, pull_secret, zones, topology_key)
+        self.deployment = self._deployment(
+            config, namespace, pod_spec, rotation, depends_on=[*config_maps, admin_secret, *depends_on]
+        )
+        self.service = self._service(namespace, depends_on)
+        if config.replicas >= 2:
+            self._disruption_budget(namespace, depends_on)
+        self.register_outputs({"service": PROXYSQL_SERVICE, "port": PROXYSQL_PORT})
+
+    def _config_maps(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> list[k8s.core.v1.ConfigMap]:
+        """The `proxysql.cnf` template (no password in it) and the start, liveness and preStop scripts."""
         template = k8s.core.v1.ConfigMap(
             "proxysql-config",
             metadata=meta("proxysql-config", namespace, component="database", extra_labels=APP),
@@ -249,17 +263,13 @@ class ProxySql(pulumi.ComponentResource):
             data={"start.sh": START_SCRIPT, "liveness.sh": LIVENESS_SCRIPT, "prestop.sh": PRESTOP_SCRIPT},
             opts=child(self, depends_on=depends_on),
         )
-        secret_names = mounted_secrets(users, monitor_secret)
-        checksum = hashlib.sha256((self.cnf + START_SCRIPT + LIVENESS_SCRIPT + PRESTOP_SCRIPT).encode()).hexdigest()
-        pod_labels = labels("database", APP)
-        spread = []
-        if len(zones) >= 2:
-            spread = [{
-                "maxSkew": 1, "topologyKey": topology_key, "whenUnsatisfiable": "DoNotSchedule",
-                "labelSelector": {"matchLabels": APP},
-            }]
+        return [template, scripts]
+
+    @staticmethod
+    def _container(config: ProxySqlConfig, mirror: str, secret_names: Sequence[str]) -> k8s.core.v1.ContainerArgs:
+        """The ProxySQL container: probes, drain on preStop, non-root and read-only, one mount per Secret."""
         tcp = k8s.core.v1.TCPSocketActionArgs(port="mysql")
-        container = k8s.core.v1.ContainerArgs(
+        return k8s.core.v1.ContainerArgs(
             name="proxysql",
             image=releases.PROXYSQL.ref(mirror),
             command=["/bin/sh", "/etc/proxysql/scripts/start.sh"],
@@ -295,7 +305,76 @@ class ProxySql(pulumi.ComponentResource):
                 ],
             ],
         )
-        self.deployment = k8s.apps.v1.Deployment(
+
+    @staticmethod
+    def _pod_spec(
+        container: k8s.core.v1.ContainerArgs, secret_names: Sequence[str], pull_secret: str,
+        zones: Sequence[str], topology_key: str,
+    ) -> k8s.core.v1.PodSpecArgs:
+        """One pod per node, spread over the zones when there are two or more; the volumes it mounts."""
+        spread = []
+        if len(zones) >= 2:
+            spread = [{
+                "maxSkew": 1, "topologyKey": topology_key, "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": APP},
+            }]
+        return k8s.core.v1.PodSpecArgs(
+            automount_service_account_token=False,
+            termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
+            image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=pull_secret)],
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS,
+                # Secret files belong to root; fsGroup makes them group RUN_AS, which the
+                # container (not root) needs to read the passwords at start.
+                fs_group=RUN_AS,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            affinity=k8s.core.v1.AffinityArgs(
+                pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+                    required_during_scheduling_ignored_during_execution=[
+                        k8s.core.v1.PodAffinityTermArgs(
+                            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
+                            topology_key="kubernetes.io/hostname",
+                        )
+                    ]
+                )
+            ),
+            topology_spread_constraints=spread or None,
+            containers=[container],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="template",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="proxysql-config"),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="scripts",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="proxysql-scripts", default_mode=0o555),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi"),
+                ),
+                k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
+                *[
+                    k8s.core.v1.VolumeArgs(
+                        name=f"secret-{s}",
+                        secret=k8s.core.v1.SecretVolumeSourceArgs(
+                            secret_name=s, default_mode=0o440,
+                            items=[k8s.core.v1.KeyToPathArgs(key="password", path="password")],
+                        ),
+                    )
+                    for s in secret_names
+                ],
+            ],
+        )
+
+    def _deployment(
+        self, config: ProxySqlConfig, namespace: str, pod_spec: k8s.core.v1.PodSpecArgs,
+        rotation: pulumi.Input[str] | None, depends_on: Sequence[pulumi.Resource],
+    ) -> k8s.apps.v1.Deployment:
+        """Rolled one pod at a time, never below the replica count; a changed configuration, or a rotated
+        password, changes the template's annotations and so rolls the pods."""
+        checksum = hashlib.sha256((self.cnf + START_SCRIPT + LIVENESS_SCRIPT + PRESTOP_SCRIPT).encode()).hexdigest()
+        return k8s.apps.v1.Deployment(
             "proxysql",
             metadata=meta("proxysql", namespace, component="database", extra_labels=APP),
             spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -307,66 +386,22 @@ class ProxySql(pulumi.ComponentResource):
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=pod_labels,
+                        labels=labels("database", APP),
                         # A changed configuration, or a rotated password, rolls the pods.
                         annotations={
                             "kfplatform.io/config-sha256": checksum,
                             **({ROTATION_ANNOTATION: rotation} if rotation is not None else {}),
                         },
                     ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
-                        image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=pull_secret)],
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS,
-                            # Secret files belong to root; fsGroup makes them group RUN_AS, which the
-                            # container (not root) needs to read the passwords at start.
-                            fs_group=RUN_AS,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        affinity=k8s.core.v1.AffinityArgs(
-                            pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
-                                required_during_scheduling_ignored_during_execution=[
-                                    k8s.core.v1.PodAffinityTermArgs(
-                                        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
-                                        topology_key="kubernetes.io/hostname",
-                                    )
-                                ]
-                            )
-                        ),
-                        topology_spread_constraints=spread or None,
-                        containers=[container],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="template",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="proxysql-config"),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="scripts",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="proxysql-scripts", default_mode=0o555),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="run", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi"),
-                            ),
-                            k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
-                            *[
-                                k8s.core.v1.VolumeArgs(
-                                    name=f"secret-{s}",
-                                    secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                        secret_name=s, default_mode=0o440,
-                                        items=[k8s.core.v1.KeyToPathArgs(key="password", path="password")],
-                                    ),
-                                )
-                                for s in secret_names
-                            ],
-                        ],
-                    ),
+                    spec=pod_spec,
                 ),
             ),
-            opts=child(self, depends_on=[template, scripts, admin_secret, *depends_on]),
+            opts=child(self, depends_on=depends_on),
         )
-        self.service = k8s.core.v1.Service(
+
+    def _service(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.Service:
+        """The endpoint KFP, ML Metadata and Katib connect to, and the metrics port Prometheus scrapes."""
+        return k8s.core.v1.Service(
             PROXYSQL_SERVICE,
             metadata=meta(PROXYSQL_SERVICE, namespace, component="database", extra_labels=APP),
             spec=k8s.core.v1.ServiceSpecArgs(
@@ -379,14 +414,14 @@ class ProxySql(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=depends_on),
         )
-        if config.replicas >= 2:
-            # Only with >= 2 replicas: a PDB over one pod blocks every drain (kubeflow/kubeflow#5103).
-            k8s.policy.v1.PodDisruptionBudget(
-                "proxysql-pdb",
-                metadata=meta("proxysql", namespace, component="database", extra_labels=APP),
-                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
-                ),
-                opts=child(self, depends_on=depends_on),
-            )
-        self.register_outputs({"service": PROXYSQL_SERVICE, "port": PROXYSQL_PORT})
+
+    def _disruption_budget(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> None:
+        # Only with >= 2 replicas: a PDB over one pod blocks every drain (kubeflow/kubeflow#5103).
+        k8s.policy.v1.PodDisruptionBudget(
+            "proxysql-pdb",
+            metadata=meta("proxysql", namespace, component="database", extra_labels=APP),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=APP),
+            ),
+            opts=child(self, depends_on=depends_on),
+        )

@@ -60,52 +60,58 @@ class TenantGpuAccess(pulumi.ComponentResource):
             },
             opts=in_namespace,
         )
-        self.katib_policy = None
-        if tenant.katib is not None:
-            limit = tenant.katib.max_parallel_trials
-            policy = katib_policy_name(ns)
-            self.katib_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                f"{name}-katib-policy",
-                metadata=meta(policy, component="tenant-gpu"),
-                spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs(
-                    failure_policy="Fail",
-                    match_constraints=k8s.admissionregistration.v1.MatchResourcesArgs(
-                        resource_rules=[
-                            k8s.admissionregistration.v1.NamedRuleWithOperationsArgs(
-                                api_groups=["kubeflow.org"],
-                                api_versions=["*"],
-                                operations=["CREATE", "UPDATE"],
-                                resources=["experiments"],
-                            )
-                        ]
-                    ),
-                    validations=[
-                        k8s.admissionregistration.v1.ValidationArgs(
-                            expression=(
-                                "(has(object.spec.parallelTrialCount) ? object.spec.parallelTrialCount : "
-                                f"{KATIB_DEFAULT_PARALLEL_TRIALS}) <= {limit}"
-                            ),
-                            message=(
-                                f"{ns} runs at most {limit} Katib trials in parallel ({tenant_file}: "
-                                "katib.maxParallelTrials, which the GPU capacity plan checks against the quota)"
-                            ),
-                        )
-                    ],
-                ),
-                opts=child(self),
-            )
-            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                f"{name}-katib-policy-binding",
-                metadata=meta(policy, component="tenant-gpu"),
-                spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
-                    policy_name=policy,
-                    validation_actions=["Deny"],
-                    match_resources=k8s.admissionregistration.v1.MatchResourcesArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": ns}
-                        )
-                    ),
-                ),
-                opts=child(self, depends_on=[self.katib_policy]),
-            )
+        self.katib_policy = self._katib_trials_policy(name, tenant, tenant_file) if tenant.katib is not None else None
         self.register_outputs({"namespace": ns, "podDefault": PODDEFAULT_NAME})
+
+    def _katib_trials_policy(
+        self, name: str, tenant: TenantConfig, tenant_file: str
+    ) -> k8s.admissionregistration.v1.ValidatingAdmissionPolicy:
+        """The team's Katib Experiments run at most `katib.maxParallelTrials` trials at once (admission)."""
+        ns = tenant.name
+        limit = tenant.katib.max_parallel_trials
+        policy = katib_policy_name(ns)
+        katib_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-katib-policy",
+            metadata=meta(policy, component="tenant-gpu"),
+            spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs(
+                failure_policy="Fail",
+                match_constraints=k8s.admissionregistration.v1.MatchResourcesArgs(
+                    resource_rules=[
+                        k8s.admissionregistration.v1.NamedRuleWithOperationsArgs(
+                            api_groups=["kubeflow.org"],
+                            api_versions=["*"],
+                            operations=["CREATE", "UPDATE"],
+                            resources=["experiments"],
+                        )
+                    ]
+                ),
+                validations=[
+                    k8s.admissionregistration.v1.ValidationArgs(
+                        expression=(
+                            "(has(object.spec.parallelTrialCount) ? object.spec.parallelTrialCount : "
+                            f"{KATIB_DEFAULT_PARALLEL_TRIALS}) <= {limit}"
+                        ),
+                        message=(
+                            f"{ns} runs at most {limit} Katib trials in parallel ({tenant_file}: "
+                            "katib.maxParallelTrials, which the GPU capacity plan checks against the quota)"
+                        ),
+                    )
+                ],
+            ),
+            opts=child(self),
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-katib-policy-binding",
+            metadata=meta(policy, component="tenant-gpu"),
+            spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
+                policy_name=policy,
+                validation_actions=["Deny"],
+                match_resources=k8s.admissionregistration.v1.MatchResourcesArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={"kubernetes.io/metadata.name": ns}
+                    )
+                ),
+            ),
+            opts=child(self, depends_on=[katib_policy]),
+        )
+        return katib_policy

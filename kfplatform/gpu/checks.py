@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 from .capacity import plan
 
 
-@cross_check
 def gpu_capacity(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """Oversubscribed slice types (stack file, at the pool) and quotas for GPU resources no pool
     supplies (tenant file, at the quota key), when the stack enforces the plan; Katib sweeps that
@@ -36,3 +35,7 @@ def gpu_capacity(config: PlatformConfig) -> Iterable[ConfigIssue]:
     for sweep in result.sweeps:
         if (message := sweep.problem()) is not None:
             yield ConfigIssue(files[sweep.tenant], "katib.maxParallelTrials", message)
+
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (gpu_capacity,)

@@ -5,12 +5,11 @@ import re
 from typing import Iterable
 
 from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig
 
 KEY = f"{KEY_PREFIX}kubeflow"
 
 
-@cross_check
 def _kubeflow(config: PlatformConfig) -> Iterable[ConfigIssue]:
     stack = config.stack
     kf = stack.kubeflow
@@ -38,3 +37,7 @@ def _kubeflow(config: PlatformConfig) -> Iterable[ConfigIssue]:
                 config.stack_file, f"{KEY}.identity.adminGroups[{i}]",
                 f"{group!r} is also a tenant group; admin groups are for platform operators",
             )
+
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (_kubeflow,)

@@ -1,12 +1,13 @@
 """Kubeflow: the root of the area, wired into the Platform after the secrets plane."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.loader import TenantFile
+from ..config.platform_config import TenantFile
 from ..config.stack import StackConfig
 from ..data.endpoints import data_endpoints
 from .config import KubeflowConfig
@@ -18,6 +19,9 @@ from . import patches
 from .install import KubeflowInstall
 from .pipelines import TenantPipelineDefaults, katib_patches, kfp_patches
 from .release import COMPONENTS
+
+if TYPE_CHECKING:
+    from ..secrets.plane import SecretsPlane
 
 
 def restart_on_rotation(
@@ -83,19 +87,22 @@ def component_patches(stack: StackConfig, tenants: Sequence[TenantFile]) -> tupl
     return by_component, replicas, ignore
 
 
+@dataclass(frozen=True)
+class KubeflowArgs:
+    """What the Kubeflow box reads: the stack, the tenants, the secrets plane and the namespaces."""
+
+    stack: StackConfig
+    tenants: Sequence[TenantFile]
+    secrets: SecretsPlane
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    platform_namespaces: Mapping[str, k8s.core.v1.Namespace]  # the platform's Namespace resources by name
+
+
 class Kubeflow(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        stack: StackConfig,
-        tenants: Sequence[TenantFile],
-        secrets,  # kfplatform.secrets.plane.SecretsPlane
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        platform_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`platform_namespaces`: the platform's Namespace resources by name."""
+    def __init__(self, name: str, args: KubeflowArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:kubeflow:Kubeflow", name, None, opts)
+        stack, tenants, secrets = args.stack, args.tenants, args.secrets
+        tenant_namespaces, platform_namespaces = args.tenant_namespaces, args.platform_namespaces
         config = stack.kubeflow
         names = stack.cluster.namespaces
         here = pulumi.ResourceOptions(parent=self)

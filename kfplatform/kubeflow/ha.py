@@ -171,44 +171,57 @@ class ControlPlaneHA(pulumi.ComponentResource):
             scaling = scaling_of(config, key)
             ns = namespace_of(namespaces, workload.namespace_role)
             labels = {"kfplatform.io/ha-target": workload.deployment}
-            self.hpas[key] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-{workload.deployment}-hpa",
-                metadata=meta(workload.deployment, ns, component=COMPONENT, extra_labels=labels),
-                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                        api_version="apps/v1", kind="Deployment", name=workload.deployment
-                    ),
-                    min_replicas=scaling.min_replicas,
-                    max_replicas=scaling.max_replicas,
-                    metrics=[
-                        k8s.autoscaling.v2.MetricSpecArgs(
-                            type="Resource",
-                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                                name="cpu",
-                                target=k8s.autoscaling.v2.MetricTargetArgs(
-                                    type="Utilization", average_utilization=scaling.target_cpu_utilization
-                                ),
-                            ),
-                        )
-                    ],
-                    behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
-                        # Scale down slowly: a burst of logins or runs should not flap the floor.
-                        scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                            stabilization_window_seconds=300,
-                            policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)],
-                        ),
-                    ),
-                ),
-                opts=child(self, depends_on=[namespace_resources[ns]]),
-            )
-            self.pdbs[key] = k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-{workload.deployment}-pdb",
-                metadata=meta(workload.deployment, ns, component=COMPONENT, extra_labels=labels),
-                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                    max_unavailable=1,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(workload.selector)),
-                    unhealthy_pod_eviction_policy="AlwaysAllow",
-                ),
-                opts=child(self, depends_on=[namespace_resources[ns]]),
-            )
+            deps = [namespace_resources[ns]]
+            self.hpas[key] = self._autoscaler(name, workload.deployment, ns, labels, scaling, deps)
+            self.pdbs[key] = self._disruption_budget(name, workload, ns, labels, deps)
         self.register_outputs({"floors": {k: scaling_of(config, k).min_replicas for k in HA_WORKLOADS}})
+
+    def _autoscaler(
+        self, name: str, deployment: str, ns: str, labels: dict, scaling: Scaling, deps: list[pulumi.Resource]
+    ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+        """Scale on CPU between the floor and the ceiling; down slowly."""
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-{deployment}-hpa",
+            metadata=meta(deployment, ns, component=COMPONENT, extra_labels=labels),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment
+                ),
+                min_replicas=scaling.min_replicas,
+                max_replicas=scaling.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=scaling.target_cpu_utilization
+                            ),
+                        ),
+                    )
+                ],
+                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
+                    # Scale down slowly: a burst of logins or runs should not flap the floor.
+                    scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
+                        stabilization_window_seconds=300,
+                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)],
+                    ),
+                ),
+            ),
+            opts=child(self, depends_on=deps),
+        )
+
+    def _disruption_budget(
+        self, name: str, workload: Workload, ns: str, labels: dict, deps: list[pulumi.Resource]
+    ) -> k8s.policy.v1.PodDisruptionBudget:
+        """One pod at a time; an unhealthy pod may always be evicted (it cannot block a drain)."""
+        return k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-{workload.deployment}-pdb",
+            metadata=meta(workload.deployment, ns, component=COMPONENT, extra_labels=labels),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(workload.selector)),
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=child(self, depends_on=deps),
+        )

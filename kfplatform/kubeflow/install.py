@@ -108,54 +108,12 @@ class KubeflowInstall(pulumi.ComponentResource):
         problem = release_commit_problem(release)
         if problem:
             pulumi.log.warn(problem, resource=self)
-        self.project = custom_resource(
-            f"{name}-project",
-            api_version="argoproj.io/v1alpha1",
-            kind="AppProject",
-            metadata=meta(argocd.install_project, argocd.namespace, component=COMPONENT),
-            spec={
-                "description": f"Kubeflow {release.tag}: the install path, changed by the platform program only",
-                "sourceRepos": [release.repo_url],
-                "destinations": [{"server": argocd.destination_server, "namespace": "*"}],
-                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
-            },
-            opts=child(self),
-        )
+        self.project = self._project(name, release, argocd)
         common = common_patches(list(ns_by_role.values()))
         self.applications = {}
         for component in components:
-            upstream = COMPONENTS[component]
-            kustomize: dict = {
-                "patches": [
-                    *common, *store_patches(component), *replaced_upstream_patches(component),
-                    *component_patches.get(component, []),
-                ],
-            }
-            if replicas.get(component):
-                kustomize["replicas"] = list(replicas[component])
-            if component == PROFILE_CONTROLLER[0]:
-                # Single replica by design (docs/kubeflow-ha.md): say so, so nobody scales it by accident.
-                kustomize.setdefault("replicas", []).append({"name": PROFILE_CONTROLLER[1], "count": 1})
-            spec: dict = {
-                "project": argocd.install_project,
-                "info": [
-                    {"name": "kubeflow release", "value": release.tag},
-                    {"name": "upstream", "value": f"{release.repo_url} {upstream.path}"},
-                    {"name": "managed by", "value": "kubeflow-platform (Pulumi); edit the program, not this Application"},
-                ],
-                "source": {
-                    "repoURL": release.repo_url,
-                    "targetRevision": release.commit,
-                    "path": upstream.path,
-                    "kustomize": kustomize,
-                },
-                "destination": {"server": argocd.destination_server, "namespace": ns_by_role[upstream.namespace_role]},
-                "syncPolicy": {
-                    "automated": {"prune": True, "selfHeal": True},
-                    "syncOptions": ["ServerSideApply=true", "RespectIgnoreDifferences=true", "PruneLast=true", "CreateNamespace=false"],
-                    "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
-                },
-            }
+            kustomize = self._kustomize(component, common, component_patches, replicas)
+            spec = self._application_spec(component, release, argocd, ns_by_role, kustomize)
             if ignore_differences.get(component):
                 spec["ignoreDifferences"] = list(ignore_differences[component])
             annotations = None
@@ -180,3 +138,64 @@ class KubeflowInstall(pulumi.ComponentResource):
             kind: self.applications[component] for kind, component in CRD_SOURCES.items() if component in self.applications
         }
         self.register_outputs({"release": release.tag, "commit": release.commit, "applications": sorted(self.applications)})
+
+    def _project(self, name: str, release: ReleaseConfig, argocd: ArgoCdConfig) -> pulumi.Resource:
+        """The AppProject of the install path: the pinned repository only, changed by this program only."""
+        return custom_resource(
+            f"{name}-project",
+            api_version="argoproj.io/v1alpha1",
+            kind="AppProject",
+            metadata=meta(argocd.install_project, argocd.namespace, component=COMPONENT),
+            spec={
+                "description": f"Kubeflow {release.tag}: the install path, changed by the platform program only",
+                "sourceRepos": [release.repo_url],
+                "destinations": [{"server": argocd.destination_server, "namespace": "*"}],
+                "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+            },
+            opts=child(self),
+        )
+
+    @staticmethod
+    def _kustomize(
+        component: str, common: list[dict], component_patches: Mapping[str, list[dict]],
+        replicas: Mapping[str, list[dict]],
+    ) -> dict:
+        """The platform's patches over upstream's kustomization of one component, and its replicas."""
+        kustomize: dict = {
+            "patches": [
+                *common, *store_patches(component), *replaced_upstream_patches(component),
+                *component_patches.get(component, []),
+            ],
+        }
+        if replicas.get(component):
+            kustomize["replicas"] = list(replicas[component])
+        if component == PROFILE_CONTROLLER[0]:
+            # Single replica by design (docs/kubeflow-ha.md): say so, so nobody scales it by accident.
+            kustomize.setdefault("replicas", []).append({"name": PROFILE_CONTROLLER[1], "count": 1})
+        return kustomize
+
+    @staticmethod
+    def _application_spec(
+        component: str, release: ReleaseConfig, argocd: ArgoCdConfig, ns_by_role: Mapping[str, str], kustomize: dict,
+    ) -> dict:
+        upstream = COMPONENTS[component]
+        return {
+            "project": argocd.install_project,
+            "info": [
+                {"name": "kubeflow release", "value": release.tag},
+                {"name": "upstream", "value": f"{release.repo_url} {upstream.path}"},
+                {"name": "managed by", "value": "kubeflow-platform (Pulumi); edit the program, not this Application"},
+            ],
+            "source": {
+                "repoURL": release.repo_url,
+                "targetRevision": release.commit,
+                "path": upstream.path,
+                "kustomize": kustomize,
+            },
+            "destination": {"server": argocd.destination_server, "namespace": ns_by_role[upstream.namespace_role]},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["ServerSideApply=true", "RespectIgnoreDifferences=true", "PruneLast=true", "CreateNamespace=false"],
+                "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+            },
+        }

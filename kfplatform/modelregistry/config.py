@@ -1,18 +1,14 @@
-"""Who gets a Model Registry, the names derived from the team, and the checks on them.
+"""Who gets a Model Registry, and the names derived from the team (the checks on them: checks.py).
 
 Opt-in per tenant file: `modelRegistry: true` (TenantConfig.model_registry, default false). A team
 without it gets nothing: no Application, no database, no account, no network policy.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
-from ..config.base import quantity_value
-from ..config.errors import ConfigIssue
-from ..config.loader import KEY_PREFIX, PlatformConfig, TenantFile, cross_check
-from ..config.stack import StackConfig
+from ..config.platform_config import TenantFile
 from ..data.endpoints import DatabaseAccount
-from . import release
 
 TENANT_KEY = "modelRegistry"
 PREFIX = "model-registry-"  # database, MariaDB user, Kubernetes objects in the database namespace
@@ -59,44 +55,3 @@ def opted_in(tenants: Sequence[TenantFile]) -> list[str]:
 
 def database_accounts(tenants: Sequence[TenantFile]) -> list[DatabaseAccount]:
     return [database_account(team) for team in opted_in(tenants)]
-
-
-def _exceeds(limits: Mapping[str, str], maximum: Mapping[str, object]) -> list[str]:
-    return [
-        f"{resource} {value} > {maximum[resource]}"
-        for resource, value in limits.items()
-        if resource in maximum and quantity_value(value) > quantity_value(maximum[resource])  # type: ignore[arg-type]
-    ]
-
-
-@cross_check
-def _model_registry(config: PlatformConfig) -> Iterable[ConfigIssue]:
-    stack: StackConfig = config.stack
-    teams = [t for t in config.tenants if t.config.model_registry]
-    if not teams:
-        return
-    if stack.kubeflow.release.tag != release.MANIFESTS_TAG:
-        yield ConfigIssue(
-            config.stack_file, f"{KEY_PREFIX}kubeflow.release.tag",
-            f"the Model Registry install was read at kubeflow/manifests {release.MANIFESTS_TAG} (Model Registry "
-            f"{release.VERSION}); re-check kfplatform/modelregistry/release.py at {stack.kubeflow.release.tag} first "
-            f"(tenants with {TENANT_KEY}: true: {', '.join(t.config.name for t in teams)})",
-        )
-    for tenant in teams:
-        name = tenant.config.name
-        if len(name) > MAX_TEAM_NAME:
-            yield ConfigIssue(
-                tenant.path, TENANT_KEY,
-                f"team name {name!r} is {len(name)} characters; a Model Registry needs at most {MAX_TEAM_NAME} "
-                f"(its database {database_name(name)!r} and ProxySQL's volume for its password are bounded)",
-            )
-        # The server's container must fit the team's LimitRange, or its pods are refused at admission.
-        limits = tenant.config.container_limits or stack.tenancy.container_limits
-        too_big = _exceeds(RESOURCES["limits"], limits.max) + _exceeds(RESOURCES["requests"], limits.max)
-        if too_big:
-            where = "containerLimits.max" if tenant.config.container_limits else TENANT_KEY
-            yield ConfigIssue(
-                tenant.path, where,
-                f"the Model Registry server needs {RESOURCES} and the team's LimitRange max is "
-                f"{dict(limits.max)} ({'; '.join(too_big)}); raise the max or leave {TENANT_KEY} off",
-            )

@@ -16,7 +16,8 @@ registry's pods out to ProxySQL's port. docs/model-registry.md says what this gu
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,6 +30,9 @@ from ..kubeflow import patches
 from ..kubeflow.config import ArgoCdConfig, ReleaseConfig
 from . import release
 from .config import CREDENTIALS_SECRET, RESOURCES
+
+if TYPE_CHECKING:
+    from ..secrets.plane import SecretsPlane
 
 COMPONENT = "model-registry"
 APPLICATION_PREFIX = "model-registry-"
@@ -170,26 +174,7 @@ class TenantModelRegistry(pulumi.ComponentResource):
                 # (cleanupPolicy Skip; protected in prod).
                 finalizers=[FINALIZER],
             ),
-            spec={
-                "project": argocd.install_project,
-                "info": [
-                    {"name": "model registry", "value": f"{release.VERSION} (kubeflow/manifests {release_config.tag})"},
-                    {"name": "upstream", "value": f"{release_config.repo_url} {release.OVERLAY_PATH}"},
-                    {"name": "managed by", "value": f"kubeflow-platform (Pulumi): modelRegistry in tenants/{team}.yaml"},
-                ],
-                "source": {
-                    "repoURL": release_config.repo_url,
-                    "targetRevision": release_config.commit,
-                    "path": release.OVERLAY_PATH,
-                    "kustomize": {"patches": by_component[team], "images": [image_override(mirror)]},
-                },
-                "destination": {"server": argocd.destination_server, "namespace": team},
-                "syncPolicy": {
-                    "automated": {"prune": True, "selfHeal": True},
-                    "syncOptions": ["ServerSideApply=true", "PruneLast=true", "CreateNamespace=false"],
-                    "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
-                },
-            },
+            spec=self._application_spec(team, argocd, release_config, by_component[team], mirror),
             opts=child(self, depends_on=[namespace, *credential_deps.get(team, []), *database_ready]),
         )
         self.authorization_policy = custom_resource(
@@ -200,8 +185,43 @@ class TenantModelRegistry(pulumi.ComponentResource):
             spec=authorization_policy_spec(team),
             opts=child(self, depends_on=[namespace, *authorization_policy_crd]),
         )
+        self.database_egress = self._database_egress(team, namespace, database_namespace, database_port)
+        self.register_outputs({
+            "application": application_name(team), "service": f"{release.SERVICE}.{team}.svc.cluster.local:{release.PORT}",
+        })
+
+    @staticmethod
+    def _application_spec(
+        team: str, argocd: ArgoCdConfig, release_config: ReleaseConfig, patches: list[dict], mirror: str
+    ) -> dict:
+        """Argo CD syncs upstream's overlay at the pinned commit into the team's namespace, patched."""
+        return {
+            "project": argocd.install_project,
+            "info": [
+                {"name": "model registry", "value": f"{release.VERSION} (kubeflow/manifests {release_config.tag})"},
+                {"name": "upstream", "value": f"{release_config.repo_url} {release.OVERLAY_PATH}"},
+                {"name": "managed by", "value": f"kubeflow-platform (Pulumi): modelRegistry in tenants/{team}.yaml"},
+            ],
+            "source": {
+                "repoURL": release_config.repo_url,
+                "targetRevision": release_config.commit,
+                "path": release.OVERLAY_PATH,
+                "kustomize": {"patches": patches, "images": [image_override(mirror)]},
+            },
+            "destination": {"server": argocd.destination_server, "namespace": team},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["ServerSideApply=true", "PruneLast=true", "CreateNamespace=false"],
+                "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+            },
+        }
+
+    def _database_egress(
+        self, team: str, namespace: k8s.core.v1.Namespace, database_namespace: str, database_port: int
+    ) -> k8s.networking.v1.NetworkPolicy:
+        """The server's pods may reach ProxySQL, and only on the database port."""
         NP = k8s.networking.v1
-        self.database_egress = NP.NetworkPolicy(
+        return NP.NetworkPolicy(
             f"{team}-{DATABASE_EGRESS_POLICY}",
             metadata=meta(DATABASE_EGRESS_POLICY, team, component="tenant-network"),
             spec=NP.NetworkPolicySpecArgs(
@@ -219,32 +239,34 @@ class TenantModelRegistry(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=[namespace]),
         )
-        self.register_outputs({
-            "application": application_name(team), "service": f"{release.SERVICE}.{team}.svc.cluster.local:{release.PORT}",
-        })
+
+
+@dataclass(frozen=True)
+class ModelRegistriesArgs:
+    """Whose registries (one database account per opted-in team) and what each one connects to."""
+
+    accounts: Sequence[DatabaseAccount]
+    release_config: ReleaseConfig
+    argocd: ArgoCdConfig
+    mirror: str
+    database_host: str
+    database_port: int
+    database_namespace: str
+    secrets: SecretsPlane
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    authorization_policy_crd: Sequence[pulumi.Resource]  # what installs Istio's CRDs
+    database_ready: Mapping[str, Sequence[pulumi.Resource]]  # per account: its User and Grants and ProxySQL
 
 
 class ModelRegistries(pulumi.ComponentResource):
     """One TenantModelRegistry per opted-in team (its database account names the team)."""
 
-    def __init__(
-        self,
-        name: str,
-        accounts: Sequence[DatabaseAccount],
-        *,
-        release_config: ReleaseConfig,
-        argocd: ArgoCdConfig,
-        mirror: str,
-        database_host: str,
-        database_port: int,
-        database_namespace: str,
-        secrets,
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        authorization_policy_crd: Sequence[pulumi.Resource],
-        database_ready: Mapping[str, Sequence[pulumi.Resource]],
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: ModelRegistriesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:modelregistry:ModelRegistries", name, None, opts)
+        accounts, release_config, argocd = args.accounts, args.release_config, args.argocd
+        mirror, database_host, database_port = args.mirror, args.database_host, args.database_port
+        database_namespace, secrets, tenant_namespaces = args.database_namespace, args.secrets, args.tenant_namespaces
+        authorization_policy_crd, database_ready = args.authorization_policy_crd, args.database_ready
         self.registries: dict[str, TenantModelRegistry] = {}
         for account in accounts:
             team = account.consumer_namespace

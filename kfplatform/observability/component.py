@@ -2,13 +2,14 @@
 monitoring stack itself (stack.py). docs/observability.md says what it guarantees."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.loader import PlatformConfig
 from ..alerts import runbook_url
+from ..config.platform_config import PlatformConfig
 from ..data.endpoints import MINIO_TENANT, data_endpoints
 from ..k8s import child, custom_resource, meta
 from ..kubeflow.ha import FLOOR_RULE, floor_rule_group
@@ -69,23 +70,27 @@ def _floor_rule_aliases(parent: pulumi.Resource | None) -> list[pulumi.Alias]:
     return [pulumi.Alias(name="ha-alerts", parent=ha)]
 
 
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    """What the observability box reads: the whole config, the namespaces and the secrets plane."""
+
+    config: PlatformConfig
+    namespaces: Mapping[str, k8s.core.v1.Namespace]  # platform namespaces by name
+    tenant_namespaces: Mapping[str, k8s.core.v1.Namespace]
+    secrets: SecretsPlane
+
+
 class Observability(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        config: PlatformConfig,
-        namespaces: Mapping[str, k8s.core.v1.Namespace],  # platform namespaces by name
-        tenant_namespaces: Mapping[str, k8s.core.v1.Namespace],
-        secrets: SecretsPlane,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:observability:Observability", name, None, opts)
-        stack = config.stack
+        self._name, self._args = name, args
+        self._parent = opts.parent if opts else None
+        stack = args.config.stack
         obs = stack.observability
-        ns = stack.cluster.namespaces
-        monitoring = ns.monitoring
-        labels = dict(obs.selector_labels)
-        base = [namespaces[monitoring]] if monitoring in namespaces else []
+        self._monitoring = monitoring = stack.cluster.namespaces.monitoring
+        self._labels = dict(obs.selector_labels)
+        self._tenants = tuple(sorted(args.tenant_namespaces))
+        base = [args.namespaces[monitoring]] if monitoring in args.namespaces else []
 
         self.stack = None
         if obs.mode == "install":
@@ -93,41 +98,54 @@ class Observability(pulumi.ComponentResource):
 
             self.stack = MonitoringStack(
                 f"{name}-stack", stack, namespace=monitoring,
-                pull_secret=secrets.pull_secret_delivery(monitoring), opts=child(self, depends_on=base),
+                pull_secret=args.secrets.pull_secret_delivery(monitoring), opts=child(self, depends_on=base),
             )
             base = [*base, self.stack.prometheus]
         # Objects of the operator's CRDs wait for whatever installs them (install mode: the stack).
-        deps = base
+        self._rules(deps=base)
+        self._monitors(deps=base)
+        with_receiver = self._routing(deps=base)
+        self._dashboards(deps=base[:1])
+        self.outputs = {
+            "observabilityMode": obs.mode,
+            "alertReceivers": {t: ("team" if t in with_receiver else "platform-oncall") for t in self._tenants},
+        }
+        self.register_outputs(self.outputs)
 
-        # --- rules -------------------------------------------------------------------------
+    def _rules(self, deps: list[pulumi.Resource]) -> None:
         self.rules = {}
-        for rule_name, groups in rule_groups(config).items():
-            aliases = _floor_rule_aliases(opts.parent if opts else None) if rule_name == FLOOR_RULE else []
+        for rule_name, groups in rule_groups(self._args.config).items():
+            aliases = _floor_rule_aliases(self._parent) if rule_name == FLOOR_RULE else []
             self.rules[rule_name] = custom_resource(
-                f"{name}-{rule_name}", api_version=MONITORING_API, kind="PrometheusRule",
-                metadata=meta(rule_name, monitoring, component=COMPONENT, extra_labels=labels),
+                f"{self._name}-{rule_name}", api_version=MONITORING_API, kind="PrometheusRule",
+                metadata=meta(rule_name, self._monitoring, component=COMPONENT, extra_labels=self._labels),
                 spec={"groups": groups}, opts=pulumi.ResourceOptions.merge(
                     child(self, depends_on=deps), pulumi.ResourceOptions(aliases=aliases or None)),
             )
 
-        # --- monitors ----------------------------------------------------------------------
-        tenants = tuple(sorted(tenant_namespaces))
+    def _monitors(self, deps: list[pulumi.Resource]) -> None:
+        stack = self._args.config.stack
+        ns = stack.cluster.namespaces
         endpoints = data_endpoints(stack)
         for monitor in platform_monitors(
-            kubeflow_ns=ns.kubeflow, database_ns=ns.database, operators_ns=ns.operators, tenants=tenants,
+            kubeflow_ns=ns.kubeflow, database_ns=ns.database, operators_ns=ns.operators, tenants=self._tenants,
             gpu_ns=ns.gpu_operator, argocd_ns=stack.kubeflow.argocd.namespace,
             object_store=(ns.object_store, MINIO_TENANT, endpoints.object_store_host,
                           endpoints.object_store_ca_configmap, endpoints.object_store_ca_key),
         ):
             custom_resource(
-                f"{name}-podmonitor-{monitor.name}", api_version=MONITORING_API, kind="PodMonitor",
-                metadata=meta(f"kfplatform-{monitor.name}", monitoring, component=COMPONENT, extra_labels=labels),
+                f"{self._name}-podmonitor-{monitor.name}", api_version=MONITORING_API, kind="PodMonitor",
+                metadata=meta(f"kfplatform-{monitor.name}", self._monitoring, component=COMPONENT, extra_labels=self._labels),
                 spec=monitor.spec(), opts=child(self, depends_on=deps),
             )
 
-        # --- routing -----------------------------------------------------------------------
+    def _routing(self, deps: list[pulumi.Resource]) -> list[str]:
+        """Each team with a receiver gets its AlertmanagerConfig; the rest go to the platform's. Returns
+        the teams with a receiver."""
+        name, args, monitoring, labels = self._name, self._args, self._monitoring, self._labels
+        secrets = args.secrets
         with_receiver = []
-        for tenant in sorted(config.tenant_configs, key=lambda t: t.name):
+        for tenant in sorted(args.config.tenant_configs, key=lambda t: t.name):
             kind = tenant.alerting.receiver
             if kind is None:
                 pulumi.log.warn(
@@ -146,9 +164,9 @@ class Observability(pulumi.ComponentResource):
                 metadata=meta(routing.TEAM_CONFIG, tenant.name, component=COMPONENT,
                               extra_labels={**labels, **routing.SELECT_LABEL}),
                 spec=routing.team_spec(tenant.name, kind),
-                opts=child(self, depends_on=[*deps, secret, tenant_namespaces[tenant.name]]),
+                opts=child(self, depends_on=[*deps, secret, args.tenant_namespaces[tenant.name]]),
             )
-        platform_kind = obs.platform_receiver.type
+        platform_kind = args.config.stack.observability.platform_receiver.type
         platform_secret = secrets.deliver(
             monitoring, routing.PLATFORM_RECEIVER_SECRET, platform_home(PLATFORM_ALERTING),
             {RECEIVER_PROPERTY[platform_kind]: RECEIVER_PROPERTY[platform_kind]},
@@ -161,10 +179,13 @@ class Observability(pulumi.ComponentResource):
             spec=routing.platform_spec(platform_kind, with_receiver),
             opts=child(self, depends_on=[*deps, platform_secret]),
         )
+        return with_receiver
 
-        # --- dashboards --------------------------------------------------------------------
+    def _dashboards(self, deps: list[pulumi.Resource]) -> None:
+        config, monitoring = self._args.config, self._monitoring
+        ns = config.stack.cluster.namespaces
         boards = {
-            "kfplatform-kubeflow": dashboards.kubeflow_dashboard(monitoring, ns.kubeflow, tenants),
+            "kfplatform-kubeflow": dashboards.kubeflow_dashboard(monitoring, ns.kubeflow, self._tenants),
             "kfplatform-data-tier": dashboards.data_tier_dashboard(ns.database, ns.object_store),
         }
         for tenant in config.tenant_configs:
@@ -173,13 +194,8 @@ class Observability(pulumi.ComponentResource):
         self.dashboards = boards
         for board_name, board in sorted(boards.items()):
             k8s.core.v1.ConfigMap(
-                f"{name}-dashboard-{board_name}",
+                f"{self._name}-dashboard-{board_name}",
                 metadata=meta(board_name, monitoring, component=COMPONENT, extra_labels=dashboards.SIDECAR_LABEL),
                 data={f"{board_name}.json": dashboards.as_json(board)},
-                opts=child(self, depends_on=base[:1]),
+                opts=child(self, depends_on=deps),
             )
-        self.outputs = {
-            "observabilityMode": obs.mode,
-            "alertReceivers": {t: ("team" if t in with_receiver else "platform-oncall") for t in tenants},
-        }
-        self.register_outputs(self.outputs)

@@ -151,51 +151,7 @@ class SecretsPlane(pulumi.ComponentResource):
             opts=here,
         )
 
-        def vault_spec(role: str, service_account: dict) -> dict:
-            spec = {
-                "server": vault_cfg.address,
-                "path": kv_mount,
-                "version": "v2",
-                "auth": {"kubernetes": {"mountPath": vault_cfg.auth_mount, "role": role, "serviceAccountRef": service_account}},
-            }
-            if vault_cfg.namespace:
-                spec["namespace"] = vault_cfg.namespace
-            if vault_cfg.ca_cert:
-                spec["caBundle"] = base64.b64encode(vault_cfg.ca_cert.encode()).decode()
-            return spec
-
-        self.cluster_store = custom_resource(
-            "cluster-secret-store",
-            api_version="external-secrets.io/v1",
-            kind="ClusterSecretStore",
-            metadata=meta(PLATFORM_STORE, component="secrets"),
-            spec={
-                "provider": {"vault": vault_spec(PLATFORM_ROLE, {"name": PLATFORM_STORE_SA, "namespace": operators})},
-                # Only platform namespaces may use the platform's store: a tenant's ExternalSecret
-                # naming this store is refused by ESO.
-                "conditions": [{"namespaces": self.platform_namespaces}],
-            },
-            opts=child(self, depends_on=[self.operator.release, self.auth.platform_service_account, self.auth.platform_role]),
-        )
-        self.tenant_stores = {
-            tenant: custom_resource(
-                f"{tenant}-secret-store",
-                api_version="external-secrets.io/v1",
-                kind="SecretStore",
-                metadata=meta(TENANT_STORE, tenant, component="secrets"),
-                # For a namespaced store ESO ignores serviceAccountRef.namespace: it can only log in
-                # as a ServiceAccount of its own namespace, and Vault binds the role to that one.
-                spec={"provider": {"vault": vault_spec(tenant_role(tenant), {"name": TENANT_STORE_SA})}},
-                opts=child(
-                    self,
-                    depends_on=[
-                        self.tenant_namespaces[tenant], self.operator.release,
-                        self.auth.tenant_service_accounts[tenant], self.auth.tenant_roles[tenant],
-                    ],
-                ),
-            )
-            for tenant in tenants
-        }
+        self.cluster_store, self.tenant_stores = self._stores(operators, tenants)
 
         self.registry_host = args.images.mirror.split("/", 1)[0]
         self.pull_secret = args.images.pull_secret
@@ -209,6 +165,59 @@ class SecretsPlane(pulumi.ComponentResource):
             "platformStore": PLATFORM_STORE,
             "tenantStore": TENANT_STORE,
         })
+
+    def _vault_spec(self, role: str, service_account: dict) -> dict:
+        """An ESO Vault provider: the KV mount, logging in with Kubernetes auth as `role`."""
+        vault_cfg = self.config.vault
+        spec = {
+            "server": vault_cfg.address,
+            "path": vault_cfg.kv_mount,
+            "version": "v2",
+            "auth": {"kubernetes": {"mountPath": vault_cfg.auth_mount, "role": role, "serviceAccountRef": service_account}},
+        }
+        if vault_cfg.namespace:
+            spec["namespace"] = vault_cfg.namespace
+        if vault_cfg.ca_cert:
+            spec["caBundle"] = base64.b64encode(vault_cfg.ca_cert.encode()).decode()
+        return spec
+
+    def _stores(
+        self, operators: str, tenants: list[str]
+    ) -> tuple[k8s.apiextensions.CustomResource, dict[str, k8s.apiextensions.CustomResource]]:
+        """The platform's ClusterSecretStore (platform namespaces only) and one SecretStore per tenant."""
+        cluster_store = custom_resource(
+            "cluster-secret-store",
+            api_version="external-secrets.io/v1",
+            kind="ClusterSecretStore",
+            metadata=meta(PLATFORM_STORE, component="secrets"),
+            spec={
+                "provider": {"vault": self._vault_spec(PLATFORM_ROLE, {"name": PLATFORM_STORE_SA, "namespace": operators})},
+                # Only platform namespaces may use the platform's store: a tenant's ExternalSecret
+                # naming this store is refused by ESO.
+                "conditions": [{"namespaces": self.platform_namespaces}],
+            },
+            opts=child(self, depends_on=[self.operator.release, self.auth.platform_service_account, self.auth.platform_role]),
+        )
+        tenant_stores = {
+            tenant: custom_resource(
+                f"{tenant}-secret-store",
+                api_version="external-secrets.io/v1",
+                kind="SecretStore",
+                metadata=meta(TENANT_STORE, tenant, component="secrets"),
+                # For a namespaced store ESO ignores serviceAccountRef.namespace: it can only log in
+                # as a ServiceAccount of its own namespace, and Vault binds the role to that one.
+                spec={"provider": {"vault": self._vault_spec(tenant_role(tenant), {"name": TENANT_STORE_SA})}},
+                opts=child(
+                    self,
+                    depends_on=[
+                        self.tenant_namespaces[tenant], self.operator.release,
+                        self.auth.tenant_service_accounts[tenant], self.auth.tenant_roles[tenant],
+                    ],
+                ),
+            )
+            for tenant in tenants
+        }
+        return cluster_store, tenant_stores
 
     # -- the public API other components use ------------------------------------------------------
 

@@ -79,12 +79,30 @@ class VaultKubernetesAuth(pulumi.ComponentResource):
         }
 
         # Vault side.
-        self.backend = vault.AuthBackend(
+        self._name, self._config, self._vault_opts = name, config, vault_opts
+        self.backend, self.backend_config = self._backend(cluster_name, protect)
+        self.platform_role = self._role(PLATFORM_ROLE, PLATFORM_STORE_SA, platform_namespace, platform_policy)
+        self.tenant_roles = {
+            tenant: self._role(tenant_role(tenant), TENANT_STORE_SA, tenant, tenant_policies[tenant])
+            for tenant in sorted(tenant_namespaces)
+        }
+        self.no_login_pods = self._no_login_pods()
+        self.register_outputs({
+            "authMount": self.backend.path,
+            "roles": [PLATFORM_ROLE, *(tenant_role(t) for t in sorted(tenant_namespaces))],
+        })
+
+    def _backend(
+        self, cluster_name: str, protect: bool
+    ) -> tuple[vault.AuthBackend, vault.kubernetes.AuthBackendConfig]:
+        """Vault's kubernetes auth mount, reviewing each login's JWT with the cluster's API server."""
+        name, config = self._name, self._config
+        backend = vault.AuthBackend(
             f"{name}-backend",
             type="kubernetes",
             path=config.auth_mount,
             description=f"ServiceAccount logins from Kubernetes cluster {cluster_name} (ESO SecretStores)",
-            opts=child(self, protect=protect, **vault_opts),
+            opts=child(self, protect=protect, **self._vault_opts),
         )
         ca_cert: pulumi.Input[str] | None = config.kubernetes.ca_cert
         if ca_cert is None:
@@ -93,35 +111,36 @@ class VaultKubernetesAuth(pulumi.ComponentResource):
                 f"{name}-kube-root-ca", "kube-system/kube-root-ca.crt", opts=pulumi.ResourceOptions(parent=self)
             )
             ca_cert = root_ca.data.apply(lambda data: (data or {}).get("ca.crt"))
-        self.backend_config = vault.kubernetes.AuthBackendConfig(
+        backend_config = vault.kubernetes.AuthBackendConfig(
             f"{name}-config",
-            backend=self.backend.path,
+            backend=backend.path,
             kubernetes_host=config.kubernetes.host,
             kubernetes_ca_cert=ca_cert,
             # Vault is not in the cluster: no local token; each login's JWT reviews itself.
             disable_local_ca_jwt=True,
-            opts=child(self, **vault_opts),
+            opts=child(self, **self._vault_opts),
+        )
+        return backend, backend_config
+
+    def _role(
+        self, role_name: str, service_account: str, namespace: str, policy: vault.Policy
+    ) -> vault.kubernetes.AuthBackendRole:
+        return vault.kubernetes.AuthBackendRole(
+            f"{self._name}-role-{role_name}",
+            backend=self.backend.path,
+            role_name=role_name,
+            bound_service_account_names=[service_account],
+            bound_service_account_namespaces=[namespace],
+            token_policies=[policy.name],
+            token_ttl=self._config.token_ttl_seconds,
+            token_max_ttl=self._config.token_max_ttl_seconds,
+            opts=child(self, depends_on=[self.backend_config], **self._vault_opts),
         )
 
-        def role(role_name: str, service_account: str, namespace: str, policy: vault.Policy):
-            return vault.kubernetes.AuthBackendRole(
-                f"{name}-role-{role_name}",
-                backend=self.backend.path,
-                role_name=role_name,
-                bound_service_account_names=[service_account],
-                bound_service_account_namespaces=[namespace],
-                token_policies=[policy.name],
-                token_ttl=config.token_ttl_seconds,
-                token_max_ttl=config.token_max_ttl_seconds,
-                opts=child(self, depends_on=[self.backend_config], **vault_opts),
-            )
-
-        self.platform_role = role(PLATFORM_ROLE, PLATFORM_STORE_SA, platform_namespace, platform_policy)
-        self.tenant_roles = {
-            tenant: role(tenant_role(tenant), TENANT_STORE_SA, tenant, tenant_policies[tenant])
-            for tenant in sorted(tenant_namespaces)
-        }
-        self.no_login_pods = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+    def _no_login_pods(self) -> k8s.admissionregistration.v1.ValidatingAdmissionPolicy:
+        """No pod may run as a login identity (they hold system:auth-delegator), in every namespace."""
+        name = self._name
+        policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{name}-no-login-pods",
             metadata=meta(NO_LOGIN_PODS_POLICY, component="secrets"),
             spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs(
@@ -149,12 +168,9 @@ class VaultKubernetesAuth(pulumi.ComponentResource):
             spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
                 policy_name=NO_LOGIN_PODS_POLICY, validation_actions=["Deny"],
             ),
-            opts=child(self, depends_on=[self.no_login_pods]),
+            opts=child(self, depends_on=[policy]),
         )
-        self.register_outputs({
-            "authMount": self.backend.path,
-            "roles": [PLATFORM_ROLE, *(tenant_role(t) for t in sorted(tenant_namespaces))],
-        })
+        return policy
 
     def _login_identity(
         self, key: str, service_account: str, namespace: str, depends_on: list[pulumi.Resource]

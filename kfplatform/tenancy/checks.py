@@ -16,7 +16,7 @@ from typing import Iterable
 from ..config.egress import block_problems, union_problems
 from ..config.errors import ConfigIssue
 from ..config.identities import system_group_problem
-from ..config.loader import KEY_PREFIX, PlatformConfig, TenantFile, cross_check
+from ..config.platform_config import KEY_PREFIX, PlatformConfig, TenantFile
 from ..config.network import KUBERNETES_API, kebab
 from ..config.quantity import parse_quantity
 from ..config.reserved import reserved_reason
@@ -33,7 +33,6 @@ def stack_egress_cidrs(stack: StackConfig) -> list[str]:
     return [cidr for peer in stack.network.egress.values() for cidr in peer.cidrs]
 
 
-@cross_check
 def _cluster_ranges_declared(config: PlatformConfig) -> Iterable[ConfigIssue]:
     cluster = config.stack.cluster
     for key, value in (("podCidrs", cluster.pod_cidrs), ("serviceCidrs", cluster.service_cidrs)):
@@ -44,7 +43,6 @@ def _cluster_ranges_declared(config: PlatformConfig) -> Iterable[ConfigIssue]:
             )
 
 
-@cross_check
 def _stack_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
     stack = config.stack
     cluster, limits = stack.cluster, stack.network.cidr_limits
@@ -64,7 +62,6 @@ def _stack_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
         yield ConfigIssue(config.stack_file, f"{KEY_PREFIX}network.ingress", problem)
 
 
-@cross_check
 def _tenant_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
     stack = config.stack
     cluster, limits = stack.cluster, stack.network.cidr_limits
@@ -97,7 +94,6 @@ def _tenant_egress(config: PlatformConfig) -> Iterable[ConfigIssue]:
                 yield ConfigIssue(tenant.path, "egressProxy.cidrs", problem)
 
 
-@cross_check
 def _system_groups(config: PlatformConfig) -> Iterable[ConfigIssue]:
     prefix = config.stack.tenancy.oidc_groups_prefix
     for tenant in config.tenants:
@@ -107,7 +103,6 @@ def _system_groups(config: PlatformConfig) -> Iterable[ConfigIssue]:
                 yield ConfigIssue(tenant.path, f"groups[{i}].group", problem)
 
 
-@cross_check
 def _container_ceiling_within_quota(config: PlatformConfig) -> Iterable[ConfigIssue]:
     stack_limits = config.stack.tenancy.container_limits
     for tenant in config.tenants:
@@ -150,7 +145,6 @@ def tenancy_object_names(tenant: TenantFile, stack: StackConfig) -> list[tuple[s
     return names
 
 
-@cross_check
 def _unique_object_names(config: PlatformConfig) -> Iterable[ConfigIssue]:
     """Kubernetes names per namespace, and Pulumi names (`<namespace>-<name>`) across all tenants."""
     pulumi_names: dict[tuple[str, str], str] = {}
@@ -168,3 +162,10 @@ def _unique_object_names(config: PlatformConfig) -> Iterable[ConfigIssue]:
                     f"its {kind} {name!r} and one of {other} share the Pulumi resource name {resource[1]!r}; "
                     "rename one team",
                 )
+
+
+# The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
+CHECKS = (
+    _cluster_ranges_declared, _stack_egress, _tenant_egress, _system_groups, _container_ceiling_within_quota,
+    _unique_object_names,
+)

@@ -1,12 +1,13 @@
 """Tenant: everything one team gets, from one `tenants/<team>.yaml`."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.loader import TenantFile
+from ..config.platform_config import TenantFile
 from ..config.network import NetworkConfig
 from ..config.stack import TenancyConfig
 from ..k8s import child, custom_resource, meta
@@ -17,22 +18,26 @@ from .rbac import tenant_contributors
 TENANT_LABEL = "kfplatform.io/tenant"
 
 
+@dataclass(frozen=True)
+class TenantNamespacesArgs:
+    """The teams whose namespaces are made, and how: labels, protection."""
+
+    tenants: Sequence[TenantFile]
+    tenancy: TenancyConfig
+    protect: bool
+    extra_labels: Mapping[str, Mapping[str, str]] | None = None
+
+
 class TenantNamespaces(pulumi.ComponentResource):
     """Each team's namespace: made first, since every other area puts per-tenant objects in it.
 
     Protected in prod: deleting a namespace deletes the team's volumes, notebooks and runs.
     """
 
-    def __init__(
-        self,
-        name: str,
-        tenants: Sequence[TenantFile],
-        tenancy: TenancyConfig,
-        protect: bool,
-        extra_labels: Mapping[str, Mapping[str, str]] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: TenantNamespacesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:tenancy:TenantNamespaces", name, None, opts)
+        tenants, tenancy, protect = args.tenants, args.tenancy, args.protect
+        extra_labels = args.extra_labels
         pss = tenancy.pod_security
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         for tenant in (t.config for t in tenants):
@@ -102,22 +107,25 @@ class Tenant(pulumi.ComponentResource):
         self.register_outputs({"namespace": tenant.name})
 
 
+@dataclass(frozen=True)
+class TenantsArgs:
+    """The teams, their namespaces (made by TenantNamespaces) and the stack's tenancy and network settings."""
+
+    tenants: Sequence[TenantFile]
+    namespaces: Mapping[str, k8s.core.v1.Namespace]
+    tenancy: TenancyConfig
+    network: NetworkConfig
+    crd_installers: Mapping[str, pulumi.Resource] | None = None
+    closed_quota: Sequence[str] = ()  # quota keys every tenant gets at 0 unless it names them (GPU resources)
+
+
 class Tenants(pulumi.ComponentResource):
     """All tenant teams, in the namespaces TenantNamespaces made."""
 
-    def __init__(
-        self,
-        name: str,
-        tenants: Sequence[TenantFile],
-        namespaces: Mapping[str, k8s.core.v1.Namespace],
-        tenancy: TenancyConfig,
-        network: NetworkConfig,
-        crd_installers: Mapping[str, pulumi.Resource] | None = None,
-        closed_quota: Sequence[str] = (),
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        """`closed_quota`: quota keys every tenant gets at 0 unless it names them (GPU resources)."""
+    def __init__(self, name: str, args: TenantsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kfplatform:tenancy:Tenants", name, None, opts)
+        tenants, namespaces, tenancy = args.tenants, args.namespaces, args.tenancy
+        network, crd_installers, closed_quota = args.network, args.crd_installers, args.closed_quota
         self.tenants = {
             t.config.name: Tenant(
                 t.config.name, t, namespaces[t.config.name], tenancy, network, crd_installers or {},

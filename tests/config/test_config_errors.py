@@ -1,6 +1,8 @@
 """Each class of bad input fails before any resource exists, naming the file, the key and the problem."""
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
 
@@ -176,19 +178,99 @@ def test_the_program_reads_config_the_way_the_pulumi_cli_passes_it(monkeypatch):
     assert config.stack.environment.value == "sandbox" and config.stack_file == "Pulumi.sandbox.yaml"
 
 
-@pytest.mark.parametrize("module", [
-    "kfplatform.data.config", "kfplatform.secrets.config", "kfplatform.kubeflow.config", "kfplatform.gpu.config",
-    "kfplatform.data.geometry", "kfplatform.config.loader",
-])
-def test_any_config_module_can_be_imported_first(module):
-    """StackConfig composes the areas' models and they import the config base: no import order may fail."""
-    proc = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+def defined_cross_checks() -> list[str]:
+    """`module.function` of every function in kfplatform/ shaped like a cross-check, read from the source.
+
+    A cross-check takes the PlatformConfig and yields ConfigIssues; one that no list composes would
+    never run (a silent omission), so the composed list is compared with what the source defines.
+    """
+    found = []
+    for path in sorted((PROJECT_DIR / "kfplatform").rglob("*.py")):
+        module = ".".join(path.relative_to(PROJECT_DIR).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef) or node.returns is None:
+                continue
+            params = [a.annotation for a in node.args.args]
+            if (len(params) == 1 and params[0] is not None and ast.unparse(params[0]) == "PlatformConfig"
+                    and ast.unparse(node.returns) == "Iterable[ConfigIssue]"):
+                found.append(f"{module}.{node.name}")
+    return found
+
+
+CONFIG_MODULES = sorted(
+    ".".join(p.relative_to(PROJECT_DIR).with_suffix("").parts) for p in (PROJECT_DIR / "kfplatform").glob("*/config.py")
+)
+CHECKS_MODULES = sorted(
+    ".".join(p.relative_to(PROJECT_DIR).with_suffix("").parts) for p in (PROJECT_DIR / "kfplatform").glob("*/checks.py")
+)
+PRINT_COMPOSED = (
+    "from kfplatform.config.checks import CROSS_CHECKS\n"
+    "print('\\n'.join(f'{c.__module__}.{c.__name__}' for c in CROSS_CHECKS))"
+)
+
+
+@pytest.mark.parametrize("module", CONFIG_MODULES + ["kfplatform.data.geometry", "kfplatform.config.loader"])
+def test_any_config_module_can_be_imported_first_and_every_check_is_composed(module):
+    """StackConfig composes the areas' models and they import the config base; the loader composes the
+    areas' checks: whichever module a fresh interpreter imports first, the import works and the
+    composed list holds every cross-check defined in kfplatform/, once each."""
+    code = f"import {module}\n{PRINT_COMPOSED}"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    composed = proc.stdout.split()
+    assert len(composed) == len(set(composed))
+    assert sorted(composed) == sorted(defined_cross_checks())
 
 
-def test_every_areas_cross_checks_are_registered_by_the_loader():
-    from kfplatform.config.loader import CROSS_CHECKS
+def test_any_checks_module_can_be_imported_first():
+    """Each area's checks module imported before anything else of kfplatform (one interpreter, the
+    package's modules dropped between tries: import order within kfplatform is what could cycle)."""
+    code = (
+        "import importlib, json, sys\n"
+        "seen = {}\n"
+        f"for module in {CHECKS_MODULES!r}:\n"
+        "    for name in [m for m in sys.modules if m == 'kfplatform' or m.startswith('kfplatform.')]:\n"
+        "        del sys.modules[name]\n"
+        "    importlib.import_module(module)\n"
+        "    checks = importlib.import_module('kfplatform.config.checks')\n"
+        "    seen[module] = [f'{c.__module__}.{c.__name__}' for c in checks.CROSS_CHECKS]\n"
+        "print(json.dumps(seen))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout)
+    assert sorted(seen) == CHECKS_MODULES and len(CHECKS_MODULES) >= 8
+    for module, composed in seen.items():
+        assert sorted(composed) == sorted(defined_cross_checks()), module
 
-    areas = {fn.__module__ for fn in CROSS_CHECKS}
-    assert {"kfplatform.data.checks", "kfplatform.data.geometry", "kfplatform.gpu.checks", "kfplatform.kubeflow.checks",
-            "kfplatform.tenancy.checks"} <= areas
+
+def test_each_area_exports_its_own_checks_in_a_stable_order():
+    """The order issues are reported in is the composed order: the loader's own, then area by area."""
+    from kfplatform.config.checks import CROSS_CHECKS
+
+    assert [f"{c.__module__}.{c.__name__}" for c in CROSS_CHECKS] == [
+        "kfplatform.config.checks.tenant_names",
+        "kfplatform.backup.checks.restored_namespaces_are_teams",
+        "kfplatform.data.checks.object_store_survives_a_zone",
+        "kfplatform.data.geometry.geometry_issues",
+        "kfplatform.gpu.checks.gpu_capacity",
+        "kfplatform.kubeflow.checks._kubeflow",
+        "kfplatform.tenancy.checks._cluster_ranges_declared",
+        "kfplatform.tenancy.checks._stack_egress",
+        "kfplatform.tenancy.checks._tenant_egress",
+        "kfplatform.tenancy.checks._system_groups",
+        "kfplatform.tenancy.checks._container_ceiling_within_quota",
+        "kfplatform.tenancy.checks._unique_object_names",
+        "kfplatform.compliance.checks.regulated_tenants_need_a_signing_key",
+        "kfplatform.compliance.checks.no_team_downgrades_itself",
+        "kfplatform.compliance.checks.signed_registry_is_under_the_mirror",
+        "kfplatform.modelregistry.checks._model_registry",
+    ]
+    assert len(defined_cross_checks()) == len(CROSS_CHECKS)
+
+
+def test_no_area_imports_the_loader_to_be_composed():
+    """No registry and no cycle: the checks modules import the leaf PlatformConfig module, never the loader."""
+    for path in (PROJECT_DIR / "kfplatform").glob("*/checks.py"):
+        assert "config.loader" not in path.read_text(), path
+    assert "cross_check" not in (PROJECT_DIR / "kfplatform/config/loader.py").read_text()

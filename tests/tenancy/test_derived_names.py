@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from kfplatform.config import ConfigError
-from kfplatform.config.loader import CROSS_CHECKS
+from kfplatform.config.checks import CROSS_CHECKS
 from kfplatform.render.mocks import DuplicateResourceError
 from kfplatform.render.run import render_stack
 from kfplatform.tenancy import checks
@@ -85,7 +85,7 @@ def test_without_the_check_the_engine_would_refuse_the_program(tmp_path, monkeyp
     project = project_copy(tmp_path, "prod", config, tenants)
     with pytest.raises(ConfigError):
         render_stack(project, "prod")
-    monkeypatch.setattr("kfplatform.config.loader.CROSS_CHECKS",
+    monkeypatch.setattr("kfplatform.config.checks.CROSS_CHECKS",
                         [c for c in CROSS_CHECKS if c is not checks._unique_object_names])
     with pytest.raises(DuplicateResourceError):
         render_stack(project, "prod")
