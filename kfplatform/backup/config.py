@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from ..config.base import DnsLabel, Model, is_prod
 from ..config.urls import url_problem
-from ..data.config import HOST_PORT, BucketName
+from ..data.config import BucketName, HostPort
 
 GO_DURATION = re.compile(r"^(?=\d)((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?$")
 VAULT_BACKUP_PATH = re.compile(r"^platform/backup/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -296,19 +296,12 @@ class RestoreConfig(Model):
     # Restore the database to this instant (UTC, ISO 8601, quoted); default: its newest physical backup.
     point_in_time: datetime | None = None
     # Prod's object store as the sandbox reaches it (host:port, TLS), and its backups bucket.
-    endpoint: str
+    endpoint: HostPort
     bucket: BucketName = "kfp-backups"
     # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person.
     credentials_path: str = DEFAULT_RESTORE_CREDENTIALS
     # Namespaces the Velero Restore brings back; default: every tenant namespace.
     namespaces: list[DnsLabel] = []
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        if not HOST_PORT.fullmatch(value):
-            raise ValueError(f"{value!r}: give host:port without scheme, e.g. minio-admin.ml.example.com:443")
-        return value
 
     @field_validator("credentials_path")
     @classmethod

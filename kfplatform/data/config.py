@@ -27,6 +27,16 @@ PROD_MAX_KEY_AGE_DAYS = 180
 RESERVED_DB_CONNECTIONS = 50
 
 
+def _host_port(value: str) -> str:
+    if not HOST_PORT.fullmatch(value):
+        raise ValueError(f"{value!r}: give host:port without scheme, e.g. minio-admin.example.com:443")
+    return value
+
+
+# An S3 endpoint the runner or a client dials: `host:port`, no scheme, no path (data tier, backups).
+HostPort = Annotated[str, AfterValidator(_host_port)]
+
+
 def _bucket(value: str) -> str:
     # minio-go v7.3.0 pkg/s3utils/utils.go `CheckValidBucketNameStrict` (what the MinIO server and
     # its clients apply): also no `..`, `.-` or `-.`, and not shaped like an IPv4 address.
@@ -171,18 +181,11 @@ class ObjectStoreConfig(Model):
     parity: int | None = Field(default=None, ge=0, le=8)
     buckets: BucketNames = BucketNames()
     # The MinIO S3/admin API as the machine running `pulumi up` reaches it (host:port, TLS).
-    admin_endpoint: str
+    admin_endpoint: HostPort
     # CA bundle (path on the runner) to verify admin_endpoint; default: the runner's trust store.
     admin_ca_cert_file: str | None = None
     # Object-store access keys are replaced by the first `pulumi up` after this many days.
     access_key_max_age_days: int = Field(default=90, ge=1, le=365)
-
-    @field_validator("admin_endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        if not HOST_PORT.fullmatch(value):
-            raise ValueError(f"{value!r}: give host:port without scheme, e.g. minio-admin.example.com:443")
-        return value
 
     @field_validator("access_key_max_age_days")
     @classmethod
