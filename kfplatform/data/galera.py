@@ -86,7 +86,7 @@ def restricted_pod(uid: int) -> dict:
 
 def mariadb_spec(
     config: DataTierConfig, *, mirror: str, pull_secret: str, storage_class: str, zones: Sequence[str], topology_key: str,
-    bootstrap_from: Mapping | None = None,
+    bootstrap_from: Mapping | None = None, prometheus_release: str | None = None,
 ) -> dict:
     """The `MariaDB` spec: Galera, spread over nodes (and zones), a PDB that keeps quorum, metrics on."""
     galera = config.galera
@@ -130,6 +130,11 @@ def mariadb_spec(
             "passwordSecretKeyRef": {"name": METRICS_SECRET, "key": PASSWORD_KEY},
         },
     }
+    if prometheus_release:
+        # The operator labels its ServiceMonitor `release: <this>` (MariaDB CRD
+        # spec.metrics.serviceMonitor.prometheusRelease, v26.6.0), the label a kube-prometheus-stack
+        # Prometheus selects ServiceMonitors by (observability.selectorLabels).
+        spec["metrics"]["serviceMonitor"] = {"prometheusRelease": prometheus_release}
     if len(zones) >= 2:
         spec["topologySpreadConstraints"] = [{
             "maxSkew": 1,
@@ -169,6 +174,7 @@ class GaleraCluster(pulumi.ComponentResource):
         tenant_accounts: Mapping[str, DatabaseAccount] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         bootstrap_from: Mapping | None = None,
+        prometheus_release: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         """`tenant_accounts`: accounts of consumers in tenant namespaces (a team's Model Registry),
@@ -195,7 +201,7 @@ class GaleraCluster(pulumi.ComponentResource):
             ),
             spec=mariadb_spec(
                 config, mirror=mirror, pull_secret=pull_secret, storage_class=storage_class, zones=zones,
-                topology_key=topology_key, bootstrap_from=bootstrap_from,
+                topology_key=topology_key, bootstrap_from=bootstrap_from, prometheus_release=prometheus_release,
             ),
             opts=child(self, depends_on=[operator, *depends_on, root, metrics], protect=protect),
         )

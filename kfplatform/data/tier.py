@@ -65,6 +65,8 @@ class DataTier(pulumi.ComponentResource):
                 *in_ns("database"), *pulls_in(ns.database), self.storage_class, *(bootstrap.depends_on if bootstrap else ()),
             ],
             bootstrap_from=bootstrap.spec if bootstrap else None,
+            # mariadb-operator's ServiceMonitor carries the `release` label Prometheus selects by.
+            prometheus_release=args.stack.observability.selector_labels.get("release"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.proxysql = self._proxysql()

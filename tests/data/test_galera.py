@@ -113,3 +113,20 @@ def test_crs_wait_for_the_operator_and_the_cluster(prod):
     for r in prod.resources:
         if r.type.startswith("kubernetes:k8s.mariadb.com/") and r.type != GALERA:
             assert operator.urn in r.dependencies and galera.urn in r.dependencies, r.name
+
+
+def test_the_operators_servicemonitor_carries_the_label_prometheus_selects_by(each_stack):
+    """The Galera alerts read the mysqld exporter through mariadb-operator's ServiceMonitor: it must
+    carry the `release` label of observability.selectorLabels, or a kube-prometheus-stack Prometheus
+    never scrapes it and GaleraClusterSizeLow/GaleraNodeNotSynced can never fire."""
+    import yaml
+
+    from tests.conftest import PROJECT_DIR
+
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{each_stack.stack}.yaml").read_text())["config"]
+    from kfplatform.observability.config import ObservabilityConfig
+
+    default = ObservabilityConfig.model_fields["selector_labels"].default
+    release = config["kubeflow-platform:observability"].get("selectorLabels", default)["release"]
+    spec = each_stack.find("MariaDB", "galera", DB_NS)["spec"]
+    assert spec["metrics"]["serviceMonitor"] == {"prometheusRelease": release}
