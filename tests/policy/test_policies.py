@@ -676,6 +676,16 @@ def test_regulated_namespaces_need_policies_that_refuse(change, expected):
     assert len(messages) == 1 and messages[0].startswith(expected), messages
 
 
+def test_a_regulated_namespace_with_an_unknown_name_does_not_stop_the_check():
+    """Preview with a computed namespace name: the known regulated namespace is still checked."""
+    objects = _regulated_objects(opted_in=False)
+    unknown = k8s("kubernetes:core/v1:Namespace", "x", None, {}, labels={"kfplatform.io/compliance": "regulated"})
+    unknown["inputs"]["metadata"]["name"] = UNKNOWN
+    report = run(objects + [unknown])
+    messages = found(report, "signed-artifact-admission")
+    assert len(messages) == 1 and messages[0].startswith("regulated namespace team-nlp lacks label"), messages
+
+
 def test_a_stack_can_require_signed_images_without_regulated_tenants():
     plain = [k8s("kubernetes:core/v1:Namespace", "team-nlp", None, {}, labels={"kfplatform.io/tenant": "team-nlp"})]
     assert found(run(plain), "signed-artifact-admission") == []

@@ -12,19 +12,22 @@ SIGSTORE_INCLUDE = "policy.sigstore.dev/include"
 
 def missing_signed_artifact_policy(resources: Sequence[Res], required: bool) -> Iterator[tuple[Res | None, Finding]]:
     """Regulated namespaces (or a stack that asks) need the admission policies for signed artifacts."""
-    regulated = sorted(
-        str(w.dig(r.props, "metadata", "name"))
-        for r in _objects(resources, "kubernetes:core/v1:Namespace")
-        if w.get(w.labels_of(r.props), COMPLIANCE_LABEL) == "regulated"
+    # A namespace whose name is unknown during preview is skipped, never "None" (and never a
+    # StopIteration looking it up again): the known ones are still checked.
+    regulated_ns = sorted(
+        (r for r in _objects(resources, "kubernetes:core/v1:Namespace")
+         if isinstance(w.dig(r.props, "metadata", "name"), str)
+         and w.get(w.labels_of(r.props), COMPLIANCE_LABEL) == "regulated"),
+        key=lambda r: w.dig(r.props, "metadata", "name"),
     )
+    regulated = [w.dig(r.props, "metadata", "name") for r in regulated_ns]
     if not regulated and not required:
         return
     why = f"namespaces {', '.join(regulated)} are regulated" if regulated else "the stack requires signed images"
     if regulated:
-        for ns in regulated:
-            namespace = next(r for r in _objects(resources, "kubernetes:core/v1:Namespace")
-                             if w.dig(r.props, "metadata", "name") == ns)
+        for namespace in regulated_ns:
             if w.get(w.labels_of(namespace.props), SIGSTORE_INCLUDE) != "true":
+                ns = w.dig(namespace.props, "metadata", "name")
                 yield namespace, Finding(
                     f"regulated namespace {ns} lacks label {SIGSTORE_INCLUDE}=true: policy-controller would not check its images",
                     "the compliance component labels regulated tenant namespaces; do not remove the label")
