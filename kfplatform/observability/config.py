@@ -194,10 +194,20 @@ class ServingMetrics(Model):
         if not match:
             raise ValueError(f"{value!r} is not one label matcher (e.g. response_code_class=\"5xx\")")
         if match["op"] in ("=~", "!~"):
-            # Prometheus compiles it (RE2, anchored); Python's engine refuses what RE2 refuses here
-            # (unbalanced brackets and groups, dangling repeats), so the rule is not refused at load.
+            # Prometheus compiles it with Go's regexp (RE2 syntax, anchored). Python's engine refuses
+            # what both refuse (unbalanced brackets and groups, dangling repeats); what only Perl-style
+            # engines accept is refused here by name: lookaround and other `(?...)` groups but flags
+            # and `(?:`, possessive repeats, and backreferences (promtool: "invalid or unsupported
+            # Perl syntax").
+            pattern = match["value"]
+            perl = re.search(r"\(\?(?![imsU-]*[:)])|[*+?}]\+|\\[1-9]", pattern)
+            if perl:
+                raise ValueError(
+                    f"{value!r}: {perl.group(0)!r} is Perl syntax Prometheus's RE2 does not support "
+                    "(no lookaround, possessive repeats or backreferences)"
+                )
             try:
-                re.compile(match["value"])
+                re.compile(pattern)
             except re.error as e:
                 raise ValueError(f"{value!r}: the regular expression does not compile ({e})") from None
         return value

@@ -203,6 +203,13 @@ STACK_CASES = [
     ("prod", "observability", "selectorLabels", {}, "selectorLabels", "at least 1 item", {"prometheus": "platform"}),
     ("prod", "observability", "servingMetrics.errorMatcher", 'code=~"5[0-9"', "servingMetrics.errorMatcher",
      "does not compile", 'code=~"5[0-9][0-9]"'),
+    # Perl syntax Python compiles and Prometheus (Go RE2) refuses: every tenant's SLO rule would be unloadable.
+    ("prod", "observability", "servingMetrics.errorMatcher", 'response_code_class=~"(?=5)xx"',
+     "servingMetrics.errorMatcher", "Perl syntax", 'response_code_class=~"(?i)5xx"'),
+    ("prod", "observability", "servingMetrics.errorMatcher", 'response_code_class=~"(?<!4)xx"',
+     "servingMetrics.errorMatcher", "Perl syntax", 'response_code_class=~"(?:5|4)xx"'),
+    ("prod", "observability", "servingMetrics.errorMatcher", 'response_code_class=~"5x*+"',
+     "servingMetrics.errorMatcher", "Perl syntax", 'response_code_class=~"5x*"'),
     # Install mode: huge replicas, zero retention or size, a storage class that is no object name.
     ("prod", "observability", "install.prometheusReplicas", 10**12, "install.prometheusReplicas",
      "less than or equal to 10", 3),
