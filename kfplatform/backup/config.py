@@ -204,6 +204,15 @@ class OffsiteLocation(Model):
 
     name: DnsLabel = "offsite"
     endpoint: str  # https://host[:port]
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_platform_location(cls, value: str) -> str:
+        # velero.PRIMARY_LOCATION / RESTORE_LOCATION: a second BackupStorageLocation of that name would
+        # replace the first (and the `-offsite` schedules would write to the in-cluster store).
+        if value in ("default", "prod-backups"):
+            raise ValueError(f"{value!r} is the name of the platform's own location (default, prod-backups); pick another")
+        return value
     bucket: BucketName
     # The S3 region (Velero's BackupStorageLocation `config.region`): lower-case letters, digits, '-'.
     region: DnsLabel = "us-east-1"

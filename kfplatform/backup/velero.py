@@ -157,7 +157,13 @@ def schedules(
 
 def restore_name(backup: str) -> str:
     """The drill's Restore of `backup` (the stack declares it; the drill waits for it)."""
-    return f"drill-{backup}"[:63].rstrip("-")
+    name = f"drill-{backup}"
+    if len(name) <= 63:
+        return name
+    # Two long backup names sharing a prefix must not map to one Restore: a hash of the whole name.
+    import hashlib
+
+    return f"{name[:54].rstrip('-')}-{hashlib.sha256(backup.encode()).hexdigest()[:8]}"
 
 
 def restore_spec(backup: str, namespaces: Sequence[str]) -> dict:

@@ -44,6 +44,8 @@ BAD = [
     ("prod", "offsite.endpoint", "https://s3.dr.example.com/bucket", "no path", "https://s3-dr.example.com"),
     ("prod", "offsite.credentialsPath", "platform/backup/velero", "a path of its own", "platform/backup/dr-site"),
     ("prod", "offsite.bucket", "DR_Bucket", "S3 bucket name", "dr-bucket"),
+    ("prod", "offsite.name", "default", "platform's own location", "dr-site"),
+    ("prod", "offsite.name", "prod-backups", "platform's own location", "offsite-2"),
     ("prod", "replication.maxLagMinutes", 0, "greater than or equal to 1", 5),
     ("sandbox", "restore.credentialsPath", "platform/backup/velero", "can write prod", "platform/backup/prod-read-only"),
     ("sandbox", "restore.credentialsPath", "platform/object-store/root", "can write prod", "platform/backup/prod-ro-2"),

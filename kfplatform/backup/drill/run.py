@@ -222,10 +222,13 @@ def _ready(mariadb: dict) -> tuple[bool, str]:
 
 def _restored(restore: dict) -> tuple[bool | None, str]:
     phase = restore.get("status", {}).get("phase", "New")
-    if phase in ("Completed", "PartiallyFailed"):
+    if phase == "Completed":
         return True, f"Velero Restore {phase}"
-    if phase in ("Failed", "FailedValidation"):
-        errors = restore.get("status", {}).get("validationErrors") or restore.get("status", {}).get("failureReason")
+    if phase in ("Failed", "FailedValidation", "PartiallyFailed"):
+        # PartiallyFailed lost items (volumes, objects): a failed step, as the stack's own wait (Completed) says.
+        status = restore.get("status", {})
+        errors = status.get("validationErrors") or status.get("failureReason") or (
+            f"{status.get('errors', '?')} errors, {status.get('warnings', '?')} warnings (velero restore describe)")
         return None, f"Velero Restore {phase}: {errors}"
     return False, f"Velero Restore {phase}"
 
