@@ -40,6 +40,8 @@ MODEL_DIGEST_ANNOTATION = "kfplatform.io/model-digest"
 OTHER_MODEL_SOURCES = (
     "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface", "pmml", "lightgbm", "paddle",
     "storageUris", "containers", "initContainers", "volumes",
+    # KServe's multi-node predictor: its worker pods carry containers (and weights) of their own.
+    "workerSpec",
 )
 # OCI distribution spec path components: lower-case alphanumerics separated by `.`, `_`, `__` or `-`s.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"

@@ -97,6 +97,7 @@ def test_the_model_digest_annotation_must_name_the_served_digest(policy, digest)
     ("containers", [{"name": "kserve-container", "image": f"{MIRROR}/x@{DIGEST}", "env": [{"name": "STORAGE_URI", "value": "s3://b/m"}]}]),
     ("initContainers", [{"name": "fetch", "image": f"{MIRROR}/x@{DIGEST}"}]),
     ("volumes", [{"name": "weights", "persistentVolumeClaim": {"claimName": "models"}}]),
+    ("workerSpec", {"containers": [{"name": "worker", "image": f"{MIRROR}/x@{DIGEST}"}]}),
 ])
 def test_no_second_model_source_next_to_the_signed_image(policy, field, value):
     body = isvc()
