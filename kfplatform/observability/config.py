@@ -227,8 +227,8 @@ class SloPolicy(Model):
 
     latency_for: Duration = "10m"
     cold_starts_for: Duration = "5m"
-    # Error budget window (the SRE workbook's 30 days); burn-rate thresholds derive from it.
-    budget_window: Literal["30d"] = "30d"
+    # The error budget is over 30 days (the SRE workbook's window): the burn-rate thresholds in
+    # slo.py (14.4x over 1h/5m, 6x over 6h/30m) are derived for it, so it is not a setting.
 
 
 
