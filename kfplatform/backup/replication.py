@@ -6,7 +6,9 @@ rule (id REPLICATION_RULE) is absent, `mc replicate update` when present, so a r
 and also repairs a rule someone removed. MinIO then replicates every new object version itself;
 `existing-objects` makes it copy what was there before the rule. Flags as in minio/mc
 RELEASE.2025-08-13T08-35-41Z: cmd/replicate-add.go (`--remote-bucket`, `--priority`, `--id`,
-`--replicate`), cmd/replicate-update.go (`--id`, `--state`, `--replicate`), cmd/replicate-list.go
+`--replicate`; `--remote-bucket dr/<bucket>` is an alias path, which `extractCredentialURL` expands
+through `mustExpandAlias` at that tag; older releases took only `https://KEY:SECRET@host/bucket`),
+cmd/replicate-update.go (`--id`, `--state`, `--replicate`), cmd/replicate-list.go
 (`--json`), cmd/version-enable.go, cmd/alias-set.go; the CA directory `certs/CAs` under
 `--config-dir` is cmd/globals.go's `globalMCCAsDir`.
 """
