@@ -37,6 +37,11 @@ def _hours(seconds: int) -> str:
     return f"{seconds / 3600:g}h"
 
 
+def _duration(seconds: int) -> str:
+    """A Prometheus `for:` of whole minutes."""
+    return f"{-(-seconds // 60)}m"
+
+
 def backup_rules(
     config: BackupConfig, *, velero_namespace: str, database_namespace: str, artifact_bucket: str,
     runbook_base_url: str,  # the stack's observability.runbookBaseUrl
@@ -64,6 +69,15 @@ def backup_rules(
                 for_="15m", severity="page", slo="backup_freshness", team=team, name="velero",
                 summary=f"No successful backup of {{{{ $labels.schedule }}}} for more than {_hours(limit)} "
                         f"(schedule {schedule.cron})",
+                runbook=url(H_VELERO_STALE),
+            ))
+            # The gauge above exists only after a first success (and again after a restart of Velero
+            # once one succeeds): a location broken from day one would otherwise never alert.
+            rules.append(alert_rule(
+                f"VeleroBackupNeverSucceeded{key.capitalize()}",
+                f"absent(velero_backup_last_successful_timestamp{{{selector}}})",
+                for_=_duration(limit), severity="page", slo="backup_freshness", team=team, name="velero",
+                summary=f"No successful {key} backup for {_hours(limit)} (schedule {schedule.cron}), none since Velero started",
                 runbook=url(H_VELERO_STALE),
             ))
     if config.galera is not None:
@@ -100,6 +114,14 @@ def backup_rules(
                         "a restore would lose that much run history",
                 runbook=url(H_GALERA_STALE),
             ))
+            # kube-state-metrics exports the last success only once there has been one.
+            rules.append(alert_rule(
+                f"GaleraLogicalBackupNeverSucceeded{suffix.title().replace('-', '')}",
+                f'absent(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{LOGICAL_BACKUP}{suffix}"}})',
+                for_=_duration(logical), severity="page", slo="backup_freshness", team=team, name="galera",
+                summary=f"No {where} logical backup of KFP/MLMD has ever succeeded ({_hours(logical)} allowed)",
+                runbook=url(H_GALERA_STALE),
+            ))
     if config.replication is not None:
         lag_ms = config.replication.max_lag_minutes * 60_000
         job_limit = 2 * cron_interval_seconds(config.replication.cron) + 600
@@ -125,6 +147,13 @@ def backup_rules(
                 f" > {job_limit}",
                 for_="15m", severity="ticket", slo="replication", team=team, name="minio",
                 summary="The job that keeps the artifact bucket's replication rule in place has not succeeded recently",
+                runbook=url(H_REPLICATION),
+            ),
+            alert_rule(
+                "ArtifactReplicationJobNeverSucceeded",
+                f'absent(kube_cronjob_status_last_successful_time{{namespace="{velero_namespace}",cronjob="{JOB_NAME}"}})',
+                for_=_duration(job_limit), severity="ticket", slo="replication", team=team, name="minio",
+                summary="The job that sets the artifact bucket's replication rule has never succeeded",
                 runbook=url(H_REPLICATION),
             ),
         ]

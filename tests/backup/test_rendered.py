@@ -212,6 +212,38 @@ def test_promtool_accepts_the_rules_and_the_freshness_alert_fires_only_when_late
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def test_a_backup_that_never_succeeded_pages_once_its_schedule_allows_no_more(prod, tmp_path):
+    """The freshness gauges exist only after a first success: with no series at all, the
+    NeverSucceeded alerts fire after the same allowance (daily schedule + 2h grace = 26h), not before."""
+    promtool = require_tool("promtool")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(_rules(prod)))
+    by_name = {r["alert"]: r for g in _rules(prod)["groups"] for r in g["rules"] if "alert" in r}
+
+    def expected(alert, **extra):
+        rule = by_name[alert]
+        # absent() keeps the equality matchers of its selector as labels (a regex one is dropped).
+        return [{"exp_labels": {**rule["labels"], **extra}, "exp_annotations": rule["annotations"]}]
+
+    tests = {"rule_files": [str(rules)], "evaluation_interval": "5m", "tests": [{
+        "interval": "5m",
+        # Only an unrelated series: no backup has ever succeeded.
+        "input_series": [{"series": "up", "values": "1+0x400"}],
+        "alert_rule_test": [
+            {"eval_time": "25h", "alertname": "VeleroBackupNeverSucceededTenants", "exp_alerts": []},
+            {"eval_time": "26h10m", "alertname": "VeleroBackupNeverSucceededTenants",
+             "exp_alerts": expected("VeleroBackupNeverSucceededTenants")},
+            {"eval_time": "26h10m", "alertname": "GaleraLogicalBackupNeverSucceeded",
+             "exp_alerts": expected("GaleraLogicalBackupNeverSucceeded", namespace="kubeflow-db",
+                                    cronjob="galera-logical")},
+        ],
+    }]}
+    test_file = tmp_path / "test.yaml"
+    test_file.write_text(yaml.safe_dump(tests))
+    run = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def _made(result) -> dict[tuple[str, str], set[str]]:
     """(namespace, Secret) -> its keys, for every Secret an ExternalSecret makes."""
     made = {}
