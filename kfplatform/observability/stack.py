@@ -46,7 +46,7 @@ IMAGES = {
 }
 
 
-def _tag_at_digest(key: str) -> str:
+def _pinned(key: str):
     registry, image = IMAGES[key]
     if image.digest == PLACEHOLDER_DIGEST and key not in _warned:
         _warned.add(key)
@@ -54,13 +54,60 @@ def _tag_at_digest(key: str) -> str:
             f"monitoring image {registry}/{image.path}:{image.tag} has a placeholder digest "
             "(kfplatform/observability/stack.py); its pods will not start until the mirror's real digest is pinned"
         )
-    return f"{image.tag}@{image.digest}"
+    return image
 
 
-def _image(key: str, mirror: str, digest_key: str | None = None) -> dict:
-    """{registry, repository, tag: 'tag@sha256:...'}: the charts render registry/repository:tag."""
-    _, image = IMAGES[key]
-    return {"registry": mirror, "repository": image.path, "tag": _tag_at_digest(key)}
+# Each chart builds the reference its own way (read at the pinned tags; tests/observability/
+# test_rendered.py re-implements each helper and checks the result is <mirror>/<path>:<tag>@sha256:<hex>).
+
+
+def _kps_image(key: str, mirror: str) -> dict:
+    """kube-prometheus-stack 88.5.3 (prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3):
+    `image: <registry>/<repository>:<tag>@sha256:<sha>` with `sha` the bare hex (templates/prometheus/
+    prometheus.yaml, alertmanager/alertmanager.yaml, prometheus-operator/deployment.yaml for the operator
+    and `--prometheus-config-reloader`, admission-webhooks/job-patch/job-createSecret.yaml and
+    job-patchWebhook.yaml). The tag must stay plain: prometheus.yaml and alertmanager.yaml default the
+    CR's `version` from it."""
+    image = _pinned(key)
+    return {"registry": mirror, "repository": image.path, "tag": image.tag, "sha": image.digest.removeprefix("sha256:")}
+
+
+def _kube_state_metrics_image(mirror: str) -> dict:
+    """kube-state-metrics chart 8.4.0 (kube-prometheus-stack-88.5.3 Chart.yaml dependency; tag
+    kube-state-metrics-8.4.0, templates/_helpers.tpl `kube-state-metrics.image`):
+    printf "%s/%s:%s@%s" registry repository tag sha, so here `sha` carries the `sha256:` prefix."""
+    image = _pinned("kube-state-metrics")
+    return {"registry": mirror, "repository": image.path, "tag": image.tag, "sha": image.digest}
+
+
+def _node_exporter_image(mirror: str) -> dict:
+    """prometheus-node-exporter chart 4.56.1 (kube-prometheus-stack-88.5.3 Chart.yaml dependency; tag
+    prometheus-node-exporter-4.56.1, templates/_helpers.tpl `prometheus-node-exporter.image`):
+    printf "%s/%s:%s%s@%s" registry repository tag (ternary "-distroless" "" distroless) digest; `sha` is
+    refused (`fail "image.sha forbidden"`). kube-prometheus-stack's values.yaml sets
+    `prometheus-node-exporter.image.distroless: true`, which would append `-distroless` to our tag and
+    name another image than the digest's: off, so the reference is exactly the pinned tag."""
+    image = _pinned("node-exporter")
+    return {"registry": mirror, "repository": image.path, "tag": image.tag, "digest": image.digest, "distroless": False}
+
+
+def _tag_at_digest_image(key: str, mirror: str) -> dict:
+    """Loki 7.3.0 and Alloy 1.11.1: `tag: <tag>@sha256:<digest>`. Their digest keys replace the tag
+    instead of joining it (Loki: grafana/loki tag helm-loki-7.3.0, production/helm/loki/templates/
+    _helpers.tpl `loki.baseImage`, `$ref` is `:tag` or `@digest`; Alloy: grafana/alloy tag
+    helm-chart/1.11.1, operations/helm/charts/alloy/templates/_helpers.tpl `alloy.imageId` /
+    `config-reloader.imageId`, `@digest` else `:tag`), which drops the tag the policy pack's
+    unverified-digest list matches on (`<path>:<tag>@<digest>`). Both templates write the tag verbatim
+    after `:` and parse it nowhere (Loki only turns it into the `app.kubernetes.io/version` label
+    through `loki.validLabelValue`), and Alloy's own values.yaml at helm-chart/1.11.1 pins its
+    config-reloader the same way (`tag: v0.91.0@sha256:...`)."""
+    image = _pinned(key)
+    return {"registry": mirror, "repository": image.path, "tag": f"{image.tag}@{image.digest}"}
+
+
+def _semver(key: str) -> str:
+    """The release version of a `v<semver>[-variant]` tag (the Prometheus/Alertmanager CR's `version`)."""
+    return IMAGES[key][1].tag.split("-", 1)[0]
 
 
 def _volume(size: str, storage_class: str | None) -> dict:
@@ -75,7 +122,11 @@ def kube_prometheus_stack_values(stack: StackConfig, pull_secret: str) -> dict:
     assert install is not None
     mirror = stack.images.mirror
     prometheus_spec: dict = {
-        "image": _image("prometheus", mirror),
+        "image": _kps_image("prometheus", mirror),
+        # templates/prometheus/prometheus.yaml (kube-prometheus-stack-88.5.3) writes
+        # `version: {{ default .image.tag .version }}`: the operator reads it as the Prometheus
+        # version, so the release, not the image variant tag `v3.14.0-distroless`.
+        "version": _semver("prometheus"),
         "replicas": install.prometheus_replicas,
         "retention": install.retention,
         "retentionSize": install.retention_size,
@@ -98,13 +149,16 @@ def kube_prometheus_stack_values(stack: StackConfig, pull_secret: str) -> dict:
         "grafana": {"enabled": False},
         "defaultRules": {"create": True},
         "prometheusOperator": {
-            "image": _image("operator", mirror),
-            "prometheusConfigReloader": {"image": _image("config-reloader", mirror)},
-            "admissionWebhooks": {"patch": {"image": _image("webhook-certgen", mirror)}},
+            "image": _kps_image("operator", mirror),
+            "prometheusConfigReloader": {"image": _kps_image("config-reloader", mirror)},
+            "admissionWebhooks": {"patch": {"image": _kps_image("webhook-certgen", mirror)}},
         },
         "alertmanager": {
             "alertmanagerSpec": {
-                "image": _image("alertmanager", mirror),
+                "image": _kps_image("alertmanager", mirror),
+                # templates/alertmanager/alertmanager.yaml (kube-prometheus-stack-88.5.3):
+                # `version: {{ default .image.tag .version }}`, set explicitly as for Prometheus.
+                "version": _semver("alertmanager"),
                 "replicas": install.alertmanager_replicas,
                 "storage": _volume(install.alertmanager_storage_size, install.storage_class),
                 "podAntiAffinity": "hard" if install.alertmanager_replicas > 1 else "soft",
@@ -117,11 +171,11 @@ def kube_prometheus_stack_values(stack: StackConfig, pull_secret: str) -> dict:
         },
         "prometheus": {"prometheusSpec": prometheus_spec},
         "kube-state-metrics": {
-            "image": _image("kube-state-metrics", mirror),
+            "image": _kube_state_metrics_image(mirror),
             # MigReconfigurationFailed reads the node label as kube_node_labels{label_nvidia_com_mig_config_state}.
             "metricLabelsAllowlist": ["nodes=[nvidia.com/mig.config.state]"],
         },
-        "prometheus-node-exporter": {"image": _image("node-exporter", mirror)},
+        "prometheus-node-exporter": {"image": _node_exporter_image(mirror)},
     }
 
 
@@ -136,7 +190,7 @@ def loki_values(stack: StackConfig, pull_secret: str) -> dict:
         "deploymentMode": "SingleBinary",
         "imagePullSecrets": [{"name": pull_secret}],
         "loki": {
-            "image": _image("loki", stack.images.mirror),
+            "image": _tag_at_digest_image("loki", stack.images.mirror),
             "auth_enabled": False,
             "commonConfig": {"replication_factor": 1},
             "storage": {"type": "filesystem"},
@@ -149,7 +203,7 @@ def loki_values(stack: StackConfig, pull_secret: str) -> dict:
         "backend": {"replicas": 0}, "read": {"replicas": 0}, "write": {"replicas": 0},
         "chunksCache": {"enabled": False}, "resultsCache": {"enabled": False},
         "gateway": {"enabled": False}, "lokiCanary": {"enabled": False}, "test": {"enabled": False},
-        "sidecar": {"image": _image("loki-sidecar", stack.images.mirror)},
+        "sidecar": {"image": _tag_at_digest_image("loki-sidecar", stack.images.mirror)},
     }
 
 
@@ -194,8 +248,8 @@ loki.write "default" {
 def alloy_values(stack: StackConfig, namespace: str, pull_secret: str) -> dict:
     return {
         "global": {"image": {"pullSecrets": [{"name": pull_secret}]}},
-        "image": _image("alloy", stack.images.mirror),
-        "configReloader": {"image": _image("alloy-config-reloader", stack.images.mirror)},
+        "image": _tag_at_digest_image("alloy", stack.images.mirror),
+        "configReloader": {"image": _tag_at_digest_image("alloy-config-reloader", stack.images.mirror)},
         "controller": {"type": "daemonset"},
         "alloy": {"configMap": {"content": ALLOY_CONFIG % {"namespace": namespace}}},
     }

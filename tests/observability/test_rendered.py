@@ -190,10 +190,95 @@ def test_install_mode_pins_its_charts_and_selects_the_platforms_routing(sandbox)
     assert am["alertmanagerConfigSelector"] == {"matchLabels": routing.SELECT_LABEL}
     assert sandbox.helm_release("loki").inputs["version"] == "7.3.0"
     assert sandbox.helm_release("alloy").inputs["version"] == "1.11.1"
-    for release in ("kube-prometheus-stack", "loki", "alloy"):
-        text = yaml.safe_dump(sandbox.helm_release(release).inputs["values"])
-        for tag in re.findall(r"tag: (\S+)", text):
-            assert re.search(r"@sha256:[0-9a-f]{64}$", tag), (release, tag)
+
+
+# Small re-implementations of each chart's image helper at the pinned versions, so the test checks
+# the reference the chart will write, not the shape of our values.
+
+def _kps_reference(image: dict) -> str:
+    """kube-prometheus-stack 88.5.3 (prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3):
+    templates/prometheus/prometheus.yaml, printf "%s/%s%s%s" registry repository (":"+tag if tag)
+    ("@sha256:"+sha if sha); alertmanager/alertmanager.yaml, prometheus-operator/deployment.yaml
+    (operator, --prometheus-config-reloader) and admission-webhooks/job-patch/job-*.yaml write
+    `<registry>/<repository>:<tag>@sha256:<sha>` when tag and sha are set. `global.imageRegistry` unset."""
+    tag = f":{image['tag']}" if image.get("tag") else ""
+    sha = f"@sha256:{image['sha']}" if image.get("sha") else ""
+    return f"{image['registry']}/{image['repository']}{tag}{sha}"
+
+
+def _kube_state_metrics_reference(image: dict) -> str:
+    """kube-state-metrics 8.4.0 (tag kube-state-metrics-8.4.0, templates/_helpers.tpl
+    `kube-state-metrics.image`): printf "%s/%s:%s@%s" registry repository tag sha."""
+    assert image["tag"] and image["sha"]
+    return f"{image['registry']}/{image['repository']}:{image['tag']}@{image['sha']}"
+
+
+def _node_exporter_reference(image: dict) -> str:
+    """prometheus-node-exporter 4.56.1 (tag prometheus-node-exporter-4.56.1, templates/_helpers.tpl
+    `prometheus-node-exporter.image`): `sha` fails the render; printf "%s/%s:%s%s@%s" registry
+    repository tag (ternary "-distroless" "" distroless) digest. kube-prometheus-stack-88.5.3's
+    values.yaml defaults `prometheus-node-exporter.image.distroless: true`."""
+    assert "sha" not in image, "image.sha forbidden. Use image.digest instead"
+    assert image["tag"] and image["digest"]
+    suffix = "-distroless" if image.get("distroless", True) else ""
+    return f"{image['registry']}/{image['repository']}:{image['tag']}{suffix}@{image['digest']}"
+
+
+def _loki_reference(image: dict) -> str:
+    """Loki 7.3.0 (grafana/loki tag helm-loki-7.3.0, production/helm/loki/templates/_helpers.tpl
+    `loki.baseImage`): `@digest` (or `@sha256:<sha>`) replaces `:tag`; the registry is prefixed
+    unless the repository's first segment holds a dot."""
+    digest = f"@{image['digest']}" if image.get("digest") else (f"@sha256:{image['sha']}" if image.get("sha") else "")
+    ref = digest or f":{image['tag']}"
+    prefix = f"{image['registry']}/" if image.get("registry") and "." not in image["repository"].split("/")[0] else ""
+    return f"{prefix}{image['repository']}{ref}"
+
+
+def _alloy_reference(image: dict) -> str:
+    """Alloy 1.11.1 (grafana/alloy tag helm-chart/1.11.1, operations/helm/charts/alloy/templates/
+    _helpers.tpl `alloy.imageId`/`config-reloader.imageId`, containers/_agent.yaml and _watch.yaml):
+    `<registry>/<repository>` then `@sha256:<digest>` if digest, else `:<tag>`."""
+    digest = image.get("digest")
+    if digest:
+        return f"{image['registry']}/{image['repository']}@{digest if digest.startswith('sha256:') else 'sha256:' + digest}"
+    return f"{image['registry']}/{image['repository']}:{image['tag']}"
+
+
+PINNED_REFERENCE = re.compile(r"^(?P<name>[a-z0-9.-]+(?::\d+)?(?:/[a-z0-9._-]+)+):(?P<tag>v?\d+\.\d+\.\d+(?:-[a-z]+)?)@sha256:[0-9a-f]{64}$")
+
+
+def test_install_mode_charts_render_tag_at_digest_references_and_plain_versions(sandbox):
+    from kfplatform.observability.stack import IMAGES
+
+    mirror = sandbox.helm_release("kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]["image"]["registry"]
+    kps = sandbox.helm_release("kube-prometheus-stack").inputs["values"]
+    loki = sandbox.helm_release("loki").inputs["values"]
+    alloy = sandbox.helm_release("alloy").inputs["values"]
+    assert "imageRegistry" not in kps["global"] and "registry" not in alloy["global"]["image"]
+    rendered = {
+        "prometheus": _kps_reference(kps["prometheus"]["prometheusSpec"]["image"]),
+        "alertmanager": _kps_reference(kps["alertmanager"]["alertmanagerSpec"]["image"]),
+        "operator": _kps_reference(kps["prometheusOperator"]["image"]),
+        "config-reloader": _kps_reference(kps["prometheusOperator"]["prometheusConfigReloader"]["image"]),
+        "webhook-certgen": _kps_reference(kps["prometheusOperator"]["admissionWebhooks"]["patch"]["image"]),
+        "kube-state-metrics": _kube_state_metrics_reference(kps["kube-state-metrics"]["image"]),
+        "node-exporter": _node_exporter_reference(kps["prometheus-node-exporter"]["image"]),
+        "loki": _loki_reference(loki["loki"]["image"]),
+        "loki-sidecar": _loki_reference(loki["sidecar"]["image"]),
+        "alloy": _alloy_reference(alloy["image"]),
+        "alloy-config-reloader": _alloy_reference(alloy["configReloader"]["image"]),
+    }
+    assert set(rendered) == set(IMAGES)
+    for key, ref in rendered.items():
+        image = IMAGES[key][1]
+        assert PINNED_REFERENCE.fullmatch(ref), (key, ref)
+        assert ref == f"{mirror}/{image.path}:{image.tag}@{image.digest}", (key, ref)
+    # prometheus.yaml / alertmanager.yaml: `version: {{ default .image.tag .version }}` is the CR's
+    # version, which the operator parses as semver.
+    for spec in (kps["prometheus"]["prometheusSpec"], kps["alertmanager"]["alertmanagerSpec"]):
+        version = spec.get("version") or spec["image"]["tag"]
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", version), version
+        assert spec["image"]["tag"].startswith(version)
 
 
 def test_runbook_links_between_sections_resolve():

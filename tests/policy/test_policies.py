@@ -173,6 +173,13 @@ def test_nginx_latest_deployment_is_caught_through_the_engine():
         ({"repository": f"{MIRROR}/app", "tag": "1.2", "digest": SHA}, []),
         ({"registry": "registry.ml.example.com", "repository": "mirror/app", "tag": f"1@{SHA}"}, []),
         ({"repository": "quay.io/app", "tag": f"1@{SHA}"}, ["internal registry"]),
+        # kube-prometheus-stack: bare hex `sha`; kube-state-metrics: prefixed `sha`; node-exporter,
+        # Loki, Alloy: `digest` (observability/stack.py).
+        ({"registry": "registry.ml.example.com", "repository": "mirror/app", "tag": "v1", "sha": SHA.removeprefix("sha256:")}, []),
+        ({"registry": "registry.ml.example.com", "repository": "mirror/app", "tag": "v1", "sha": SHA}, []),
+        ({"registry": "registry.ml.example.com", "repository": "mirror/app", "tag": "v1", "sha": PLACEHOLDER.removeprefix("sha256:")},
+         ["placeholder digest"]),
+        ({"registry": "registry.ml.example.com", "repository": "mirror/app", "tag": "v1", "digest": PLACEHOLDER}, ["placeholder digest"]),
     ],
 )
 def test_image_references_in_pod_specs_and_helm_values(image, problems):

@@ -8,7 +8,7 @@ from .common import *  # noqa: F403 - the shared constants, Finding, Res
 
 
 def _split_image_map(value: Any) -> str | None:
-    """A Helm/CR image written as a map: `{repository, image, tag|version|digest}`, `{registry, repository, tag}`."""
+    """A Helm/CR image written as a map: `{repository, image, tag|version|digest}`, `{registry, repository, tag, sha|digest}`."""
     image = w.get(value, "image")
     name = image if isinstance(image, str) else w.get(value, "name")
     parts = [p for p in (w.get(value, "registry"), w.get(value, "repository"), name) if isinstance(p, str) and p]
@@ -18,9 +18,11 @@ def _split_image_map(value: Any) -> str | None:
     version = w.get(value, "tag") or w.get(value, "version")
     if isinstance(version, str) and version:
         ref += f"@{version}" if DIGEST.fullmatch(version) else f":{version}"
-    digest = w.get(value, "digest")
+    digest = w.get(value, "digest") or w.get(value, "sha")
     if isinstance(digest, str) and digest and "@" not in ref:
-        ref += f"@{digest}"
+        # `sha` is the bare hex in kube-prometheus-stack (`@sha256:{{ .sha }}`) and carries the
+        # prefix in kube-state-metrics (`@{{ .sha }}`); `digest` carries it (node-exporter, Loki, Alloy).
+        ref += f"@{digest}" if digest.startswith("sha256:") else f"@sha256:{digest}"
     return ref
 
 
