@@ -626,7 +626,12 @@ def test_workloads_in_restricted_namespaces_run_as_non_root(security, ok):
     assert report.not_run == []
 
 
-def test_no_rendered_namespace_is_restricted_yet(prod_report):
+def test_no_rendered_namespace_is_restricted_yet(prod_resources, prod_report):
+    """The policy has nothing to judge in today's prod render: no Namespace enforces `restricted`
+    (the data tier's is audited and warned at restricted, and its pods meet it: tests/render)."""
+    enforced = [r["inputs"]["metadata"]["name"] for r in prod_resources if r["type"] == "kubernetes:core/v1:Namespace"
+                and (r["inputs"]["metadata"].get("labels") or {}).get("pod-security.kubernetes.io/enforce") == "restricted"]
+    assert enforced == []
     assert found(prod_report, "restricted-namespaces-non-root") == []
 
 

@@ -114,4 +114,6 @@ def test_push_credentials_come_from_the_teams_own_vault_tree(built):
     secret = built[1][("ExternalSecret", "model-push-credentials")]["spec"]
     assert secret["secretStoreRef"] == {"kind": "SecretStore", "name": TENANT_STORE}
     assert {d["remoteRef"]["key"] for d in secret["data"]} == {"tenants/team-nlp/model-push"}
-    assert GIT_CREDENTIALS_SECRET == "git-credentials"  # the GitLab token the pipeline reads, delivered by the platform
+    # The GitLab token the pipeline reads is the Secret the platform delivers to every tenant namespace.
+    source = (EXAMPLE / "pipeline" / "sentiment_pipeline.py").read_text()
+    assert f'GIT_SECRET = "{GIT_CREDENTIALS_SECRET}"' in source
