@@ -8,7 +8,7 @@ from ..config.errors import ConfigIssue
 from ..config.platform_config import KEY_PREFIX, PlatformConfig
 from ..config.stack import StackConfig
 from . import release
-from .config import MAX_TEAM_NAME, RESOURCES, TENANT_KEY, database_name
+from .config import MAX_CONNECTIONS, MAX_TEAM_NAME, RESOURCES, TENANT_KEY, database_name
 
 
 def _exceeds(limits: Mapping[str, str], maximum: Mapping[str, object]) -> list[str]:
@@ -49,6 +49,18 @@ def _model_registry(config: PlatformConfig) -> Iterable[ConfigIssue]:
                 f"the Model Registry server needs {RESOURCES} and the team's LimitRange max is "
                 f"{dict(limits.max)} ({'; '.join(too_big)}); raise the max or leave {TENANT_KEY} off",
             )
+    # Each registry may hold MAX_CONNECTIONS backend connections through each ProxySQL replica, out
+    # of the `maxBackendConnections` a replica opens to the writer; KFP, ML Metadata and Katib have
+    # no cap of their own. Half the pool stays theirs, whatever the number of opted-in teams.
+    pool = stack.data.proxysql.max_backend_connections
+    if len(teams) * MAX_CONNECTIONS > pool // 2:
+        yield ConfigIssue(
+            config.stack_file, f"{KEY_PREFIX}data.proxysql.maxBackendConnections",
+            f"{len(teams)} teams with {TENANT_KEY}: true may hold {len(teams) * MAX_CONNECTIONS} backend connections "
+            f"({MAX_CONNECTIONS} each) of the {pool} a ProxySQL replica opens to the writer; at most half may go to "
+            f"Model Registries, so KFP, ML Metadata and Katib keep theirs: raise it to at least "
+            f"{2 * len(teams) * MAX_CONNECTIONS} (and galera.maxConnections with it) or opt fewer teams in",
+        )
 
 
 # The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).

@@ -133,3 +133,21 @@ def database_name_of(team: str) -> str:
     from kfplatform.modelregistry.config import database_account
 
     return database_account(team).user
+
+
+@pytest.mark.parametrize("teams, refused", [(2, False), (3, True)])
+def test_registries_may_take_at_most_half_of_proxysqls_backend_pool(tmp_path, teams, refused):
+    """20 connections per registry per ProxySQL replica: with a pool of 100, two registries (40) leave
+    KFP, ML Metadata and Katib their half, three (60) would not."""
+    config = stack_config()
+    config["kubeflow-platform:data"]["proxysql"]["maxBackendConnections"] = 100
+    changes = {"team-vision": vision(modelRegistry=True)}
+    if teams == 3:
+        forecasting = yaml.safe_load((TENANTS / "team-forecasting.yaml").read_text())
+        changes["team-forecasting"] = {**forecasting, "modelRegistry": True}
+    _, issues = load(tmp_path, changes, config=config)
+    pool = [i for i in issues if "maxBackendConnections" in i]
+    assert pool == issues and bool(pool) == refused, issues
+    if refused:
+        assert pool[0].startswith("Pulumi.prod.yaml: kubeflow-platform:data.proxysql.maxBackendConnections: 3 teams")
+        assert "at least 120" in pool[0]
