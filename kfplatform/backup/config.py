@@ -14,11 +14,10 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from ..config.base import DnsLabel, Model, is_prod
+from ..config.base import DnsLabel, Model, duration_seconds, is_prod
 from ..config.urls import url_problem
 from ..data.config import BucketName, HostPort
 
-GO_DURATION = re.compile(r"^(?=\d)((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?$")
 VAULT_BACKUP_PATH = re.compile(r"^platform/backup/[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 # Vault paths of credentials that can WRITE prod's object store: a restore source naming one of
@@ -35,20 +34,6 @@ WRITE_PATHS = frozenset({
 DEFAULT_RESTORE_CREDENTIALS = "platform/backup/prod-read-only"
 
 
-# Go's time.Duration is int64 nanoseconds: time.ParseDuration refuses more than about 2562047h
-# ("invalid duration"), so Velero (metav1.Duration) and mariadb-operator could not read the value.
-MAX_GO_DURATION_S = (2**63 - 1) // 10**9
-
-
-def duration_seconds(value: str) -> int:
-    """`720h` / `1h30m` / `90s` (the Go durations Velero and mariadb-operator read) in seconds."""
-    match = GO_DURATION.fullmatch(value)
-    if not match:
-        raise ValueError(f"{value!r} is not a duration like 720h, 36h30m or 90s")
-    seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
-    if seconds > MAX_GO_DURATION_S:
-        raise ValueError(f"{value!r} is out of range (a Go duration stops at about 2562047h, 292 years)")
-    return seconds
 
 
 # Cron, as Velero v1.18.1 reads `Schedule.spec.schedule` (pkg/controller/schedule_controller.go:

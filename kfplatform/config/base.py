@@ -139,3 +139,21 @@ def is_prod(info: ValidationInfo) -> bool:
     in their own validators, so the error is reported at their own key path.
     """
     return (info.context or {}).get("environment") == "prod"
+
+
+# Go's time.ParseDuration, the subset the platform's consumers read (Vault TTLs, Velero and
+# mariadb-operator retention): hours, minutes, seconds in that order, at least one; a Go duration
+# is an int64 of nanoseconds, so it stops at about 2562047h.
+GO_DURATION = re.compile(r"(?=\d)((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?")
+MAX_GO_DURATION_S = (2**63 - 1) // 10**9
+
+
+def duration_seconds(value: str) -> int:
+    """`720h` / `1h30m` / `90s` in seconds; ValueError for anything else or out of Go's range."""
+    match = GO_DURATION.fullmatch(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 720h, 1h30m or 90s")
+    seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+    if seconds > MAX_GO_DURATION_S:
+        raise ValueError(f"{value!r} is out of range (a Go duration stops at about 2562047h, 292 years)")
+    return seconds

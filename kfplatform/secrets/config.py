@@ -11,10 +11,9 @@ import re
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..config.base import Model, is_prod
+from ..config.base import Model, duration_seconds, is_prod
 
 VAULT_PATH = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
-DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----")
 
 # Prod ceilings for the tokens ESO gets from Vault: a stolen token is useful for minutes, not days.
@@ -23,15 +22,6 @@ PROD_MAX_TOKEN_MAX_TTL = 60 * 60
 # Prod ceiling for ESO's refresh: after a rotation (or a leak's replacement, runbooks A and B) the old
 # value is gone from MinIO/MariaDB at once, and pods keep failing until ESO has fetched the new one.
 PROD_MAX_REFRESH_INTERVAL = 60 * 60
-
-
-def duration_seconds(value: str) -> int:
-    """`1h30m` -> 5400. Units h, m, s in that order (Go's time.ParseDuration subset)."""
-    match = DURATION.fullmatch(value)
-    if not value or not match:
-        raise ValueError(f"{value!r} is not a duration like 10m, 1h or 1h30m")
-    hours, minutes, seconds = (int(part[:-1]) if part else 0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def _pem_certificates(value: str | None) -> str | None:
