@@ -186,6 +186,10 @@ class ObjectStoreConfig(Model):
     admin_ca_cert_file: str | None = None
     # Object-store access keys are replaced by the first `pulumi up` after this many days.
     access_key_max_age_days: int = Field(default=90, ge=1, le=365)
+    # After a rotation, the previous key's user is removed once the new keys are this old: what
+    # still holds the old key (a pipeline step started before the rotation) has this long to finish.
+    # 0 removes it at once. Shorter than the keys' maximum age (object_users.py).
+    previous_key_grace_hours: int = Field(default=48, ge=0, le=24 * 30)
 
     @field_validator("access_key_max_age_days")
     @classmethod
@@ -201,6 +205,16 @@ class ObjectStoreConfig(Model):
         if len(set(names)) != len(names):
             raise ValueError(f"pool names must be unique (they identify a pool's immutable geometry): {names}")
         return pools
+
+    @model_validator(mode="after")
+    def _grace_within_key_age(self) -> "ObjectStoreConfig":
+        hours = self.access_key_max_age_days * 24
+        if self.previous_key_grace_hours >= hours:
+            raise ValueError(
+                f"previousKeyGraceHours ({self.previous_key_grace_hours}) must be shorter than accessKeyMaxAgeDays "
+                f"({self.access_key_max_age_days} days = {hours} hours): a key's previous key would outlive it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _parity(self, info: ValidationInfo) -> "ObjectStoreConfig":

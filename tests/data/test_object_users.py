@@ -1,0 +1,212 @@
+"""The MinIO users reconciler's script, run by a real shell against a fake `mc` (fake_mc.py).
+
+The script runs under `/bin/sh` in the mc image (ubi-micro: bash); here under `/bin/sh` (dash on
+Debian, stricter POSIX) and bash when present. Time is real: a key's age comes from its rotation
+marker (`<period start>/<due date>`), so "time passing" is a marker whose due date is older.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from kfplatform.data.object_users import ALIAS, SCRIPT, job_name
+
+FAKE_MC = pathlib.Path(__file__).with_name("fake_mc.py")
+SHELLS = ["/bin/sh", *([shutil.which("bash")] if shutil.which("bash") else [])]
+DAYS = 90
+HOUR = 3600
+
+
+def marker(made_hours_ago: float, days: int = DAYS) -> str:
+    """The rotation marker of keys made `made_hours_ago` hours ago by an `up` (secrets/rotation.py)."""
+    made = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=made_hours_ago)
+    due = made + dt.timedelta(days=days)
+    return f"2026-01-01T00:00:00Z/{due.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+class Store:
+    """A MinIO behind the fake mc, accounts' Secrets as mounted files, and a way to run the script."""
+
+    def __init__(self, tmp: pathlib.Path, shell: str, policies: list[str]):
+        self.tmp, self.shell = tmp, shell
+        self.state_file = tmp / "state.json"
+        self.accounts = tmp / "accounts"
+        self.accounts.mkdir()
+        (tmp / "mc-config").mkdir()
+        bin_dir = tmp / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "mc").write_text(f"#!{sys.executable}\nimport runpy, sys\nrunpy.run_path({str(FAKE_MC)!r}, run_name='__main__')\n")
+        (bin_dir / "mc").chmod(0o755)
+        self.bin_dir = bin_dir
+        self.write({"policies": policies, "users": {}, "mappings": {}, "calls": []})
+
+    def state(self) -> dict:
+        return json.loads(self.state_file.read_text())
+
+    def write(self, state: dict) -> None:
+        self.state_file.write_text(json.dumps(state))
+
+    def account(self, policy: str, access_key: str, secret_key: str, rotation: str, days: int = DAYS) -> None:
+        d = self.accounts / policy
+        d.mkdir(exist_ok=True)
+        # ESO writes the templated values as they are: no trailing newline.
+        for name, value in (("accesskey", access_key), ("secretkey", secret_key), ("rotation", rotation),
+                            ("rotatedays", str(days))):
+            (d / name).write_text(value)
+
+    def run(self, grace_hours: int = 48, expected: str | None = None) -> subprocess.CompletedProcess:
+        env = {
+            "PATH": f"{self.bin_dir}:{os.environ['PATH']}",
+            "FAKE_MC_STATE": str(self.state_file),
+            f"MC_HOST_{ALIAS}": "https://root:rootpassword@minio.kubeflow-minio.svc:443",
+            "MC_DIR": str(self.tmp / "mc-config"), "ALIAS": ALIAS, "ACCOUNTS_DIR": str(self.accounts),
+            "GRACE_SECONDS": str(grace_hours * HOUR), "TMPDIR": str(self.tmp / "mc-config"),
+        }
+        if expected is not None:
+            env["EXPECTED_ROTATION"] = expected
+        return subprocess.run([self.shell, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(params=SHELLS)
+def store(tmp_path, request) -> Store:
+    return Store(tmp_path, request.param, ["tenant-team-a", "kfp-artifacts", "backup-velero"])
+
+
+def ok(run: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def attached(state: dict, policy: str) -> set[str]:
+    return {u for u, ps in state["mappings"].items() if policy in ps}
+
+
+def test_the_first_run_creates_every_user_and_attaches_its_policy(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(2))
+    store.account("kfp-artifacts", "AKKFP00001", "secret-k-1", marker(2))
+    out = ok(store.run())
+    state = store.state()
+    assert state["users"] == {"AKTEAMA0001": "secret-a-1", "AKKFP00001": "secret-k-1"}
+    assert attached(state, "tenant-team-a") == {"AKTEAMA0001"} and attached(state, "kfp-artifacts") == {"AKKFP00001"}
+    assert "2 account(s) reconciled" in out.stdout
+
+
+def test_a_second_run_changes_nothing(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(2))
+    ok(store.run())
+    before = store.state()
+    ok(store.run())
+    after = store.state()
+    assert (after["users"], after["mappings"]) == (before["users"], before["mappings"])
+    assert not any(call[:3] == ["admin", "user", "remove"] for call in after["calls"])
+
+
+def test_secret_keys_never_appear_in_a_process_argument(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(2))
+    ok(store.run())
+    assert not any("secret-a-1" in arg for call in store.state()["calls"] for arg in call)
+
+
+def test_after_a_rotation_past_the_grace_the_new_user_is_attached_and_the_old_one_removed(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 40))
+    ok(store.run())
+    # The next period's keys, made 49 hours ago (grace 48 h).
+    store.account("tenant-team-a", "AKTEAMA0002", "secret-a-2", marker(49))
+    out = ok(store.run())
+    state = store.state()
+    assert state["users"] == {"AKTEAMA0002": "secret-a-2"}
+    assert attached(state, "tenant-team-a") == {"AKTEAMA0002"}
+    assert "1 stale user(s) removed" in out.stdout
+    assert "AKTEAMA0001" not in out.stdout + out.stderr  # logs name no access key
+
+
+def test_within_the_grace_the_previous_key_keeps_working_until_the_grace_ends(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 40))
+    ok(store.run())
+    rotation = marker(1)  # rotated an hour ago
+    store.account("tenant-team-a", "AKTEAMA0002", "secret-a-2", rotation)
+    out = ok(store.run(expected=rotation))  # the one-shot Job of the rotation's `up`
+    state = store.state()
+    assert state["users"] == {"AKTEAMA0001": "secret-a-1", "AKTEAMA0002": "secret-a-2"}
+    assert attached(state, "tenant-team-a") == {"AKTEAMA0001", "AKTEAMA0002"}
+    assert "1 kept until the grace" in out.stdout
+    # 47 hours later (the same keys, made 48 hours ago): the CronJob removes the previous one.
+    store.account("tenant-team-a", "AKTEAMA0002", "secret-a-2", marker(48))
+    ok(store.run())
+    assert store.state()["users"] == {"AKTEAMA0002": "secret-a-2"}
+
+
+def test_a_grace_of_zero_removes_the_previous_key_at_once(store):
+    store.account("backup-velero", "AKVELERO001", "secret-v-1", marker(24 * 40))
+    ok(store.run(grace_hours=0))
+    store.account("backup-velero", "AKVELERO002", "secret-v-2", marker(0.01))
+    ok(store.run(grace_hours=0))
+    assert store.state()["users"] == {"AKVELERO002": "secret-v-2"}
+
+
+def test_a_foreign_user_attached_to_an_accounts_policy_is_removed_and_others_are_left_alone(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 10))
+    state = store.state()
+    # Someone attached tenant-team-a's policy to their own user; an unrelated user has another policy.
+    state["users"].update({"intruder": "x", "AKOTHER": "y"})
+    state["mappings"].update({"intruder": ["tenant-team-a"], "AKOTHER": ["readonly"]})
+    store.write(state)
+    ok(store.run())
+    state = store.state()
+    assert set(state["users"]) == {"AKTEAMA0001", "AKOTHER"}
+    assert attached(state, "tenant-team-a") == {"AKTEAMA0001"} and state["mappings"]["AKOTHER"] == ["readonly"]
+
+
+@pytest.mark.parametrize("command", ["user add", "policy attach", "policy entities", "user remove"])
+def test_a_failing_mc_call_fails_the_run_and_names_the_account(store, command):
+    store.account("kfp-artifacts", "AKKFP00001", "secret-k-1", marker(24 * 40))
+    state = store.state()
+    state["users"]["AKKFPOLD"] = "old"
+    state["mappings"]["AKKFPOLD"] = ["kfp-artifacts"]
+    state["fail"] = {command: "*"}
+    store.write(state)
+    run = store.run()
+    assert run.returncode != 0
+    assert f"account kfp-artifacts: mc admin {command}" in run.stderr
+    assert "reconciled" not in run.stdout
+
+
+def test_an_unknown_policy_fails_the_run(store):
+    """The policy is Pulumi's IamPolicy; before it exists, attaching fails and the Job retries."""
+    store.account("not-created-yet", "AKNEW00001", "secret-n-1", marker(2))
+    run = store.run()
+    assert run.returncode != 0 and "account not-created-yet: mc admin policy attach failed" in run.stderr
+
+
+def test_the_rotations_job_waits_for_eso_to_deliver_the_rotated_keys(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 40))
+    run = store.run(expected=marker(0))
+    assert run.returncode != 0 and "account tenant-team-a: its Secret holds rotation" in run.stderr
+    assert store.state()["calls"] == []  # nothing touched MinIO with the old keys
+
+
+def test_a_secret_missing_a_key_fails_naming_the_account(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "", marker(2))
+    run = store.run()
+    assert run.returncode != 0 and "account tenant-team-a: secretkey missing" in run.stderr
+
+
+def test_no_account_mounted_is_a_failure_not_a_silent_success(store):
+    run = store.run()
+    assert run.returncode != 0 and "no account" in run.stderr
+
+
+def test_the_jobs_name_changes_with_the_rotation_and_never_with_a_key():
+    first, second = marker(24 * 40), marker(1)
+    assert job_name("tenant-team-a", first) != job_name("tenant-team-a", second)
+    assert job_name("tenant-team-a", first) == job_name("tenant-team-a", first)
+    assert job_name("tenant-team-a", first) != job_name("tenant-team-b", first)
+    long_policy = "tenant-" + "a" * 63
+    assert len(job_name(long_policy, first)) <= 63 and job_name(long_policy, first).startswith("minio-user-tenant-aaa")
