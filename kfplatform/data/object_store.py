@@ -185,6 +185,7 @@ class ObjectStore(pulumi.ComponentResource):
         provider: pulumi.ProviderResource,
         protect: bool,
         monitoring_namespace: str,
+        monitoring_ready: Sequence[pulumi.Resource],
         runbook_base_url: str,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
@@ -225,7 +226,7 @@ class ObjectStore(pulumi.ComponentResource):
             "object-users", namespace=namespace, object_store_host=endpoints.object_store_host,
             object_store_port=endpoints.object_store_port, secrets=secrets, mirror=mirror, pull_secret=pull_secret,
             grace_hours=config.previous_key_grace_hours, monitoring_namespace=monitoring_namespace,
-            runbook_base_url=runbook_base_url, depends_on=[self.tenant, *depends_on],
+            monitoring_ready=monitoring_ready, runbook_base_url=runbook_base_url, depends_on=[self.tenant, *depends_on],
             opts=pulumi.ResourceOptions(parent=self),
         )
 

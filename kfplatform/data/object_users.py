@@ -170,11 +170,13 @@ class ObjectUsers(pulumi.ComponentResource):
         pull_secret: str,
         grace_hours: int,
         monitoring_namespace: str,
+        monitoring_ready: Sequence[pulumi.Resource],
         runbook_base_url: str,
         depends_on: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:data:ObjectUsers", name, None, opts)
+        self._monitoring_ready = list(monitoring_ready)
         self.namespace = namespace
         self._secrets = secrets
         self._mirror = mirror
@@ -288,7 +290,7 @@ class ObjectUsers(pulumi.ComponentResource):
             "object-users-alerts", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=meta(RULE_NAME, self._monitoring_namespace, component=COMPONENT),
             spec={"groups": [{"name": RULE_NAME, "rules": rules(self.namespace, self._runbook_base_url)}]},
-            opts=child(self),
+            opts=child(self, depends_on=self._monitoring_ready),
         )
         self.register_outputs({"accounts": sorted(self._accounts), "cronJob": CRONJOB})
 
