@@ -19,8 +19,10 @@ Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35
   tolerates `XMinioAdminPolicyChangeAlreadyApplied` (`errCodeChangeAlreadyApplied`), so it is
   idempotent.
 - `mc admin policy entities store --policy <policy> --json` (cmd/admin-policy-entities.go, printed
-  by `policyEntities.JSON` in cmd/idp-ldap-policy-subcommands.go, `MarshalIndent(p, "", "  ")` of
-  madmin-go 4b504b82db63 `PolicyEntitiesResult`: `result.policyMappings[].users[]`, one per line):
+  by `policyEntities.JSON` in cmd/idp-ldap-policy-subcommands.go: madmin-go 4b504b82db63
+  `PolicyEntitiesResult`, `result.policyMappings[].users[]`; indented, but compacted onto one line
+  when stdout is not a terminal, cmd/globals.go `globalJSONLine = !isTerminal() && json` and
+  cmd/print.go `printMsg`, which is always the case in a pod and in `$(...)`):
   every user attached to the account's policy that is not its current key is stale. Each policy
   belongs to exactly one account, so a stale user is the previous key or someone else's user.
 - `mc admin user remove store <user>` (cmd/admin-user-remove.go) for each stale user, once the
@@ -34,8 +36,9 @@ Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35
   made for (`EXPECTED_ROTATION`): ESO refreshes the Secret in the same `up` (the rotation annotation,
   secrets/plane.py), and until it did the pod fails and the Job retries.
 
-Shell: the mc image is `ubi9/ubi-micro` with mc (minio/mc Dockerfile.release at the tag); the
-script uses only POSIX sh, `cat` and GNU `date -d` (coreutils), and mc. It runs under `/bin/sh`.
+Shell: the mc image is `ubi9/ubi-micro` plus `/usr/bin/mc` (minio/mc Dockerfile.release at the tag:
+nothing else is installed). The script needs only a POSIX `/bin/sh` (its builtins), `date` (GNU
+`-d`, from ubi-micro's coreutils-single) and mc; the tests run it with nothing else on PATH.
 """
 from __future__ import annotations
 
@@ -85,17 +88,24 @@ def job_name(policy: str, marker: str) -> str:
 SCRIPT = r"""set -eu
 fail() { echo "minio-users: $*" >&2; exit 1; }
 mc() { command mc --config-dir "$MC_DIR" --quiet --no-color "$@"; }
+# A mounted file's content (ESO writes no trailing newline), with the shell's own `read`.
+value() { v=; IFS= read -r v < "$1" || :; printf '%s' "$v"; }
 now=$(date -u +%s)
 
-# The users of the policy mapping in `mc admin policy entities --json` (indented: one per line).
+# The users of the policy mapping in `mc admin policy entities --json`: one line of JSON (stdout is
+# not a terminal), `..."users":["AK1","AK2"],"groups":...`; `"users":null` when there is none.
 users_of() {
-  in_users=0
-  printf '%s\n' "$1" | while IFS= read -r line; do
-    line=${line#"${line%%[! ]*}"}
-    case "$in_users$line" in
-      '0"users": [') in_users=1 ;;
-      1']'*) in_users=0 ;;
-      1'"'*) user=${line#\"}; user=${user%,}; user=${user%\"}; printf '%s\n' "$user" ;;
+  rest=${1#*\"users\":\[}
+  [ "$rest" != "$1" ] || return 0
+  while :; do
+    case $rest in
+      \"*)
+        rest=${rest#?}
+        user=${rest%%\"*}
+        printf '%s\n' "$user"
+        rest=${rest#*\"}
+        rest=${rest#,} ;;
+      *) return 0 ;;
     esac
   done
 }
@@ -107,13 +117,13 @@ reconcile() {
     [ -s "$dir/$f" ] || fail "account $policy: $f missing from its Secret"
   done
   [ -f "$dir/rotation" ] || fail "account $policy: rotation missing from its Secret"
-  access_key=$(cat "$dir/accesskey")
-  rotation=$(cat "$dir/rotation")
-  days=$(cat "$dir/rotatedays")
+  access_key=$(value "$dir/accesskey")
+  rotation=$(value "$dir/rotation")
+  days=$(value "$dir/rotatedays")
   if [ -n "${EXPECTED_ROTATION:-}" ] && [ "$rotation" != "$EXPECTED_ROTATION" ]; then
     fail "account $policy: its Secret holds rotation $rotation, not $EXPECTED_ROTATION yet (ESO refresh pending; the Job retries)"
   fi
-  printf '%s\n%s\n' "$access_key" "$(cat "$dir/secretkey")" | mc admin user add "$ALIAS" >/dev/null \
+  printf '%s\n%s\n' "$access_key" "$(value "$dir/secretkey")" | mc admin user add "$ALIAS" >/dev/null \
     || fail "account $policy: mc admin user add failed"
   mc admin policy attach "$ALIAS" "$policy" --user "$access_key" >/dev/null \
     || fail "account $policy: mc admin policy attach failed"

@@ -11,8 +11,8 @@ minio/mc RELEASE.2025-08-13T08-35-41Z (as verified in kfplatform/data/object_use
   user is an error; an existing mapping is the server's XMinioAdminPolicyChangeAlreadyApplied,
   which mc tolerates (exit 0);
 - `admin policy entities ALIAS --policy P --json`: `{"status": "success", "result": {"timestamp":
-  ..., "policyMappings": [{"policy": P, "users": [...], "groups": null}]}}`, indented by two
-  spaces (cmd/idp-ldap-policy-subcommands.go `policyEntities.JSON`; madmin-go PolicyEntitiesResult);
+  ..., "policyMappings": [{"policy": P, "users": [...], "groups": null}]}}` (cmd/idp-ldap-policy-
+  subcommands.go `policyEntities.JSON`; madmin-go PolicyEntitiesResult), on one line (`go_json`);
 - `admin user remove ALIAS U` (cmd/admin-user-remove.go): removing deletes the user's mappings.
 State file (FAKE_MC_STATE): {"policies": [...], "users": {key: secret}, "mappings": {user: [policy]},
 "calls": [argv...], "fail": {"<subcommand words>": "<policy or user or *>"}}.
@@ -48,6 +48,17 @@ def main(argv: list[str]) -> int:
         with open(path, "w") as f:
             json.dump(state, f)
     return code
+
+
+def go_json(value) -> str:
+    """What mc prints for `--json`: `MarshalIndent(p, "", "  ")` (Go escapes <, > and &), compacted
+    onto one line when stdout is not a terminal (cmd/globals.go `globalJSONLine = !isTerminal() &&
+    json`, cmd/print.go `printMsg`): always so in a pod and in a shell's `$(...)`."""
+    if sys.stdout.isatty():
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def error(message: str) -> int:
@@ -113,7 +124,7 @@ def run(state: dict, args: list[str], json_out: bool) -> int:
                 "policy": policy, "users": sorted(u for u, ps in mappings.items() if policy in ps) or None,
                 "groups": None,
             }]
-        print(json.dumps({"status": "success", "result": result}, indent=2))
+        print(go_json({"status": "success", "result": result}))
         return 0
     if command == "user remove":
         if len(rest) != 2:

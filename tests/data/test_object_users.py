@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -44,6 +43,8 @@ class Store:
         bin_dir.mkdir()
         (bin_dir / "mc").write_text(f"#!{sys.executable}\nimport runpy, sys\nrunpy.run_path({str(FAKE_MC)!r}, run_name='__main__')\n")
         (bin_dir / "mc").chmod(0o755)
+        # Nothing but mc and date on PATH: the mc image has little more than a shell and coreutils.
+        (bin_dir / "date").symlink_to(shutil.which("date"))
         self.bin_dir = bin_dir
         self.write({"policies": policies, "users": {}, "mappings": {}, "calls": []})
 
@@ -63,7 +64,7 @@ class Store:
 
     def run(self, grace_hours: int = 48, expected: str | None = None) -> subprocess.CompletedProcess:
         env = {
-            "PATH": f"{self.bin_dir}:{os.environ['PATH']}",
+            "PATH": str(self.bin_dir),
             "FAKE_MC_STATE": str(self.state_file),
             f"MC_HOST_{ALIAS}": "https://root:rootpassword@minio.kubeflow-minio.svc:443",
             "MC_DIR": str(self.tmp / "mc-config"), "ALIAS": ALIAS, "ACCOUNTS_DIR": str(self.accounts),
@@ -210,3 +211,28 @@ def test_the_jobs_name_changes_with_the_rotation_and_never_with_a_key():
     assert job_name("tenant-team-a", first) != job_name("tenant-team-b", first)
     long_policy = "tenant-" + "a" * 63
     assert len(job_name(long_policy, first)) <= 63 and job_name(long_policy, first).startswith("minio-user-tenant-aaa")
+
+
+@pytest.mark.parametrize("name", ['evil"quote', "a<b"])
+def test_a_user_name_the_script_cannot_read_safely_fails_the_run_for_a_person(store, name):
+    """mc's JSON escapes `"` and `<` (Go's encoder): the script refuses to guess which user it means."""
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 10))
+    state = store.state()
+    state["users"][name] = "x"
+    state["mappings"][name] = ["tenant-team-a"]
+    store.write(state)
+    run = store.run()
+    assert run.returncode != 0 and "account tenant-team-a: a user with escaped characters" in run.stderr
+    assert name in store.state()["users"]  # nothing removed by a guess
+
+
+def test_user_names_with_json_punctuation_are_read_whole(store):
+    """Names may hold `,`, `]` or `[` (not escaped in JSON): each is one user, removed exactly."""
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 10))
+    state = store.state()
+    for name in ("x],[y", "a,b"):
+        state["users"][name] = "x"
+        state["mappings"][name] = ["tenant-team-a"]
+    store.write(state)
+    ok(store.run())
+    assert store.state()["users"] == {"AKTEAMA0001": "secret-a-1"}
