@@ -32,9 +32,11 @@ Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35
   (`<period start>/<due date>`, secrets/rotation.py): the due date is the `up` that rotated plus
   `rotateDays`. mc at the pinned tag prints no creation time of a user (cmd/admin-user-add.go
   `userMessage` has none), so the marker is the only honest clock.
-- The one-shot Job of a rotation first checks that the Secret it reads carries the rotation it was
-  made for (`EXPECTED_ROTATION`): ESO refreshes the Secret in the same `up` (the rotation annotation,
-  secrets/plane.py), and until it did the pod fails and the Job retries.
+- Every run first checks that each Secret it reads carries the rotation its pod spec was made for
+  (`EXPECTED_ROTATIONS`, `<policy>=<marker>;...`, set by the program on the Jobs and the CronJob):
+  ESO refreshes the Secret in the same `up` (the rotation annotation, secrets/plane.py), and until
+  it did (or while a mounted volume lags) the pod fails and the Job retries. So no run acts on
+  keys older than the program's, and none removes the user of newer keys as "stale".
 
 Shell: the mc image is `ubi9/ubi-micro` plus `/usr/bin/mc` (minio/mc Dockerfile.release at the tag:
 nothing else is installed). The script needs only a POSIX `/bin/sh` (its builtins), `date` (GNU
@@ -120,8 +122,12 @@ reconcile() {
   access_key=$(value "$dir/accesskey")
   rotation=$(value "$dir/rotation")
   days=$(value "$dir/rotatedays")
-  if [ -n "${EXPECTED_ROTATION:-}" ] && [ "$rotation" != "$EXPECTED_ROTATION" ]; then
-    fail "account $policy: its Secret holds rotation $rotation, not $EXPECTED_ROTATION yet (ESO refresh pending; the Job retries)"
+  expected=";${EXPECTED_ROTATIONS:-}"
+  [ "${expected#*;"$policy"=}" != "$expected" ] || fail "account $policy: no expected rotation for it in EXPECTED_ROTATIONS"
+  expected=${expected#*;"$policy"=}
+  expected=${expected%%;*}
+  if [ "$rotation" != "$expected" ]; then
+    fail "account $policy: its Secret holds rotation $rotation, not $expected yet (ESO refresh pending; the Job retries)"
   fi
   printf '%s\n%s\n' "$access_key" "$(value "$dir/secretkey")" | mc admin user add "$ALIAS" >/dev/null \
     || fail "account $policy: mc admin user add failed"
@@ -195,8 +201,9 @@ class ObjectUsers(pulumi.ComponentResource):
         self._monitoring_namespace = monitoring_namespace
         self._runbook_base_url = runbook_base_url
         self._depends_on = list(depends_on)
-        self._accounts: dict[str, int] = {}  # policy -> rotate days
+        self._accounts: dict[str, pulumi.Output[str]] = {}  # policy -> its rotation marker ("" if never rotated)
         self._deliveries: list[pulumi.Resource] = []
+        self._paths: list[str] = []  # the Vault paths the reconciler reads
         self._finished = False
         self.cronjob: k8s.batch.v1.CronJob | None = None
         # MinIO's root as `mc` alias `store`, in the namespace where the root credentials already are.
@@ -227,7 +234,6 @@ class ObjectUsers(pulumi.ComponentResource):
             raise RuntimeError(f"{policy_name}: ObjectUsers.finish() already ran; accounts come before it")
         if policy_name in self._accounts:
             raise ValueError(f"MinIO policy {policy_name!r} belongs to two accounts: each policy has exactly one")
-        self._accounts[policy_name] = rotate_days
         secrets = self._secrets
         path = vault_path
         if not vault_path.startswith("platform/"):
@@ -235,6 +241,8 @@ class ObjectUsers(pulumi.ComponentResource):
             secrets.mirrored(vault_path, path)
         marker = secrets.rotation_marker(path)
         marker_out = marker if marker is not None else pulumi.Output.from_input("")
+        self._accounts[policy_name] = marker_out
+        self._paths.append(path)
         delivery = secrets.deliver(
             self.namespace, account_secret(policy_name), path, {"access_key": "access_key", "secret_key": "secret_key"},
             template_data={
@@ -252,7 +260,7 @@ class ObjectUsers(pulumi.ComponentResource):
                 marker_out.apply(lambda m: job_name(policy_name, m)), self.namespace, component=COMPONENT,
             ),
             spec={
-                # Retries cover ESO's refresh of the Secret after a rotation (EXPECTED_ROTATION).
+                # Retries cover ESO's refresh of the Secret after a rotation (EXPECTED_ROTATIONS).
                 "backoffLimit": 6,
                 "activeDeadlineSeconds": 900,
                 "template": {
@@ -262,7 +270,7 @@ class ObjectUsers(pulumi.ComponentResource):
                         "annotations": {ROTATION_ANNOTATION: secrets.rotation_markers([path])} if marker is not None else None,
                     },
                     "spec": self._pod_spec(
-                        [policy_name], extra_env=[{"name": "EXPECTED_ROTATION", "value": marker_out}],
+                        [policy_name], expected_rotations({policy_name: marker_out}),
                     ),
                 },
             },
@@ -277,6 +285,7 @@ class ObjectUsers(pulumi.ComponentResource):
         if not self._accounts:
             self.register_outputs({})
             return
+        markers = self._secrets.rotation_markers(self._paths)
         self.cronjob = k8s.batch.v1.CronJob(
             "minio-users",
             metadata=meta(CRONJOB, self.namespace, component=COMPONENT),
@@ -289,8 +298,12 @@ class ObjectUsers(pulumi.ComponentResource):
                     "backoffLimit": 2,
                     "activeDeadlineSeconds": 900,
                     "template": {
-                        "metadata": {"labels": {"app.kubernetes.io/name": CRONJOB}},
-                        "spec": self._pod_spec(sorted(self._accounts)),
+                        "metadata": {
+                            "labels": {"app.kubernetes.io/name": CRONJOB},
+                            # Every account's marker, as on any reader of rotated keys (plane.py).
+                            "annotations": {ROTATION_ANNOTATION: markers} if markers is not None else None,
+                        },
+                        "spec": self._pod_spec(sorted(self._accounts), expected_rotations(self._accounts)),
                     },
                 }},
             },
@@ -304,11 +317,19 @@ class ObjectUsers(pulumi.ComponentResource):
         )
         self.register_outputs({"accounts": sorted(self._accounts), "cronJob": CRONJOB})
 
-    def _pod_spec(self, policies: Sequence[str], extra_env: Sequence[dict] = ()) -> dict:
+    def _pod_spec(self, policies: Sequence[str], expected: pulumi.Output[str]) -> dict:
         return pod_spec(
             policies, mirror=self._mirror, pull_secret=self._pull_secret, grace_seconds=self._grace_seconds,
-            extra_env=extra_env,
+            extra_env=[{"name": "EXPECTED_ROTATIONS", "value": expected}],
         )
+
+
+def expected_rotations(markers: dict[str, pulumi.Output[str]]) -> pulumi.Output[str]:
+    """EXPECTED_ROTATIONS: `<policy>=<marker>` per account, `;`-separated (markers hold neither)."""
+    policies = sorted(markers)
+    return pulumi.Output.all(*[markers[p] for p in policies]).apply(
+        lambda values: ";".join(f"{p}={m}" for p, m in zip(policies, values))
+    )
 
 
 def pod_spec(

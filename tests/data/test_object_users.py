@@ -62,7 +62,11 @@ class Store:
                             ("rotatedays", str(days))):
             (d / name).write_text(value)
 
-    def run(self, grace_hours: int = 48, expected: str | None = None) -> subprocess.CompletedProcess:
+    def run(self, grace_hours: int = 48, expected: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run the script as a Job/CronJob would; `expected`: the markers its pod spec carries
+        (EXPECTED_ROTATIONS), by default those of the mounted Secrets (ESO has delivered)."""
+        if expected is None:
+            expected = {d.name: (d / "rotation").read_text() for d in self.accounts.iterdir()}
         env = {
             "PATH": str(self.bin_dir),
             "FAKE_MC_STATE": str(self.state_file),
@@ -70,8 +74,7 @@ class Store:
             "MC_DIR": str(self.tmp / "mc-config"), "ALIAS": ALIAS, "ACCOUNTS_DIR": str(self.accounts),
             "GRACE_SECONDS": str(grace_hours * HOUR), "TMPDIR": str(self.tmp / "mc-config"),
         }
-        if expected is not None:
-            env["EXPECTED_ROTATION"] = expected
+        env["EXPECTED_ROTATIONS"] = ";".join(f"{policy}={m}" for policy, m in sorted(expected.items()))
         return subprocess.run([self.shell, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -133,7 +136,7 @@ def test_within_the_grace_the_previous_key_keeps_working_until_the_grace_ends(st
     ok(store.run())
     rotation = marker(1)  # rotated an hour ago
     store.account("tenant-team-a", "AKTEAMA0002", "secret-a-2", rotation)
-    out = ok(store.run(expected=rotation))  # the one-shot Job of the rotation's `up`
+    out = ok(store.run(expected={"tenant-team-a": rotation}))  # the one-shot Job of the rotation's `up`
     state = store.state()
     assert state["users"] == {"AKTEAMA0001": "secret-a-1", "AKTEAMA0002": "secret-a-2"}
     assert attached(state, "tenant-team-a") == {"AKTEAMA0001", "AKTEAMA0002"}
@@ -188,9 +191,28 @@ def test_an_unknown_policy_fails_the_run(store):
 
 def test_the_rotations_job_waits_for_eso_to_deliver_the_rotated_keys(store):
     store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 40))
-    run = store.run(expected=marker(0))
+    run = store.run(expected={"tenant-team-a": marker(0)})
     assert run.returncode != 0 and "account tenant-team-a: its Secret holds rotation" in run.stderr
     assert store.state()["calls"] == []  # nothing touched MinIO with the old keys
+
+
+def test_a_run_holding_keys_older_than_its_spec_never_removes_the_newer_user(store):
+    """The race a rotation could bring: a CronJob pod whose mounted Secret still holds the previous
+    keys while the rotation's Job has made the new user. Its spec names the new marker: it stops."""
+    old, new = marker(24 * 40), marker(0.1)
+    store.account("kfp-artifacts", "AKKFPNEW", "secret-new", new)
+    ok(store.run(expected={"kfp-artifacts": new}))  # the rotation's Job
+    store.account("kfp-artifacts", "AKKFPOLD", "secret-old", old)  # a lagging mount
+    run = store.run(expected={"kfp-artifacts": new})
+    assert run.returncode != 0 and "account kfp-artifacts: its Secret holds rotation" in run.stderr
+    assert "AKKFPNEW" in store.state()["users"]
+
+
+def test_an_account_its_spec_does_not_expect_fails(store):
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(2))
+    store.account("tenant-team-ab", "AKTEAMAB001", "secret-ab-1", marker(2))
+    run = store.run(expected={"tenant-team-ab": marker(2)})  # `tenant-team-a` is a prefix, not a match
+    assert run.returncode != 0 and "account tenant-team-a: no expected rotation" in run.stderr
 
 
 def test_a_secret_missing_a_key_fails_naming_the_account(store):

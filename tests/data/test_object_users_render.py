@@ -90,7 +90,8 @@ def test_each_accounts_job_is_named_by_its_rotation_and_depends_on_no_key(each_s
         policy = job.name.removesuffix("-minio-user")
         spec = job.inputs["spec"]["template"]
         env = {e["name"]: e.get("value") for e in spec["spec"]["containers"][0]["env"]}
-        rotation = env["EXPECTED_ROTATION"]
+        assert env["EXPECTED_ROTATIONS"].startswith(f"{policy}=")
+        rotation = env["EXPECTED_ROTATIONS"].removeprefix(f"{policy}=")
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/mock-rotation-[0-9a-f]+", rotation), rotation
         assert job.inputs["metadata"]["name"] == job_name(policy, rotation)
         assert job.inputs["metadata"]["namespace"] == STORE_NS
@@ -130,6 +131,14 @@ def test_the_cronjob_reconciles_every_account_as_a_non_root_mc(each_stack):
     (projected,) = [v for v in pod["volumes"] if "projected" in v]
     sources = projected["projected"]["sources"]
     policies = {r.inputs["name"] for r in each_stack.by_type("minio:index/iamPolicy:IamPolicy")}
+    # Each account's expected rotation is the one its own Job expects.
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    jobs = {j.name.removesuffix("-minio-user"): j for j in account_jobs(each_stack)}
+    job_expected = {
+        p: {e["name"]: e.get("value") for e in j.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+        ["EXPECTED_ROTATIONS"] for p, j in jobs.items()
+    }
+    assert env["EXPECTED_ROTATIONS"] == ";".join(job_expected[p] for p in sorted(policies))
     assert {s["secret"]["name"] for s in sources} == {account_secret(p) for p in policies}
     for source in sources:
         policy = source["secret"]["name"].removeprefix("minio-account-")
