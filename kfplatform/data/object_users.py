@@ -36,7 +36,7 @@ Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35
   (`EXPECTED_ROTATIONS`, `<policy>=<marker>;...`, set by the program on the Jobs and the CronJob):
   ESO refreshes the Secret in the same `up` (the rotation annotation, secrets/plane.py), and until
   it did (or while a mounted volume lags) the pod fails and the Job retries. So no run acts on
-  keys older than the program's, and none removes the user of newer keys as "stale".
+  keys older than its own spec's (the window that remains: docs/data-tier.md, "MinIO accounts").
 
 Shell: the mc image is `ubi9/ubi-micro` plus `/usr/bin/mc` (minio/mc Dockerfile.release at the tag:
 nothing else is installed). The script needs only a POSIX `/bin/sh` (its builtins), `date` (GNU

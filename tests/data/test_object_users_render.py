@@ -193,3 +193,24 @@ def test_promtool_fires_only_when_the_reconciler_is_late(prod, tmp_path, last_su
     test_file.write_text(yaml.safe_dump(tests))
     run = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_promtool_a_reconciler_that_never_succeeded_alerts_after_three_hours(prod, tmp_path):
+    promtool = require_tool("promtool")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(_rules(prod)))
+    rule = next(r for g in _rules(prod)["groups"] for r in g["rules"] if r["alert"] == "ObjectStoreUsersNeverReconciled")
+    fired = [{"exp_labels": {**rule["labels"], "namespace": STORE_NS, "cronjob": CRONJOB},
+              "exp_annotations": rule["annotations"]}]
+    tests = {"rule_files": [str(rules)], "evaluation_interval": "5m", "tests": [{
+        "interval": "5m",
+        "input_series": [{"series": "up", "values": "1+0x100"}],  # no success ever recorded
+        "alert_rule_test": [
+            {"eval_time": "2h50m", "alertname": "ObjectStoreUsersNeverReconciled", "exp_alerts": []},
+            {"eval_time": "3h10m", "alertname": "ObjectStoreUsersNeverReconciled", "exp_alerts": fired},
+        ],
+    }]}
+    test_file = tmp_path / "test.yaml"
+    test_file.write_text(yaml.safe_dump(tests))
+    run = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
