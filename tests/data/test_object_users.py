@@ -1,7 +1,8 @@
 """The MinIO users reconciler's script, run by a real shell against a fake `mc` (fake_mc.py).
 
 The script runs under `/bin/sh` in the mc image (ubi-micro: bash); here under `/bin/sh` (dash on
-Debian, stricter POSIX) and bash when present. Time is real: a key's age comes from its rotation
+Debian, stricter POSIX), the central behaviours also under bash, with nothing but mc and `date` on
+PATH. Time is real: a key's age comes from its rotation
 marker (`<period start>/<due date>`), so "time passing" is a marker whose due date is older.
 """
 from __future__ import annotations
@@ -78,9 +79,18 @@ class Store:
         return subprocess.run([self.shell, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
 
 
+POLICIES = ["tenant-team-a", "kfp-artifacts", "backup-velero"]
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path, "/bin/sh", POLICIES)
+
+
 @pytest.fixture(params=SHELLS)
-def store(tmp_path, request) -> Store:
-    return Store(tmp_path, request.param, ["tenant-team-a", "kfp-artifacts", "backup-velero"])
+def each_shell(tmp_path, request) -> Store:
+    """The central behaviours also under bash (the mc image's /bin/sh is bash)."""
+    return Store(tmp_path, request.param, POLICIES)
 
 
 def ok(run: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -92,7 +102,8 @@ def attached(state: dict, policy: str) -> set[str]:
     return {u for u, ps in state["mappings"].items() if policy in ps}
 
 
-def test_the_first_run_creates_every_user_and_attaches_its_policy(store):
+def test_the_first_run_creates_every_user_and_attaches_its_policy(each_shell):
+    store = each_shell
     store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(2))
     store.account("kfp-artifacts", "AKKFP00001", "secret-k-1", marker(2))
     out = ok(store.run())
@@ -131,7 +142,8 @@ def test_after_a_rotation_past_the_grace_the_new_user_is_attached_and_the_old_on
     assert "AKTEAMA0001" not in out.stdout + out.stderr  # logs name no access key
 
 
-def test_within_the_grace_the_previous_key_keeps_working_until_the_grace_ends(store):
+def test_within_the_grace_the_previous_key_keeps_working_until_the_grace_ends(each_shell):
+    store = each_shell
     store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 40))
     ok(store.run())
     rotation = marker(1)  # rotated an hour ago
@@ -155,7 +167,8 @@ def test_a_grace_of_zero_removes_the_previous_key_at_once(store):
     assert store.state()["users"] == {"AKVELERO002": "secret-v-2"}
 
 
-def test_a_foreign_user_attached_to_an_accounts_policy_is_removed_and_others_are_left_alone(store):
+def test_a_foreign_user_attached_to_an_accounts_policy_is_removed_and_others_are_left_alone(each_shell):
+    store = each_shell
     store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 10))
     state = store.state()
     # Someone attached tenant-team-a's policy to their own user; an unrelated user has another policy.
@@ -196,7 +209,8 @@ def test_the_rotations_job_waits_for_eso_to_deliver_the_rotated_keys(store):
     assert store.state()["calls"] == []  # nothing touched MinIO with the old keys
 
 
-def test_a_run_holding_keys_older_than_its_spec_never_removes_the_newer_user(store):
+def test_a_run_holding_keys_older_than_its_spec_never_removes_the_newer_user(each_shell):
+    store = each_shell
     """The race a rotation could bring: a CronJob pod whose mounted Secret still holds the previous
     keys while the rotation's Job has made the new user. Its spec names the new marker: it stops."""
     old, new = marker(24 * 40), marker(0.1)
@@ -248,7 +262,8 @@ def test_a_user_name_the_script_cannot_read_safely_fails_the_run_for_a_person(st
     assert name in store.state()["users"]  # nothing removed by a guess
 
 
-def test_user_names_with_json_punctuation_are_read_whole(store):
+def test_user_names_with_json_punctuation_are_read_whole(each_shell):
+    store = each_shell
     """Names may hold `,`, `]` or `[` (not escaped in JSON): each is one user, removed exactly."""
     store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(24 * 10))
     state = store.state()
