@@ -8,7 +8,7 @@ the users from the keys ESO delivers there:
 
     Vault (generated, rotated) ── ESO ── Secret minio-account-<policy> (object-store namespace)
                                             └── Job minio-user-<policy>-<hash of the rotation>  (`pulumi up`)
-                                            └── CronJob minio-users (every account, hourly: repairs drift)
+                                            └── CronJob minio-users (every account, every 15 minutes: repairs drift)
 
 Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35-41Z cmd/config.go
 `mcEnvHostPrefix`), the script (`SCRIPT`) runs:
@@ -62,14 +62,15 @@ ADMIN_SECRET = "minio-users-admin"
 ALIAS = "store"
 ACCOUNTS_DIR = "/accounts"
 CONFIG_DIR = "/tmp/.mc"
-# Every hour, at a minute the other platform CronJobs do not use.
-CRON = "23 * * * *"
-CRON_INTERVAL_SECONDS = 3600
+# Every 15 minutes (minutes 7, 22, 37, 52): drift, a previous key past its grace and a user removed
+# by a mistake (or by the `up` that retires the old IamUser resources) are repaired that fast.
+CRON = "7-59/15 * * * *"
+CRON_INTERVAL_SECONDS = 900  # tests check it against backup/config.py's cron parser
 RULE_NAME = "kfplatform-object-users"
 H_NOT_RECONCILED = "Object store: users not reconciled"
 HEADINGS = (H_NOT_RECONCILED,)
-# Alert when no run succeeded for this long: two missed runs and the third's deadline.
-STALE_AFTER_SECONDS = 3 * CRON_INTERVAL_SECONDS
+# Alert when no run succeeded for an hour: four runs in a row.
+STALE_AFTER_SECONDS = 4 * CRON_INTERVAL_SECONDS
 # The files of an account's Secret (its directory under ACCOUNTS_DIR is named after its policy).
 FILES = ("accesskey", "secretkey", "rotation", "rotatedays")
 
