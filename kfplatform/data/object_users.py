@@ -25,6 +25,10 @@ Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35
   cmd/print.go `printMsg`, which is always the case in a pod and in `$(...)`):
   every user attached to the account's policy that is not its current key is stale. Each policy
   belongs to exactly one account, so a stale user is the previous key or someone else's user.
+- `mc admin policy entities store --user <key> --json` (same command, `result.userMappings[].policies[]`)
+  and `mc admin policy detach store <other> --user <key>` (cmd/admin-policy-detach.go): the user
+  keeps its account's policy and no other one someone attached by hand. (Group memberships are not
+  checked: the platform makes no groups.)
 - `mc admin user remove store <user>` (cmd/admin-user-remove.go) for each stale user, once the
   current keys are older than the grace (`previousKeyGraceHours`): consumers pick up a rotated key
   on ESO's refresh and restart, and a pipeline step started before the rotation still holds the
@@ -95,11 +99,12 @@ mc() { command mc --config-dir "$MC_DIR" --quiet --no-color "$@"; }
 value() { v=; IFS= read -r v < "$1" || :; printf '%s' "$v"; }
 now=$(date -u +%s)
 
-# The users of the policy mapping in `mc admin policy entities --json`: one line of JSON (stdout is
-# not a terminal), `..."users":["AK1","AK2"],"groups":...`; `"users":null` when there is none.
-users_of() {
-  rest=${1#*\"users\":\[}
-  [ "$rest" != "$1" ] || return 0
+# The strings of array KEY in `mc admin policy entities --json`: one line of JSON (stdout is not a
+# terminal), `..."users":["AK1","AK2"],...` or `..."policies":["p1"]...`; `null` when there is none.
+strings_of() {
+  pattern="\"$1\":["
+  rest=${2#*"$pattern"}
+  [ "$rest" != "$2" ] || return 0
   while :; do
     case $rest in
       \"*)
@@ -134,6 +139,20 @@ reconcile() {
     || fail "account $policy: mc admin user add failed"
   mc admin policy attach "$ALIAS" "$policy" --user "$access_key" >/dev/null \
     || fail "account $policy: mc admin policy attach failed"
+  # The user has its account's policy and no other (someone may have attached more).
+  mapped=$(mc admin policy entities "$ALIAS" --user "$access_key" --json) \
+    || fail "account $policy: mc admin policy entities failed (for its user)"
+  detached=0
+  others=$(strings_of policies "$mapped")
+  while IFS= read -r other; do
+    [ -n "$other" ] && [ "$other" != "$policy" ] || continue
+    case "$other" in *\\*) fail "account $policy: a policy with escaped characters is attached to its user; detach it by hand" ;; esac
+    mc admin policy detach "$ALIAS" "$other" --user "$access_key" >/dev/null \
+      || fail "account $policy: mc admin policy detach of another policy failed"
+    detached=$((detached + 1))
+  done <<EOF
+$others
+EOF
   entities=$(mc admin policy entities "$ALIAS" --policy "$policy" --json) \
     || fail "account $policy: mc admin policy entities failed"
   # The current keys' age: the rotation's due date is the `up` that made them plus `days`.
@@ -145,7 +164,7 @@ reconcile() {
   esac
   kept=0
   removed=0
-  attached=$(users_of "$entities")
+  attached=$(strings_of users "$entities")
   while IFS= read -r user; do
     [ -n "$user" ] && [ "$user" != "$access_key" ] || continue
     case "$user" in *\\*) fail "account $policy: a user with escaped characters is attached to $policy; remove it by hand" ;; esac
@@ -158,7 +177,7 @@ reconcile() {
   done <<EOF
 $attached
 EOF
-  echo "account $policy: user in place and attached; $removed stale user(s) removed, $kept kept until the grace of $GRACE_SECONDS s ends (keys $age s old)"
+  echo "account $policy: user in place and attached ($detached other policies detached); $removed stale user(s) removed, $kept kept until the grace of $GRACE_SECONDS s ends (keys $age s old)"
 }
 
 count=0

@@ -13,6 +13,8 @@ minio/mc RELEASE.2025-08-13T08-35-41Z (as verified in kfplatform/data/object_use
 - `admin policy entities ALIAS --policy P --json`: `{"status": "success", "result": {"timestamp":
   ..., "policyMappings": [{"policy": P, "users": [...], "groups": null}]}}` (cmd/idp-ldap-policy-
   subcommands.go `policyEntities.JSON`; madmin-go PolicyEntitiesResult), on one line (`go_json`);
+- `admin policy entities ALIAS --user U --json`: `result.userMappings: [{"user": U, "policies": [...]}]`;
+- `admin policy detach ALIAS POLICY... --user U` (cmd/admin-policy-detach.go);
 - `admin user remove ALIAS U` (cmd/admin-user-remove.go): removing deletes the user's mappings.
 State file (FAKE_MC_STATE): {"policies": [...], "users": {key: secret}, "mappings": {user: [policy]},
 "calls": [argv...], "fail": {"<subcommand words>": "<policy or user or *>"}}.
@@ -95,6 +97,17 @@ def run(state: dict, args: list[str], json_out: bool) -> int:
         users[key] = secret
         print(f"Added user `{key}` successfully.")
         return 0
+    if command == "policy detach":
+        user, rest = flag(rest, "--user")
+        policies = rest[1:]
+        if failing in ("*", *policies):
+            return error("Unable to make user/group policy association: connection refused")
+        attached = mappings.get(user or "", [])
+        if not policies or any(p not in attached for p in policies):
+            return error(f"Unable to make user/group policy association: {policies} not attached to {user}")
+        mappings[user] = [p for p in attached if p not in policies]
+        print("Detached Policies: " + str(policies))
+        return 0
     if command == "policy attach":
         user, rest = flag(rest, "--user")
         policies = rest[1:]
@@ -114,11 +127,14 @@ def run(state: dict, args: list[str], json_out: bool) -> int:
         return 0
     if command == "policy entities":
         policy, rest = flag(rest, "--policy")
-        if failing in ("*", policy):
+        user, rest = flag(rest, "--user")
+        if failing is not None and failing in ("*", policy, user):
             return error("Unable to fetch policy entities: connection refused")
         if not json_out:
             return error("fake mc: the script must ask for --json")
         result = {"timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        if user is not None and user in mappings:
+            result["userMappings"] = [{"user": user, "policies": list(mappings[user])}]
         if policy is not None:
             result["policyMappings"] = [{
                 "policy": policy, "users": sorted(u for u, ps in mappings.items() if policy in ps) or None,

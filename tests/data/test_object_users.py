@@ -181,12 +181,13 @@ def test_a_foreign_user_attached_to_an_accounts_policy_is_removed_and_others_are
     assert attached(state, "tenant-team-a") == {"AKTEAMA0001"} and state["mappings"]["AKOTHER"] == ["readonly"]
 
 
-@pytest.mark.parametrize("command", ["user add", "policy attach", "policy entities", "user remove"])
+@pytest.mark.parametrize("command", ["user add", "policy attach", "policy entities", "policy detach", "user remove"])
 def test_a_failing_mc_call_fails_the_run_and_names_the_account(store, command):
     store.account("kfp-artifacts", "AKKFP00001", "secret-k-1", marker(24 * 40))
     state = store.state()
-    state["users"]["AKKFPOLD"] = "old"
-    state["mappings"]["AKKFPOLD"] = ["kfp-artifacts"]
+    state["users"].update({"AKKFPOLD": "old", "AKKFP00001": "secret-k-1"})
+    state["mappings"].update({"AKKFPOLD": ["kfp-artifacts"], "AKKFP00001": ["consoleAdmin"]})
+    state["policies"].append("consoleAdmin")
     state["fail"] = {command: "*"}
     store.write(state)
     run = store.run()
@@ -273,3 +274,19 @@ def test_user_names_with_json_punctuation_are_read_whole(each_shell):
     store.write(state)
     ok(store.run())
     assert store.state()["users"] == {"AKTEAMA0001": "secret-a-1"}
+
+
+def test_another_policy_attached_to_an_accounts_user_is_detached(store):
+    """Someone gave a team's user `consoleAdmin` too: the next run leaves it only its own policy."""
+    store.account("tenant-team-a", "AKTEAMA0001", "secret-a-1", marker(2))
+    ok(store.run())
+    state = store.state()
+    state["policies"] += ["consoleAdmin", "readwrite"]
+    state["mappings"]["AKTEAMA0001"] += ["consoleAdmin", "readwrite"]
+    state["users"]["AKOTHER"] = "y"
+    state["mappings"]["AKOTHER"] = ["readwrite"]  # another user's policies are not the account's business
+    store.write(state)
+    out = ok(store.run())
+    state = store.state()
+    assert state["mappings"]["AKTEAMA0001"] == ["tenant-team-a"] and state["mappings"]["AKOTHER"] == ["readwrite"]
+    assert "(2 other policies detached)" in out.stdout
