@@ -14,7 +14,8 @@ Per account, as MinIO's root (`MC_HOST_store`, minio/mc RELEASE.2025-08-13T08-35
 `mcEnvHostPrefix`), the script (`SCRIPT`) runs:
 - `mc admin user add store` with the access and secret key on standard input (cmd/admin-user-add.go:
   `fetchUserKeys` reads both lines from a non-terminal stdin when only TARGET is given, so the keys
-  are never in a process's arguments). AddUser creates the user or resets its secret key.
+  are never in a process's arguments). AddUser creates the user or resets its secret key, and
+  enables it (madmin-go 4b504b82db63 user-commands.go: `SetUser(..., AccountEnabled)`).
 - `mc admin policy attach store <policy> --user <key>` (cmd/admin-policy-attach.go): mc itself
   tolerates `XMinioAdminPolicyChangeAlreadyApplied` (`errCodeChangeAlreadyApplied`), so it is
   idempotent.
