@@ -225,7 +225,7 @@ class ObjectStore(pulumi.ComponentResource):
         self.users = ObjectUsers(
             "object-users", namespace=namespace, object_store_host=endpoints.object_store_host,
             object_store_port=endpoints.object_store_port, secrets=secrets, mirror=mirror, pull_secret=pull_secret,
-            grace_hours=config.previous_key_grace_hours, monitoring_namespace=monitoring_namespace,
+            grace_hours=config.key_grace_hours, monitoring_namespace=monitoring_namespace,
             monitoring_ready=monitoring_ready, runbook_base_url=runbook_base_url, depends_on=[self.tenant, *depends_on],
             opts=pulumi.ResourceOptions(parent=self),
         )

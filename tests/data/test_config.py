@@ -183,7 +183,6 @@ GRACE = "kubeflow-platform:data.objectStore.previousKeyGraceHours"
     ("prod", "two days", "valid integer"),
     ("prod", 1.5, "valid integer"),
     ("prod", True, "a YAML boolean"),
-    ("prod", None, "valid integer"),
 ])
 def test_a_bad_previous_key_grace_is_refused_at_its_key(stack, value, message):
     issues = issues_for(stack, lambda d: d["objectStore"].update(previousKeyGraceHours=value))
@@ -203,8 +202,12 @@ def test_a_grace_as_long_as_the_keys_maximum_age_is_refused():
 def test_valid_previous_key_graces_load(stack, value):
     data = data_section(stack)
     data["objectStore"]["previousKeyGraceHours"] = value
-    assert load_with_data(stack, data).stack.data.object_store.previous_key_grace_hours == value
+    assert load_with_data(stack, data).stack.data.object_store.key_grace_hours == value
 
 
-def test_the_previous_key_grace_defaults_to_48_hours():
-    assert load_with_data("prod", data_section("prod")).stack.data.object_store.previous_key_grace_hours == 48
+@pytest.mark.parametrize("max_age_days, grace", [(90, 48), (4, 48), (3, 36), (1, 12)])
+def test_the_previous_key_grace_defaults_to_48_hours_or_half_the_keys_age(max_age_days, grace):
+    data = data_section("sandbox")
+    data["objectStore"]["accessKeyMaxAgeDays"] = max_age_days
+    data["objectStore"].pop("previousKeyGraceHours", None)
+    assert load_with_data("sandbox", data).stack.data.object_store.key_grace_hours == grace
