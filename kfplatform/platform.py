@@ -96,6 +96,7 @@ class Platform(pulumi.ComponentResource):
                 tenant_namespaces=tenant_namespaces, endpoints=self.data.endpoints,
                 galera=[self.data.operators.mariadb, self.data.galera.mariadb], buckets=self.data.object_store.buckets,
                 minio_provider=providers.minio, vault_provider=providers.vault,
+                object_users=self.data.object_store.users,
             ),
             opts=here,
         )
@@ -127,7 +128,7 @@ class Platform(pulumi.ComponentResource):
             ComplianceArgs(
                 config=config, secrets=self.secrets, namespaces=self.namespaces.by_name,
                 tenant_namespaces=tenant_namespaces, audit_bucket=self.data.object_store.buckets["audit"],
-                minio_provider=providers.minio, crd_installers=crds,
+                minio_provider=providers.minio, crd_installers=crds, object_users=self.data.object_store.users,
             ),
             opts=here,
         )
@@ -139,6 +140,8 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=here,
         )
+        # After the last ObjectAccount (data tier, backups, compliance): the CronJob over all their users.
+        self.data.object_store.users.finish()
 
         self.outputs = self._outputs(stack, tenant_namespaces)
         self.register_outputs(self.outputs)

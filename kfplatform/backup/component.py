@@ -23,6 +23,7 @@ from ..config.stack import StackConfig
 from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, DataEndpoints
 from ..data.galera import GALERA_NAME
 from ..data.object_store import ObjectAccount
+from ..data.object_users import ObjectUsers
 from ..data.operators import _release
 from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane
@@ -79,6 +80,7 @@ class BackupsArgs:
     buckets: Mapping[str, pulumi.Resource]
     minio_provider: pulumi.ProviderResource
     vault_provider: pulumi.ProviderResource
+    object_users: ObjectUsers  # makes the accounts' MinIO users in-cluster (data/object_users.py)
 
 
 class Backups(pulumi.ComponentResource):
@@ -140,7 +142,7 @@ class Backups(pulumi.ComponentResource):
                 accounts.prefix_writer_policy(backups_bucket, velero.BUCKET_PREFIX), secrets, store, args.minio_provider,
                 [buckets["backups"]],
             )
-            velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, VELERO_WRITER_PATH, [velero_account.user]))
+            velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, VELERO_WRITER_PATH, [velero_account.ready]))
         if config.drill_reader:
             self._account(
                 "drill-reader-object-store", DRILL_READER_PATH, "backup-drill-reader",
@@ -234,7 +236,7 @@ class Backups(pulumi.ComponentResource):
         s3 = secrets.deliver(
             database_ns, database.S3_SECRET, GALERA_WRITER_PATH,
             {database.ACCESS_KEY: "access_key", database.SECRET_KEY: "secret_key"},
-            depends_on=[galera_account.user],
+            depends_on=[galera_account.ready],
         )
         ca_write = vault.kv.SecretV2(
             "platform-backup-object-store-ca", mount=secrets.layout.mount.path, name=CA_PATH,
@@ -294,7 +296,7 @@ class Backups(pulumi.ComponentResource):
         )
         source = secrets.deliver(
             self.namespace, replication.SOURCE_SECRET, REPLICATION_PATH,
-            {"accesskey": "access_key", "secretkey": "secret_key"}, depends_on=[replication_account.user],
+            {"accesskey": "access_key", "secretkey": "secret_key"}, depends_on=[replication_account.ready],
         )
         target = secrets.deliver(
             self.namespace, replication.TARGET_SECRET, config.offsite.credentials_path,
@@ -361,7 +363,8 @@ class Backups(pulumi.ComponentResource):
 
     def _account(self, name, path, policy_name, policy, secrets, store, provider, depends_on) -> ObjectAccount:
         return ObjectAccount(
-            name, vault_path=path, policy_name=policy_name, policy=policy, secrets=secrets, deliveries=[],
+            name, vault_path=path, policy_name=policy_name, policy=policy, secrets=secrets,
+            users=self._args.object_users, deliveries=[],
             rotate_days=store.access_key_max_age_days, provider=provider, depends_on=depends_on,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -16,6 +16,7 @@ import yaml
 from ..config.platform_config import PlatformConfig
 from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, data_endpoints
 from ..data.object_store import ObjectAccount, bucket_arn, policy_document
+from ..data.object_users import ObjectUsers
 from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane, platform_path
 from ..secrets.vault_layout import LOG_INDEX, platform_home
@@ -113,6 +114,7 @@ class ComplianceArgs:
     audit_bucket: pulumi.Resource
     minio_provider: pulumi.ProviderResource
     crd_installers: Mapping[str, pulumi.Resource]
+    object_users: ObjectUsers  # makes the audit writer's MinIO user in-cluster (data/object_users.py)
 
 
 class Compliance(pulumi.ComponentResource):
@@ -201,6 +203,7 @@ class Compliance(pulumi.ComponentResource):
             policy_name="kfp-audit-writer",
             policy=audit_writer_policy(bucket),
             secrets=args.secrets,
+            users=args.object_users,
             deliveries=[(ns.audit, S3_SECRET), (ns.logging, S3_SECRET)],
             rotate_days=stack.data.object_store.access_key_max_age_days,
             provider=args.minio_provider,

@@ -175,6 +175,9 @@ class BucketNames(Model):
         return self
 
 
+DEFAULT_KEY_GRACE_HOURS = 48
+
+
 class ObjectStoreConfig(Model):
     pools: list[ObjectStorePool] = Field(min_length=1)
     # Erasure-coding parity (EC:N) for the STANDARD storage class; default: MinIO's for the smallest set.
@@ -186,6 +189,11 @@ class ObjectStoreConfig(Model):
     admin_ca_cert_file: str | None = None
     # Object-store access keys are replaced by the first `pulumi up` after this many days.
     access_key_max_age_days: int = Field(default=90, ge=1, le=365)
+    # After a rotation, the previous key's user is removed once the new keys are this old: what
+    # still holds the old key (a pipeline step started before the rotation) has this long to finish.
+    # 0 removes it at once. Shorter than the keys' maximum age (object_users.py). Default: 48 hours,
+    # or half the keys' maximum age when that is shorter (`key_grace_hours`).
+    previous_key_grace_hours: int | None = Field(default=None, ge=0, le=24 * 30)
 
     @field_validator("access_key_max_age_days")
     @classmethod
@@ -203,6 +211,16 @@ class ObjectStoreConfig(Model):
         return pools
 
     @model_validator(mode="after")
+    def _grace_within_key_age(self) -> "ObjectStoreConfig":
+        hours = self.access_key_max_age_days * 24
+        if self.previous_key_grace_hours is not None and self.previous_key_grace_hours >= hours:
+            raise ValueError(
+                f"previousKeyGraceHours ({self.previous_key_grace_hours}) must be shorter than accessKeyMaxAgeDays "
+                f"({self.access_key_max_age_days} days = {hours} hours): a key's previous key would outlive it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _parity(self, info: ValidationInfo) -> "ObjectStoreConfig":
         parity = self.effective_parity
         for pool in self.pools:
@@ -218,6 +236,13 @@ class ObjectStoreConfig(Model):
                     f"{set_size}) stops accepting writes when one server is down; raise parity or add servers"
                 )
         return self
+
+    @property
+    def key_grace_hours(self) -> int:
+        """How long a rotated-out key keeps working: `previousKeyGraceHours`, or its default."""
+        if self.previous_key_grace_hours is not None:
+            return self.previous_key_grace_hours
+        return min(DEFAULT_KEY_GRACE_HOURS, self.access_key_max_age_days * 24 // 2)
 
     @property
     def effective_parity(self) -> int:

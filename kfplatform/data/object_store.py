@@ -2,9 +2,10 @@
 
 The Tenant CR covers servers, drives, TLS and placement. Erasure-coding parity is not a CR field:
 it is `MINIO_STORAGE_CLASS_STANDARD` in the Tenant's configuration Secret (made by ESO from Vault,
-with the root credentials). Buckets, versioning and IAM are not covered by the CR as we need them
-(versioning, protection, per-tenant policies), so they are pulumi-minio resources, talking to the
-MinIO API from the machine that runs `pulumi up` (providers.py), after the Tenant is initialised.
+with the root credentials). Buckets, versioning and IAM policies are not covered by the CR as we
+need them (versioning, protection, per-tenant policies), so they are pulumi-minio resources, talking
+to the MinIO API from the machine that runs `pulumi up` (providers.py), after the Tenant is
+initialised. Users are not: their access keys would be Pulumi IDs (object_users.py makes them).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from . import releases
 from .config import ObjectStoreConfig, ObjectStorePool, StorageClassConfig
 from .endpoints import DataEndpoints, MINIO_TENANT
 from .erasure import servers_tolerated
+from .object_users import ObjectUsers
 
 CONFIG_SECRET = f"{MINIO_TENANT}-env"
 TENANT_LABEL = "v1.min.io/tenant"
@@ -124,8 +126,10 @@ def platform_artifact_policy(bucket: str) -> str:
 class ObjectAccount(pulumi.ComponentResource):
     """A MinIO user with one policy; its keys generated in Vault, rotated, delivered as Secrets.
 
-    The access key is the user's name, so a rotation replaces the user: Pulumi creates the new user
-    (and its policy attachment) before it deletes the old one.
+    Only the policy is a pulumi-minio resource (its name and document are not secret). The user is
+    made in-cluster by `ObjectUsers` (object_users.py): pulumi-minio keys an IamUser by its access
+    key, and resource IDs sit in plaintext in Pulumi state. `ready` is the Job that makes the user
+    with the current keys; everything that reads the keys depends on it.
     """
 
     def __init__(
@@ -136,6 +140,7 @@ class ObjectAccount(pulumi.ComponentResource):
         policy_name: str,
         policy: str,
         secrets: SecretsPlane,
+        users: ObjectUsers,
         deliveries: Sequence[tuple[str, str]],
         rotate_days: int,
         provider: pulumi.ProviderResource,
@@ -144,24 +149,19 @@ class ObjectAccount(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(type_, name, None, opts)
-        keys = secrets.generated(vault_path, ["access_key", "secret_key"], length=KEY_LENGTH, rotate_days=rotate_days)
+        secrets.generated(vault_path, ["access_key", "secret_key"], length=KEY_LENGTH, rotate_days=rotate_days)
         self.policy = minio.IamPolicy(
             f"{name}-policy", name=policy_name, policy=policy,
             opts=child(self, provider=provider, depends_on=depends_on),
         )
-        self.user = minio.IamUser(
-            f"{name}-user", name=keys["access_key"], secret=keys["secret_key"], force_destroy=True,
-            tags={"kfplatform.io/account": name},
-            opts=child(self, provider=provider, depends_on=depends_on),
-        )
-        minio.IamUserPolicyAttachment(
-            f"{name}-attachment", user_name=self.user.name, policy_name=self.policy.name,
-            opts=child(self, provider=provider, depends_on=depends_on),
+        self.ready = users.account(
+            policy_name=policy_name, vault_path=vault_path, rotate_days=rotate_days,
+            depends_on=[self.policy, *depends_on], parent=self,
         )
         for namespace, secret_name in deliveries:
             secrets.deliver(
                 namespace, secret_name, vault_path, {"accesskey": "access_key", "secretkey": "secret_key"},
-                depends_on=[self.user],
+                depends_on=[self.ready],
             )
         self.register_outputs({"policy": policy_name})
 
@@ -184,6 +184,9 @@ class ObjectStore(pulumi.ComponentResource):
         operator: pulumi.Resource,
         provider: pulumi.ProviderResource,
         protect: bool,
+        monitoring_namespace: str,
+        monitoring_ready: Sequence[pulumi.Resource],
+        runbook_base_url: str,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -217,6 +220,15 @@ class ObjectStore(pulumi.ComponentResource):
         )
         self._disruption_budgets(config, namespace, depends_on)
         self.buckets = self._buckets(config, provider, protect)
+        # Every ObjectAccount's user (this one's, each team's, the backups' and the audit writer's);
+        # the platform calls `users.finish()` after the last account (the reconciling CronJob).
+        self.users = ObjectUsers(
+            "object-users", namespace=namespace, object_store_host=endpoints.object_store_host,
+            object_store_port=endpoints.object_store_port, secrets=secrets, mirror=mirror, pull_secret=pull_secret,
+            grace_hours=config.key_grace_hours, monitoring_namespace=monitoring_namespace,
+            monitoring_ready=monitoring_ready, runbook_base_url=runbook_base_url, depends_on=[self.tenant, *depends_on],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
         self.platform_account = ObjectAccount(
             "kfp-object-store",
@@ -224,6 +236,7 @@ class ObjectStore(pulumi.ComponentResource):
             policy_name="kfp-artifacts",
             policy=platform_artifact_policy(endpoints.artifact_bucket),
             secrets=secrets,
+            users=self.users,
             deliveries=[(consumer_namespace, endpoints.platform_artifact_secret)],
             rotate_days=config.access_key_max_age_days,
             provider=provider,

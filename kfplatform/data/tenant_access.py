@@ -3,7 +3,8 @@
 KFP reads a namespace's artifacts with the credentials in its `mlpipeline-minio-artifact` Secret;
 here that Secret holds keys whose policy covers `artifacts/<team>/` (Argo's v1 key format) and
 `private-artifacts/<team>/` (the v2 pipeline root) of the artifact bucket, nothing else. A leaked
-key exposes one team's history, and is replaced by the first `pulumi up` after its maximum age.
+key exposes one team's history, and is replaced by the first `pulumi up` after its maximum age (the
+previous key is removed once `previousKeyGraceHours` passed: object_users.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pulumi
 from ..secrets.plane import SecretsPlane, tenant_path
 from .endpoints import DataEndpoints, tenant_artifact_prefixes
 from .object_store import OBJECT_ACTIONS, ObjectAccount, bucket_arn, policy_document
+from .object_users import ObjectUsers
 
 
 def tenant_policy(bucket: str, tenant: str) -> str:
@@ -38,6 +40,7 @@ class TenantObjectAccess(ObjectAccount):
         *,
         endpoints: DataEndpoints,
         secrets: SecretsPlane,
+        users: ObjectUsers,
         rotate_days: int,
         provider: pulumi.ProviderResource,
         depends_on: list[pulumi.Resource],
@@ -49,6 +52,7 @@ class TenantObjectAccess(ObjectAccount):
             policy_name=f"tenant-{tenant}",
             policy=tenant_policy(endpoints.artifact_bucket, tenant),
             secrets=secrets,
+            users=users,
             deliveries=[(tenant, endpoints.tenant_artifact_secret)],
             rotate_days=rotate_days,
             provider=provider,

@@ -75,12 +75,14 @@ class DataTier(pulumi.ComponentResource):
             endpoints=self.endpoints, storage_class=config.storage_class, secrets=secrets, mirror=mirror,
             pull_secret=pull_secret, zones=cluster.zones, topology_key=cluster.topology_key,
             operator=self.operators.minio, provider=args.minio_provider, protect=prod,
+            monitoring_namespace=ns.monitoring, monitoring_ready=in_ns("monitoring"),
+            runbook_base_url=args.stack.observability.runbook_base_url,
             depends_on=[*in_ns("objectStore"), *pulls_in(ns.object_store), self.storage_class],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.tenant_access = {
             tenant: TenantObjectAccess(
-                tenant, endpoints=self.endpoints, secrets=secrets,
+                tenant, endpoints=self.endpoints, secrets=secrets, users=self.object_store.users,
                 rotate_days=config.object_store.access_key_max_age_days, provider=args.minio_provider,
                 depends_on=[self.object_store.buckets["artifacts"]], opts=pulumi.ResourceOptions(parent=self),
             )

@@ -31,7 +31,7 @@ from .run import RenderResult, RegisteredResource
 
 HOST = re.compile(r"\b([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\b")
 FRIENDLY = {
-    "ProxySql": "ProxySQL", "GaleraCluster": "Galera (MariaDB)", "ObjectStore": "MinIO",
+    "ProxySql": "ProxySQL", "GaleraCluster": "Galera (MariaDB)", "ObjectStore": "MinIO", "ObjectUsers": "MinIO users (mc)",
     "ExternalSecretsOperator": "External Secrets (ESO)", "pipelines": "KFP", "katib": "Katib", "dex": "Dex",
 }
 APP_PREFIXES = ("kubeflow-", "install-")

@@ -2,8 +2,7 @@
 
 Components never hold secret values in YAML. A component that needs a credential asks the plane:
 - `generated(path, keys)` makes the values (random, rotated after `rotationDays`), writes them to
-  Vault's KV v2 mount at `path` and returns them as Pulumi secrets (for providers that need them,
-  e.g. a MinIO user's secret key);
+  Vault's KV v2 mount at `path` and returns them as Pulumi secrets (for resources that need them);
 - `deliver(namespace, secret_name, path, keys)` declares an ExternalSecret that materialises a
   Kubernetes Secret from Vault, through the platform's ClusterSecretStore (platform namespaces) or
   the tenant's own namespaced SecretStore (tenant namespaces).

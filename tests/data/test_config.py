@@ -172,3 +172,42 @@ def test_access_keys_rotate_every_90_days_unless_configured():
         data = data_section(stack)
         data["objectStore"].pop("accessKeyMaxAgeDays", None)
         assert load_with_data(stack, data).stack.data.object_store.access_key_max_age_days == 90
+
+
+GRACE = "kubeflow-platform:data.objectStore.previousKeyGraceHours"
+
+
+@pytest.mark.parametrize("stack, value, message", [
+    ("prod", -1, "greater than or equal to 0"),
+    ("prod", 24 * 30 + 1, "less than or equal to 720"),
+    ("prod", "two days", "valid integer"),
+    ("prod", 1.5, "valid integer"),
+    ("prod", True, "a YAML boolean"),
+])
+def test_a_bad_previous_key_grace_is_refused_at_its_key(stack, value, message):
+    issues = issues_for(stack, lambda d: d["objectStore"].update(previousKeyGraceHours=value))
+    found = paths(issues)
+    assert message in found[GRACE], found
+    assert all(i.file == f"Pulumi.{stack}.yaml" for i in issues)
+
+
+def test_a_grace_as_long_as_the_keys_maximum_age_is_refused():
+    # The sandbox's keys live 30 days = 720 hours: their previous key may not outlive them.
+    issues = issues_for("sandbox", lambda d: d["objectStore"].update(previousKeyGraceHours=720))
+    message = paths(issues)["kubeflow-platform:data.objectStore"]
+    assert "previousKeyGraceHours (720) must be shorter than accessKeyMaxAgeDays (30 days = 720 hours)" in message
+
+
+@pytest.mark.parametrize("stack, value", [("prod", 0), ("prod", 48), ("prod", 720), ("sandbox", 0), ("sandbox", 719)])
+def test_valid_previous_key_graces_load(stack, value):
+    data = data_section(stack)
+    data["objectStore"]["previousKeyGraceHours"] = value
+    assert load_with_data(stack, data).stack.data.object_store.key_grace_hours == value
+
+
+@pytest.mark.parametrize("max_age_days, grace", [(90, 48), (4, 48), (3, 36), (1, 12)])
+def test_the_previous_key_grace_defaults_to_48_hours_or_half_the_keys_age(max_age_days, grace):
+    data = data_section("sandbox")
+    data["objectStore"]["accessKeyMaxAgeDays"] = max_age_days
+    data["objectStore"].pop("previousKeyGraceHours", None)
+    assert load_with_data("sandbox", data).stack.data.object_store.key_grace_hours == grace

@@ -49,16 +49,20 @@ def test_kfp_credentials_reach_the_tenant_namespace_from_its_own_vault_path(prod
 
 
 @pytest.mark.parametrize("team", TENANTS)
-def test_the_user_is_the_generated_key_and_attached_to_its_policy(prod, team):
-    user = resource(prod, "minio:index/iamUser:IamUser", f"{team}-object-store-user")
-    access_key = resource(prod, "random:index/randomPassword:RandomPassword", f"tenants-{team}-object-store-access_key")
-    # Both halves of the key pair are generated, and neither reaches the state or a log in clear.
-    assert user.inputs["name"] == "[secret]" and access_key.urn in user.dependencies
-    assert user.inputs["secret"] == "[secret]"
-    attachment = resource(prod, "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment", f"{team}-object-store-attachment")
-    assert attachment.inputs == {"policyName": f"tenant-{team}", "userName": user.inputs["name"]}
+def test_the_teams_user_is_made_in_cluster_from_its_keys_before_kfp_gets_them(prod, team):
+    """No IamUser (its ID would be the access key): a Job makes the user from the delivered keys."""
     component = resource(prod, "kfplatform:data:TenantObjectAccess", f"{team}-object-store")
-    assert user.parent == component.urn
+    job = resource(prod, "kubernetes:batch/v1:Job", f"tenant-{team}-minio-user")
+    assert job.parent == component.urn
+    policy = resource(prod, "minio:index/iamPolicy:IamPolicy", f"{team}-object-store-policy")
+    assert policy.urn in job.dependencies and policy.inputs["name"] == f"tenant-{team}"
+    # The reconciler reads the platform's mirror of the team's keys (the team's tree stays the team's).
+    copy = prod.find("ExternalSecret", f"minio-account-tenant-{team}", "kubeflow-minio")["spec"]
+    assert {d["remoteRef"]["key"] for d in copy["data"]} == {f"platform/object-store/users/tenant-{team}"}
+    assert copy["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-platform"}
+    # KFP's Secret in the team namespace is refreshed only after the user exists with those keys.
+    consumer = resource(prod, "kubernetes:external-secrets.io/v1:ExternalSecret", f"{team}-mlpipeline-minio-artifact")
+    assert job.urn in consumer.dependencies
 
 
 @pytest.mark.parametrize("stack, days", [("prod", 90), ("sandbox", 30)])

@@ -61,6 +61,11 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     # kfplatform/backup/releases.py: Velero and its AWS plugin
     ("velero", "values.image"),
     ("velero", "values.initContainers[0].image"),
+    # kfplatform/data/object_users.py: mc (backup/releases.py MC) makes the MinIO users in-cluster.
+    ("minio-users", "spec.jobTemplate.spec.template.spec.containers[0].image"),
+    *{(f"{policy}-minio-user", "spec.template.spec.containers[0].image") for policy in (
+        "kfp-artifacts", "kfp-audit-writer", "tenant-team-forecasting", "tenant-team-nlp", "tenant-team-vision",
+    )},
 }
 # A stack in observability mode `install` (the sandbox) also runs the monitoring stack's images
 # (kfplatform/observability/stack.py).
@@ -79,7 +84,11 @@ INSTALL_MODE_PLACEHOLDER_DIGESTS = {
 }
 # Per stack: prod replicates artifacts to the DR site (mc); the sandbox installs its monitoring.
 PLACEHOLDERS_BY_STACK = {
-    "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")},
+    "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")} | {
+        # The backup accounts' users (prod backs up; the sandbox only reads prod's backups).
+        (f"backup-{account}-minio-user", "spec.template.spec.containers[0].image")
+        for account in ("drill-reader", "galera", "replication", "velero")
+    },
     "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS,
 }
 
