@@ -37,11 +37,15 @@ def script(*, source_url: str, source_bucket: str, target_url: str, target_bucke
         f'mc alias set dr {target_url} "$DR_ACCESS_KEY" "$DR_SECRET_KEY" >/dev/null',
         # Replication needs versioning on both sides (the source bucket is versioned by object_store.py).
         f"mc version enable dr/{target_bucket}",
-        f"if mc replicate ls src/{source_bucket} --json | grep -q '{REPLICATION_RULE}'; then",
-        f"  mc replicate update {rule} --state enable",
-        "else",
-        f"  mc replicate add {rule}",
-        "fi",
+        # The image is ubi9/ubi-micro plus mc (minio/mc Dockerfile.release at the tag): no grep, so
+        # the rule is looked for with the shell's own `case`.
+        # `mc replicate ls` exits non-zero when the bucket has no replication configuration yet
+        # (cmd/replicate-list.go: "replication configuration not set"): that is the first run.
+        f'rules=$(mc replicate ls src/{source_bucket} --json 2>/dev/null) || rules=""',
+        'case "$rules" in',
+        f'  *\\"{REPLICATION_RULE}\\"*) mc replicate update {rule} --state enable ;;',
+        f"  *) mc replicate add {rule} ;;",
+        "esac",
         f"mc replicate ls src/{source_bucket} --json",
         "",
     ])
