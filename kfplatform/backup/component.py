@@ -313,35 +313,36 @@ class Backups(pulumi.ComponentResource):
         )
 
     def _drill_restore(self) -> None:
-        """The drill's Restore (sandbox): the selected namespaces, then their volumes' contents."""
+        """The drill's Restores (sandbox): opted-in teams' namespaces whole from the volumes backup,
+        every other selected namespace from the tenants backup (velero.drill_restores)."""
         restore, tenant_namespaces = self.config.restore, self._args.tenant_namespaces
         restore_namespaces = restore.namespaces or sorted(tenant_namespaces)
-        self.restore = custom_resource(
-            "drill-restore", api_version=velero.API, kind="Restore",
-            metadata=meta(
-                velero.restore_name(restore.backup), self.namespace, component=COMPONENT,
-                annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "3600"},
-            ),
-            spec=velero.restore_spec(restore.backup, restore_namespaces),
-            opts=child(self, depends_on=[
-                self.server, self.locations[velero.RESTORE_LOCATION],
-                *[tenant_namespaces[t] for t in restore_namespaces if t in tenant_namespaces],
-            ]),
+        volume_teams = [t.config.name for t in self._args.tenants if t.config.backup.notebook_volumes]
+        self.restores: dict[str, pulumi.Resource] = {}
+        planned = velero.drill_restores(
+            backup=restore.backup, volumes_backup=restore.volumes_backup, namespaces=restore_namespaces,
+            volume_teams=volume_teams,
         )
-        if restore.volumes_backup:
-            custom_resource(
-                "drill-restore-volumes", api_version=velero.API, kind="Restore",
+        for drill_restore in planned:
+            # File-system restores take longer than objects alone: the volumes Restore gets two hours.
+            timeout = "7200" if drill_restore.role == velero.VOLUMES_RESTORE else "3600"
+            self.restores[drill_restore.role] = custom_resource(
+                "drill-restore" if drill_restore.role == velero.TENANTS_RESTORE else "drill-restore-volumes",
+                api_version=velero.API, kind="Restore",
                 metadata=meta(
-                    velero.restore_name(restore.volumes_backup), self.namespace, component=COMPONENT,
-                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "7200"},
+                    drill_restore.name, self.namespace, component=COMPONENT,
+                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": timeout},
                 ),
-                # Only the claims and pods' volume contents: the objects come from the first Restore.
-                spec={**velero.restore_spec(restore.volumes_backup, restore_namespaces),
-                      "includedResources": ["persistentvolumeclaims", "persistentvolumes", "pods"]},
-                opts=child(self, depends_on=[self.restore]),
+                spec=drill_restore.spec,
+                # Independent Restores: neither waits for the other (they touch disjoint namespaces).
+                opts=child(self, depends_on=[
+                    self.server, self.locations[velero.RESTORE_LOCATION],
+                    *[tenant_namespaces[t] for t in drill_restore.namespaces if t in tenant_namespaces],
+                ]),
             )
         self.outputs["drillRestore"] = {
             "backup": restore.backup, "volumesBackup": restore.volumes_backup, "namespaces": restore_namespaces,
+            "restores": {d.role: d.name for d in planned},
         }
 
     def _alerts(self) -> None:

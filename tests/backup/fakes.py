@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.tools import require_tool
@@ -27,6 +28,10 @@ class FakeApis:
         self.polls_before_done = 1  # the first GET of a run says RUNNING
         self.created_runs: list[dict] = []
         self.dashboard_status = 302
+        # Kubernetes collections the fake lists (GET .../<plural>); a path in missing_collections
+        # answers 404, as the API server does when the CRD is not installed.
+        self.collections = {"backups", "restores", "podvolumerestores", "podvolumebackups"}
+        self.missing_collections: set[str] = set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,13 +51,16 @@ class FakeApis:
             def do_GET(self):
                 fake.requests.append(("GET", self.path))
                 path, _, query = self.path.partition("?")
-                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                params = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
                 if path == "/":
                     return self._send(fake.dashboard_status, headers={"Location": "/oauth2/start"})
                 if path in fake.objects:
                     return self._send(200, fake.objects[path])
-                if path.endswith("/backups"):
-                    items = [o for p, o in fake.objects.items() if p.startswith(path + "/")]
+                if path.rsplit("/", 1)[-1] in fake.collections and path not in fake.missing_collections:
+                    # A list, filtered by `labelSelector` (k=v[,k=v]: equality only, as the drill sends it).
+                    wanted = dict(term.split("=", 1) for term in params.get("labelSelector", "").split(",") if term)
+                    items = [o for p, o in fake.objects.items() if p.rsplit("/", 1)[0] == path
+                             and all(o.get("metadata", {}).get("labels", {}).get(k) == v for k, v in wanted.items())]
                     return self._send(200, {"items": items})
                 if path == "/apis/v2beta1/experiments":
                     return self._send(200, {"experiments": [e for e in fake.experiments if e["namespace"] == params.get("namespace")]})

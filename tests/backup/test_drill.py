@@ -22,6 +22,8 @@ from .kfp_schema import DDL, insert_run
 
 
 BACKUP = "kfplatform-tenants-20261201013012"
+VOLUMES = "kfplatform-tenant-volumes-20261201013013"  # Pulumi.sandbox.yaml: team-vision opts in
+VELERO = "/apis/velero.io/v1/namespaces/velero"
 POINT = datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)
 P = int(POINT.timestamp())
 # Sample history: the newest run 30 minutes before the restore point.
@@ -69,7 +71,7 @@ def test_the_history_criterion_on_a_real_mariadb_with_kfps_schema(mariadb, point
         assert not missing.passed and "does not list 1" in missing.detail
 
 
-def _project(tmp_path, fake_url: str, restore: dict | None = None):
+def _project(tmp_path, fake_url: str, restore: dict | None = None, volume_teams: bool = True):
     copy_project(tmp_path)
     path = tmp_path / "Pulumi.sandbox.yaml"
     data = yaml.safe_load(path.read_text())
@@ -77,6 +79,10 @@ def _project(tmp_path, fake_url: str, restore: dict | None = None):
     data["config"]["kubeflow-platform:secrets"]["vault"]["kubernetes"]["host"] = fake_url.replace("http://", "https://")
     if restore is not None:
         data["config"]["kubeflow-platform:backup"]["restore"].update(restore)
+    if not volume_teams:  # no team backs up its volumes: no volumes backup to name, no volumes Restore
+        vision = tmp_path / "tenants" / "team-vision.yaml"
+        vision.write_text(vision.read_text().replace("backup: {notebookVolumes: true}", ""))
+        data["config"]["kubeflow-platform:backup"]["restore"].pop("volumesBackup")
     path.write_text(yaml.safe_dump(data))
     return tmp_path
 
@@ -107,6 +113,33 @@ def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z"
         "status": {"phase": "Completed"},
     }
     fake.listed_runs = {"team-nlp": ["a" * 32, "c" * 32], "team-vision": ["b" * 32]}
+    # The volumes backup of the same run, synced with its PodVolumeBackups, and the drill's second
+    # Restore with one PodVolumeRestore per backed-up volume (labels as Velero v1.18.1 sets them).
+    fake.objects[f"{VELERO}/backups/{VOLUMES}"] = {
+        "metadata": {"name": VOLUMES, "creationTimestamp": "2026-12-01T01:30:13Z",
+                     "labels": {"velero.io/schedule-name": "kfplatform-tenant-volumes"}},
+        "spec": {"ttl": "720h0m0s"},
+        "status": {"phase": "Completed", "startTimestamp": "2026-12-01T01:30:13Z", "expiration": expiration},
+    }
+    fake.objects[f"{VELERO}/restores/drill-{VOLUMES}"] = {
+        "metadata": {"name": f"drill-{VOLUMES}", "creationTimestamp": "2026-12-01T08:59:58Z"},
+        "status": {"phase": "Completed"},
+    }
+    for pod, volume in (("nb-maria-0", "home"), ("nb-li-0", "home")):
+        spec = {"pod": {"namespace": "team-vision", "name": pod}, "volume": volume}
+        fake.objects[f"{VELERO}/podvolumebackups/{VOLUMES}-{pod}"] = {
+            "metadata": {"name": f"{VOLUMES}-{pod}", "labels": {"velero.io/backup-name": VOLUMES}},
+            "spec": spec, "status": {"phase": "Completed"},
+        }
+        fake.objects[f"{VELERO}/podvolumerestores/drill-{VOLUMES}-{pod}"] = {
+            "metadata": {"name": f"drill-{VOLUMES}-{pod}", "labels": {"velero.io/restore-name": f"drill-{VOLUMES}"}},
+            "spec": spec, "status": {"phase": "Completed"},
+        }
+    # Another restore's PodVolumeRestore: not this drill's (the label selects).
+    fake.objects[f"{VELERO}/podvolumerestores/other-1"] = {
+        "metadata": {"name": "other-1", "labels": {"velero.io/restore-name": "other"}},
+        "spec": {"pod": {"namespace": "team-vision", "name": "x"}, "volume": "v"}, "status": {"phase": "Failed"},
+    }
 
 
 def _options(project, kubeconfig, fake, mariadb, tmp_path, **kw) -> DrillOptions:
@@ -134,9 +167,16 @@ def test_a_drill_checks_the_criteria_logs_the_rto_and_compares_with_the_previous
         record, delta = run_drill(opts, pymysql.connect)
         assert record["passed"], record["criteria"]
         assert [c["name"] for c in record["criteria"]] == ["dashboard", "run_history", "new_run"]
-        assert [s["name"] for s in record["steps"]][:3] == ["preflight", "data tier restored", "namespaces restored"]
-        # RTO from the moment the restore began (the MariaDB's creation) to the last criterion.
-        assert record["restoreBeganAt"] == "2026-12-01T09:00:00Z" and record["rtoSeconds"] > 0
+        assert [s["name"] for s in record["steps"]][:4] == [
+            "preflight", "data tier restored", "namespaces restored", "opted-in namespaces and volumes restored"]
+        volumes_step = record["steps"][3]
+        assert volumes_step["ok"] and "2/2 pod volume restores Completed" in volumes_step["detail"]
+        # RTO from the moment the restore began (the earliest creation: here the volumes Restore's)
+        # to the last criterion: it covers both Restores.
+        assert record["restoreBeganAt"] == "2026-12-01T08:59:58Z" and record["rtoSeconds"] > 0
+        assert record["volumesBackup"] == VOLUMES
+        assert [(r["backup"], r["namespaces"]) for r in record["restores"]] == [
+            (BACKUP, ["team-forecasting", "team-nlp"]), (VOLUMES, ["team-vision"])]
         assert delta["namespaces restored"] < -1700 and delta["rto"] < 0 and delta["preflight"] is None
         # The probe pipeline was submitted as compiled, in the drill's experiment in the team's namespace.
         submitted = fake.created_runs[0]
@@ -204,9 +244,69 @@ def test_a_failed_velero_restore_fails_the_drill_even_if_the_criteria_hold(tmp_p
     assert record["passed"] is False and record["rtoSeconds"] is None
 
 
+def _pvr(fake, pod):
+    return fake.objects[f"{VELERO}/podvolumerestores/drill-{VOLUMES}-{pod}"]
+
+
+# The two Restores of a drill (tenants backup: every team but the opted-in ones; volumes backup: the
+# opted-in teams whole, with their volumes), each a timed step judged on its own.
+# (change to the fake, project has an opted-in team, {step: (ok, words in its detail)})
+RESTORE_OUTCOMES = {
+    "both completed": (None, True, {
+        "namespaces restored": (True, f"drill-{BACKUP} Completed"),
+        "opted-in namespaces and volumes restored": (True, "2/2 pod volume restores Completed")}),
+    "tenants restore partially failed": (
+        lambda f: f.objects[f"{VELERO}/restores/drill-{BACKUP}"].update(status={"phase": "PartiallyFailed", "errors": 2, "warnings": 7}),
+        True, {"namespaces restored": (False, f"drill-{BACKUP} PartiallyFailed: 2 errors, 7 warnings"),
+               "opted-in namespaces and volumes restored": (True, "2/2")}),
+    "volumes restore partially failed": (
+        lambda f: f.objects[f"{VELERO}/restores/drill-{VOLUMES}"].update(status={"phase": "PartiallyFailed", "errors": 1}),
+        True, {"namespaces restored": (True, "Completed"),
+               "opted-in namespaces and volumes restored": (False, f"drill-{VOLUMES} PartiallyFailed: 1 errors, 0 warnings")}),
+    "volumes restore never created": (
+        lambda f: f.objects.pop(f"{VELERO}/restores/drill-{VOLUMES}"),
+        True, {"namespaces restored": (True, "Completed"),
+               "opted-in namespaces and volumes restored": (False, f"timed out: Velero Restore drill-{VOLUMES} (of {VOLUMES}) does not exist")}),
+    "a pod volume restore failed": (
+        lambda f: _pvr(f, "nb-li-0").update(status={"phase": "Failed", "message": "kopia: snapshot not found"}),
+        True, {"opted-in namespaces and volumes restored": (False, "1 Failed: team-vision/nb-li-0:home (kopia: snapshot not found)")}),
+    "a volume did not come back": (  # e.g. the pod existed before the Restore: Velero skips its volumes
+        lambda f: f.objects.pop(f"{VELERO}/podvolumerestores/drill-{VOLUMES}-nb-maria-0"),
+        True, {"opted-in namespaces and volumes restored": (False, "1/2 pod volume restores Completed: volumes backed up but not restored (team-vision/nb-maria-0:home)")}),
+    "no opted-in team": (None, False, {"namespaces restored": (True, f"drill-{BACKUP} Completed")}),
+}
+
+
+@pytest.mark.parametrize("case", list(RESTORE_OUTCOMES))
+def test_the_drill_waits_for_and_judges_each_restore_as_its_own_step(tmp_path, mariadb, case):
+    change, volume_teams, expected = RESTORE_OUTCOMES[case]
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        if change:
+            change(fake)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url, volume_teams=volume_teams)
+        opts = _options(project, _kubeconfig(tmp_path, fake.url), fake, mariadb, tmp_path)
+        opts.wait_timeout_s = 0.3
+        record, _ = run_drill(opts, pymysql.connect)
+        volumes_read = [r for r in fake.requests if VOLUMES in r[1]]
+    steps = {s["name"]: s for s in record["steps"]}
+    for name, (ok, words) in expected.items():
+        assert steps[name]["ok"] is ok and words in steps[name]["detail"], steps[name]
+    all_ok = all(ok for ok, _ in expected.values())
+    assert record["passed"] is all_ok and (record["rtoSeconds"] is None) is (not all_ok)
+    assert all(c["passed"] for c in record["criteria"])  # the criteria alone do not pass a drill
+    if not volume_teams:  # nothing opted in: no volumes Restore expected, none waited for or read
+        assert "opted-in namespaces and volumes restored" not in steps and record["volumesBackup"] is None
+        assert volumes_read == []
+        assert record["restores"] == [{"name": f"drill-{BACKUP}", "backup": BACKUP,
+                                       "namespaces": ["team-forecasting", "team-nlp", "team-vision"]}]
+
+
 REFUSALS = {
     "unknown backup": (
-        dict(backup="kfplatform-tenants-20250101000000", restore={"backup": "kfplatform-tenants-20250101000000"}), {},
+        dict(backup="kfplatform-tenants-20250101000000", restore={
+            "backup": "kfplatform-tenants-20250101000000", "volumesBackup": "kfplatform-tenant-volumes-20250101000001"}), {},
         "unknown backup 'kfplatform-tenants-20250101000000': the sandbox's Velero does not list it",
     ),
     "expired backup": ({}, dict(expiration="2026-11-01T00:00:00Z"), "older than its retention"),
@@ -216,7 +316,23 @@ REFUSALS = {
     "another cluster": (dict(server="https://api.other.example.com:6443"), {}, "not the sandbox's API server"),
     "prod write credentials": (dict(restore={"credentialsPath": "platform/backup/velero"}), {}, "can write prod"),
     "prod stack": (dict(stack="prod"), {}, "never runs against prod"),
-    "other backup than the stack's": (dict(restore={"backup": "kfplatform-tenants-20261130013000"}), {}, "not 'kfplatform-tenants-2026120"),
+    "other backup than the stack's": (
+        dict(restore={"backup": "kfplatform-tenants-20261130013000", "volumesBackup": "kfplatform-tenant-volumes-20261130013001"}),
+        {}, "not 'kfplatform-tenants-2026120"),
+    # The volumes backup is checked like the tenants one.
+    "unknown volumes backup": (
+        dict(objects=lambda f: f.objects.pop(f"{VELERO}/backups/{VOLUMES}")), {},
+        f"unknown volumes backup '{VOLUMES}': the sandbox's Velero does not list it"),
+    "expired volumes backup": (
+        dict(objects=lambda f: f.objects[f"{VELERO}/backups/{VOLUMES}"]["status"].update(expiration="2026-11-30T00:00:00Z")),
+        {}, f"volumes backup '{VOLUMES}' is older than its retention"),
+    "incomplete volumes backup": (
+        dict(objects=lambda f: f.objects[f"{VELERO}/backups/{VOLUMES}"]["status"].update(phase="PartiallyFailed")),
+        {}, f"volumes backup '{VOLUMES}' is 'PartiallyFailed', not Completed"),
+    "volumes backup of another night": (
+        dict(restore={"volumesBackup": "kfplatform-tenant-volumes-20261130013013"}), {}, "taken 23h59m apart"),
+    "an opted-in team without a volumes backup": (
+        dict(restore={"volumesBackup": ""}), {}, "team-vision back up their volumes"),
 }
 
 
@@ -225,6 +341,8 @@ def test_bad_input_is_refused_before_anything_is_touched(tmp_path, case):
     change, backup_change, words = REFUSALS[case]
     with FakeApis() as fake:
         _sandbox_objects(fake, **backup_change)
+        if "objects" in change:
+            change["objects"](fake)
         (tmp_path / "p").mkdir()
         project = _project(tmp_path / "p", fake.url, change.get("restore"))
         kubeconfig = _kubeconfig(tmp_path, change.get("server", fake.url), change.get("context", "ml-sandbox"))
@@ -235,7 +353,8 @@ def test_bad_input_is_refused_before_anything_is_touched(tmp_path, case):
             run_drill(opts, lambda **kw: pytest.fail("the database must not be contacted"))
         assert words in str(refused.value), str(refused.value)
         assert fake.writes() == []  # nothing created or changed
-        if case in ("prod context", "prod server", "another cluster", "prod write credentials", "prod stack"):
+        if case in ("prod context", "prod server", "another cluster", "prod write credentials", "prod stack",
+                    "volumes backup of another night", "an opted-in team without a volumes backup"):
             assert fake.requests == []  # refused before a single request
         assert not (tmp_path / "drills").exists()  # and no drill recorded
 

@@ -9,6 +9,7 @@ import yaml
 from kfplatform.alerts import anchor
 from kfplatform.backup import velero
 from kfplatform.backup.alerts import HEADINGS, RULE_NAME
+from kfplatform.backup.config import VOLUMES_BACKUP_PREFIX
 from kfplatform.render.run import render_stack
 from tests.conftest import PROJECT_DIR, SHARED_DIR
 from tests.data.helpers import allowed
@@ -34,6 +35,11 @@ def test_every_team_is_in_the_tenants_schedule_and_only_opted_in_teams_get_volum
     volumes = schedule(prod, velero.VOLUMES_SCHEDULE)
     assert volumes["template"]["includedNamespaces"] == ["team-vision"]  # tenants/team-vision.yaml opts in
     assert volumes["template"]["defaultVolumesToFsBackup"] is True
+    # The volumes backup holds the opted-in namespaces WHOLE (no resource filter), so the drill can
+    # restore them from it alone; same cron as the tenants backup, so both are of one run.
+    assert not {"includedResources", "excludedResources", "labelSelector", "orLabelSelectors"} & set(volumes["template"])
+    assert volumes["schedule"] == tenants["schedule"]
+    assert velero.VOLUMES_SCHEDULE + "-" == VOLUMES_BACKUP_PREFIX  # what restore.volumesBackup must start with
     assert prod.helm_release("velero").inputs["values"]["deployNodeAgent"] is True
     platform = schedule(prod, velero.PLATFORM_SCHEDULE)["template"]
     assert platform["includeClusterResources"] is True and {"kubeflow", "istio-system", "auth"} <= set(platform["includedNamespaces"])
@@ -133,9 +139,20 @@ def test_the_sandbox_reads_prods_backups_with_read_only_keys_and_restores_from_t
     assert mariadb["targetRecoveryTime"] == "2026-12-01T01:30:00Z"
     assert mariadb["s3"]["bucket"] == store["bucket"] and mariadb["s3"]["endpoint"] == store["endpoint"]
     assert mariadb["s3"]["accessKeyIdSecretKeyRef"]["name"] == "prod-backups-read-only"
+    # Two Restores, disjoint: team-vision (opts in to volume backups) comes back whole from the volumes
+    # backup, with its volumes' contents; every other team from the tenants backup, which excludes it.
     restore = sandbox.find("Restore", f"drill-{store['backup']}", "velero")["spec"]
-    assert restore["backupName"] == store["backup"] and restore["includedNamespaces"] == TENANTS
-    assert "secrets" in restore["excludedResources"]  # prod's Secrets never land in the sandbox
+    assert restore["backupName"] == store["backup"] and restore["includedNamespaces"] == ["team-forecasting", "team-nlp"]
+    assert restore["excludedNamespaces"] == ["team-vision"]
+    volumes = sandbox.find("Restore", f"drill-{store['volumesBackup']}", "velero")["spec"]
+    assert volumes["backupName"] == store["volumesBackup"] and volumes["includedNamespaces"] == ["team-vision"]
+    # Every resource of the namespace (pods, claims and all), so Velero creates the pods it fills.
+    assert "includedResources" not in volumes and "excludedNamespaces" not in volumes
+    for spec in (restore, volumes):
+        assert "secrets" in spec["excludedResources"]  # prod's Secrets never land in the sandbox
+        assert spec["existingResourcePolicy"] == "none" and spec["restorePVs"] is True
+        assert not {"persistentvolumeclaims", "persistentvolumes", "pods"} & set(spec["excludedResources"])
+    assert len(objects(sandbox, "Restore")) == 2
     assert not objects(sandbox, "Schedule") and not objects(sandbox, "PhysicalBackup")
 
 

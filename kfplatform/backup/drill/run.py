@@ -2,9 +2,13 @@
 the three criteria, measure the RTO, and log the result next to the previous drill's.
 
 Steps (each timed): preflight (read-only), data tier restored (the `MariaDB` bootstrapped from prod's
-physical backup is Ready), namespaces restored (the Velero `Restore` completed), then the criteria.
-RTO: from the moment the restore began (the earlier of the `MariaDB`'s and the `Restore`'s creation)
-to the moment the last criterion passed.
+physical backup is Ready), namespaces restored (the Velero `Restore` of the tenants backup completed),
+opted-in namespaces and volumes restored (the `Restore` of the volumes backup completed and every
+volume it holds came back), then the criteria. RTO: from the moment the restore began (the earliest
+creation of the `MariaDB` and the Restores) to the moment the last criterion passed.
+
+`newest_backups` (CLI `drill-backups`) finds the newest complete run of prod's tenants and volumes
+backups among the Backups the sandbox's Velero synced from prod's bucket (read-only location).
 """
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ from . import checks, log
 from .clients import ApiError, DrillRefused, Http, KubeTarget, kube_client, read_kubeconfig, status_of
 
 PROBE_PIPELINE = pathlib.Path(__file__).with_name("probe_pipeline.yaml")
+# One timed step per Restore the stack declares; the tenants step keeps its name, so drill logs compare.
+RESTORE_STEPS = {
+    velero.TENANTS_RESTORE: "namespaces restored",
+    velero.VOLUMES_RESTORE: "opted-in namespaces and volumes restored",
+}
 EXPERIMENT = "restore-drill"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"}
 DEFAULT_TOLERANCE_S = 26 * 3600  # a daily physical backup plus its grace: history older than this is "lost"
@@ -68,6 +77,7 @@ class Preflight:
     until: int
     dashboard_url: str
     backup: dict = field(default_factory=dict)
+    restores: list = field(default_factory=list)  # velero.DrillRestore: what the stack declared
 
 
 MAX_TOLERANCE_HOURS = 24 * 366  # "recent" means within the last year at most
@@ -112,26 +122,104 @@ def _host(url: str) -> str:
     return url.split("://", 1)[-1].split("/", 1)[0].lower()
 
 
-def preflight(opts: DrillOptions) -> Preflight:
-    """Every refusal (DrillRefused) happens here, before anything is created or changed."""
-    if opts.stack == "prod":
+def _sandbox_config(project: pathlib.Path, stack_name: str, backup_hint: str):
+    """(config, stack file name, prod's raw config) of a sandbox stack that restores; DrillRefused otherwise."""
+    if stack_name == "prod":
         raise DrillRefused("the drill restores into the sandbox; it never runs against prod (--stack sandbox)")
     try:
-        raw, _ = read_stack_config(opts.project, opts.stack)
-        config = load_platform_config(opts.stack, raw, opts.project)
-        prod_raw, _ = read_stack_config(opts.project, "prod")
+        raw, _ = read_stack_config(project, stack_name)
+        config = load_platform_config(stack_name, raw, project)
+        prod_raw, _ = read_stack_config(project, "prod")
     except ConfigError as e:
         raise DrillRefused(str(e)) from None
-    stack = config.stack
-    stack_file = f"Pulumi.{opts.stack}.yaml"
-    if stack.is_prod:
+    stack_file = f"Pulumi.{stack_name}.yaml"
+    if config.stack.is_prod:
         raise DrillRefused(f"{stack_file}: environment is prod; the drill runs against the sandbox only")
-    restore = stack.backup.restore
-    if restore is None:
+    if config.stack.backup.restore is None:
         raise DrillRefused(
             f"{stack_file}: kubeflow-platform:backup.restore is not set, so the sandbox starts empty; set "
-            f"backup.restore.backup: {opts.backup} and run `pulumi up --stack {opts.stack}` first"
+            f"backup.restore.backup: {backup_hint} and run `pulumi up --stack {stack_name}` first"
         )
+    if config.stack.backup.restore.credentials_path in WRITE_PATHS:  # the model refuses it too; never rely on one check
+        raise DrillRefused(f"{stack_file}: backup.restore.credentialsPath names prod's write credentials")
+    return config, stack_file, prod_raw
+
+
+def _sandbox_client(config, stack_file: str, prod_raw: dict, kubeconfig: str, context: str | None) -> tuple[KubeTarget, Http]:
+    """The sandbox's API server from the kubeconfig, never prod's: checked before any request is sent."""
+    target, cluster, user = read_kubeconfig(kubeconfig, context)
+    prod_context = prod_raw.get("kubernetes:context")
+    prod_host = json.loads(prod_raw["kubeflow-platform:secrets"])["vault"]["kubernetes"]["host"]
+    sandbox_host = config.stack.secrets.vault.kubernetes.host
+    if target.context == prod_context or _host(target.server) == _host(prod_host):
+        raise DrillRefused(
+            f"kubeconfig {kubeconfig}: context {target.context!r} (server {target.server}) is prod's "
+            f"(Pulumi.prod.yaml: kubernetes:context {prod_context}, API server {prod_host}); the drill never touches prod"
+        )
+    if _host(target.server) != _host(sandbox_host):
+        raise DrillRefused(
+            f"kubeconfig {kubeconfig}: context {target.context!r} points at {target.server}, not the sandbox's "
+            f"API server {sandbox_host} ({stack_file}: secrets.vault.kubernetes.host)"
+        )
+    return target, kube_client(cluster, user, target.server)
+
+
+def _expired(backup: dict, now: float) -> bool:
+    status = backup.get("status", {})
+    expiration, ttl = status.get("expiration"), backup.get("spec", {}).get("ttl")
+    if expiration and _parse_time(expiration).timestamp() <= now:
+        return True
+    return bool(ttl) and _started(backup).timestamp() + duration_seconds(ttl) <= now
+
+
+def _started(backup: dict) -> datetime:
+    return _parse_time(backup.get("status", {}).get("startTimestamp") or backup["metadata"]["creationTimestamp"])
+
+
+def check_backup(kube: Http, velero_namespace: str, name: str, now: float, what: str = "backup") -> dict:
+    """The synced Backup `name`, if it exists, is Completed and within its retention; DrillRefused otherwise."""
+    base = f"/apis/velero.io/v1/namespaces/{velero_namespace}/backups"
+    try:
+        backup = kube.get(f"{base}/{name}")
+    except OSError as e:
+        raise DrillRefused(f"cannot reach the sandbox's API server {kube.base}: {e}") from None
+    except ApiError as e:
+        if e.status != 404:
+            raise DrillRefused(f"cannot read Velero backups in the sandbox: {e}") from None
+        try:
+            known = sorted((b["metadata"]["name"] for b in kube.get(base).get("items", [])), reverse=True)[:5]
+        except (ApiError, OSError):
+            known = []
+        raise DrillRefused(
+            f"unknown {what} {name!r}: the sandbox's Velero does not list it (synced from prod's backups "
+            f"bucket; newest names: {', '.join(known) or 'none'})"
+        ) from None
+    status = backup.get("status", {})
+    if status.get("phase") != "Completed":
+        raise DrillRefused(f"{what} {name!r} is {status.get('phase')!r}, not Completed: drill a complete backup")
+    if _expired(backup, now):
+        raise DrillRefused(
+            f"{what} {name!r} is older than its retention (ttl {backup.get('spec', {}).get('ttl')}, expired "
+            f"{status.get('expiration')}): Velero is deleting it; drill a newer one"
+        )
+    return backup
+
+
+def planned_restores(config) -> list[velero.DrillRestore]:
+    """The Restores the stack declares for its `backup.restore` (component.py makes the same list)."""
+    restore = config.stack.backup.restore
+    teams = sorted(t.config.name for t in config.tenants)
+    return velero.drill_restores(
+        backup=restore.backup, volumes_backup=restore.volumes_backup, namespaces=restore.namespaces or teams,
+        volume_teams=[t.config.name for t in config.tenants if t.config.backup.notebook_volumes],
+    )
+
+
+def preflight(opts: DrillOptions) -> Preflight:
+    """Every refusal (DrillRefused) happens here, before anything is created or changed."""
+    config, stack_file, prod_raw = _sandbox_config(opts.project, opts.stack, opts.backup)
+    stack = config.stack
+    restore = stack.backup.restore
     if restore.backup != opts.backup:
         raise DrillRefused(
             f"{stack_file}: kubeflow-platform:backup.restore.backup is {restore.backup!r}, not {opts.backup!r}; "
@@ -142,63 +230,24 @@ def preflight(opts: DrillOptions) -> Preflight:
             f"{stack_file}: kubeflow-platform:backup.restore.pointInTime is "
             f"{restore.point_in_time.isoformat() if restore.point_in_time else 'unset'}, not {opts.point_in_time.isoformat()}"
         )
-    if restore.credentials_path in WRITE_PATHS:  # the model refuses it too; never rely on one check
-        raise DrillRefused(f"{stack_file}: backup.restore.credentialsPath names prod's write credentials")
-
-    # The kubeconfig must point at the sandbox, never at prod: checked before any request is sent.
-    target, cluster, user = read_kubeconfig(opts.kubeconfig, opts.context)
-    prod_context = prod_raw.get("kubernetes:context")
-    prod_host = json.loads(prod_raw["kubeflow-platform:secrets"])["vault"]["kubernetes"]["host"]
-    sandbox_host = stack.secrets.vault.kubernetes.host
-    if target.context == prod_context or _host(target.server) == _host(prod_host):
-        raise DrillRefused(
-            f"kubeconfig {opts.kubeconfig}: context {target.context!r} (server {target.server}) is prod's "
-            f"(Pulumi.prod.yaml: kubernetes:context {prod_context}, API server {prod_host}); the drill never touches prod"
-        )
-    if _host(target.server) != _host(sandbox_host):
-        raise DrillRefused(
-            f"kubeconfig {opts.kubeconfig}: context {target.context!r} points at {target.server}, not the sandbox's "
-            f"API server {sandbox_host} ({stack_file}: secrets.vault.kubernetes.host)"
-        )
-    kube = kube_client(cluster, user, target.server)
-    ns = stack.cluster.namespaces
-    base = f"/apis/velero.io/v1/namespaces/{ns.backup}/backups"
     try:
-        backup = kube.get(f"{base}/{opts.backup}")
-    except OSError as e:
-        raise DrillRefused(f"cannot reach the sandbox's API server {target.server}: {e}") from None
-    except ApiError as e:
-        if e.status != 404:
-            raise DrillRefused(f"cannot read Velero backups in the sandbox: {e}") from None
-        try:
-            known = sorted((b["metadata"]["name"] for b in kube.get(base).get("items", [])), reverse=True)[:5]
-        except (ApiError, OSError):
-            known = []
-        raise DrillRefused(
-            f"unknown backup {opts.backup!r}: the sandbox's Velero does not list it (synced from prod's backups "
-            f"bucket; newest names: {', '.join(known) or 'none'})"
-        ) from None
-    status = backup.get("status", {})
+        restores = planned_restores(config)
+    except ValueError as e:  # the loader's cross-check refuses this first; never rely on one check
+        raise DrillRefused(f"{stack_file}: backup.restore.volumesBackup: {e}") from None
+    target, kube = _sandbox_client(config, stack_file, prod_raw, opts.kubeconfig, opts.context)
+    ns = stack.cluster.namespaces
     now = opts.clock()
-    if status.get("phase") != "Completed":
-        raise DrillRefused(f"backup {opts.backup!r} is {status.get('phase')!r}, not Completed: drill a complete backup")
-    expiration = status.get("expiration")
-    ttl = backup.get("spec", {}).get("ttl")
-    started = _parse_time(status.get("startTimestamp") or backup["metadata"]["creationTimestamp"])
-    expired = expiration and _parse_time(expiration).timestamp() <= now
-    if not expired and ttl:
-        expired = started.timestamp() + duration_seconds(ttl) <= now
-    if expired:
-        raise DrillRefused(
-            f"backup {opts.backup!r} is older than its retention (ttl {ttl}, expired {expiration}): "
-            "Velero is deleting it; drill a newer one"
-        )
+    backup = check_backup(kube, ns.backup, opts.backup, now)
+    for planned in restores:
+        if planned.role == velero.VOLUMES_RESTORE:
+            check_backup(kube, ns.backup, planned.backup, now, what="volumes backup")
+    started = _started(backup)
     point = restore.point_in_time
     since = int((point or started).timestamp()) - opts.tolerance_s
     until = int(point.timestamp()) if point else int(now)
     return Preflight(
         target, kube, ns.backup, ns.database, since, until,
-        opts.dashboard_url or f"https://{stack.cluster.domain}/", backup,
+        opts.dashboard_url or f"https://{stack.cluster.domain}/", backup, restores,
     )
 
 
@@ -221,16 +270,53 @@ def _ready(mariadb: dict) -> tuple[bool, str]:
 
 
 def _restored(restore: dict) -> tuple[bool | None, str]:
+    name = restore.get("metadata", {}).get("name", "?")
     phase = restore.get("status", {}).get("phase", "New")
     if phase == "Completed":
-        return True, f"Velero Restore {phase}"
+        return True, f"Velero Restore {name} {phase}"
     if phase in ("Failed", "FailedValidation", "PartiallyFailed"):
         # PartiallyFailed lost items (volumes, objects): a failed step, as the stack's own wait (Completed) says.
         status = restore.get("status", {})
         errors = status.get("validationErrors") or status.get("failureReason") or (
-            f"{status.get('errors', '?')} errors, {status.get('warnings', '?')} warnings (velero restore describe)")
-        return None, f"Velero Restore {phase}: {errors}"
-    return False, f"Velero Restore {phase}"
+            f"{status.get('errors', 0)} errors, {status.get('warnings', 0)} warnings "
+            f"(velero restore describe {name} --details)")
+        return None, f"Velero Restore {name} {phase}: {errors}"
+    return False, f"Velero Restore {name} {phase}"
+
+
+# PodVolumeRestore/PodVolumeBackup phases at Velero v1.18.1 (pkg/apis/velero/v1/pod_volume_*_type*.go).
+PVR_DONE = {"Completed", "Failed", "Canceled"}
+
+
+def volumes_came_back(pvrs: list[dict], pvbs: list[dict]) -> tuple[bool, str]:
+    """Every volume the backup holds (its Completed PodVolumeBackups) came back: one Completed
+    PodVolumeRestore of the drill's Restore each. RestoreStatus has no pod-volume counts at
+    v1.18.1, so the objects are read (labels velero.io/restore-name, velero.io/backup-name)."""
+    def where(o: dict) -> str:
+        pod = o.get("spec", {}).get("pod", {})
+        return f"{pod.get('namespace', '?')}/{pod.get('name', '?')}:{o.get('spec', {}).get('volume', '?')}"
+
+    backed_up = [b for b in pvbs if b.get("status", {}).get("phase") == "Completed"]
+    done = [r for r in pvrs if r.get("status", {}).get("phase") == "Completed"]
+    bad = [r for r in pvrs if r.get("status", {}).get("phase") in PVR_DONE - {"Completed"}]
+    running = [r for r in pvrs if r.get("status", {}).get("phase") not in PVR_DONE]
+    summary = f"{len(done)}/{len(backed_up)} pod volume restores Completed"
+    if bad:
+        first = bad[0]
+        return False, (f"{summary}; {len(bad)} {first['status']['phase']}: {', '.join(where(r) for r in bad[:5])} "
+                       f"({first.get('status', {}).get('message', '')})")
+    if running:
+        return False, f"{summary}; {len(running)} not finished: {', '.join(where(r) for r in running[:5])}"
+    if len(done) < len(backed_up):
+        restored = {where(r) for r in done}
+        missing = [where(b) for b in backed_up if where(b) not in restored]
+        return False, (f"{summary}: volumes backed up but not restored ({', '.join(missing[:5])}); a pod that "
+                       "existed before the Restore gets no volume data (Velero restores into pods it creates)")
+    return True, summary
+
+
+def _items(kube: Http, path: str, selector: str) -> list[dict]:
+    return kube.get(path, {"labelSelector": selector}).get("items", [])
 
 
 def run_drill(opts: DrillOptions, connect_db: Callable[..., object]) -> tuple[dict, dict]:
@@ -247,10 +333,11 @@ def run_drill(opts: DrillOptions, connect_db: Callable[..., object]) -> tuple[di
     pre_t0 = opts.clock()
     pre = preflight(opts)
     steps.append({"name": "preflight", "seconds": round(opts.clock() - pre_t0, 1), "ok": True,
-                  "detail": f"backup {opts.backup} Completed; kubeconfig context {pre.target.context} is the sandbox"})
+                  "detail": f"{' and '.join(sorted({r.backup for r in pre.restores} | {opts.backup}))} Completed; "
+                            f"kubeconfig context {pre.target.context} is the sandbox"})
     kube = pre.kube
     mariadb_path = f"/apis/k8s.mariadb.com/v1alpha1/namespaces/{pre.database_namespace}/mariadbs/galera"
-    restore_path = f"/apis/velero.io/v1/namespaces/{pre.velero_namespace}/restores/{velero.restore_name(opts.backup)}"
+    velero_base = f"/apis/velero.io/v1/namespaces/{pre.velero_namespace}"
     created: list[float] = []
 
     def data_tier() -> tuple[bool, str]:
@@ -260,22 +347,40 @@ def run_drill(opts: DrillOptions, connect_db: Callable[..., object]) -> tuple[di
             return _ready(obj)
         return _wait(opts, probe)
 
-    def namespaces() -> tuple[bool, str]:
-        outcome: list[str] = []
+    def restored(planned: velero.DrillRestore) -> Callable[[], tuple[bool, str]]:
+        """Wait for one of the stack's Restores; for the volumes one, also its pod volume restores."""
+        def run() -> tuple[bool, str]:
+            outcome: list[str] = []
 
-        def probe():
-            obj = kube.get(restore_path)
-            created.append(_parse_time(obj["metadata"]["creationTimestamp"]).timestamp())
-            done, detail = _restored(obj)
-            if done is None:  # failed for good: stop waiting
-                outcome.append(detail)
-                return True, detail
-            return done, detail
-        ok, detail = _wait(opts, probe)
-        return (False, outcome[0]) if outcome else (ok, detail)
+            def probe():
+                try:
+                    obj = kube.get(f"{velero_base}/restores/{planned.name}")
+                except ApiError as e:
+                    if e.status != 404:
+                        raise
+                    return False, (f"Velero Restore {planned.name} (of {planned.backup}) does not exist: "
+                                   "`pulumi up --stack sandbox` declares it")
+                created.append(_parse_time(obj["metadata"]["creationTimestamp"]).timestamp())
+                done, detail = _restored(obj)
+                if done is None:  # failed for good: stop waiting
+                    outcome.append(detail)
+                    return True, detail
+                if done and planned.role == velero.VOLUMES_RESTORE:
+                    ok, volumes = volumes_came_back(
+                        _items(kube, f"{velero_base}/podvolumerestores", f"velero.io/restore-name={planned.name}"),
+                        _items(kube, f"{velero_base}/podvolumebackups", f"velero.io/backup-name={planned.backup}"),
+                    )
+                    if not ok:
+                        outcome.append(f"{detail}, but {volumes}")
+                    return True, f"{detail}; {volumes}"
+                return done, detail
+            ok, detail = _wait(opts, probe)
+            return (False, outcome[0]) if outcome else (ok, detail)
+        return run
 
     step("data tier restored", data_tier)
-    step("namespaces restored", namespaces)
+    for planned in pre.restores:
+        step(RESTORE_STEPS[planned.role], restored(planned))
 
     criteria: list[checks.Criterion] = []
     kfp = Http(opts.kfp_url, {"kubeflow-userid": opts.kfp_user} if opts.kfp_user else {})
@@ -359,6 +464,8 @@ def run_drill(opts: DrillOptions, connect_db: Callable[..., object]) -> tuple[di
         "finishedAt": datetime.fromtimestamp(finished, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "stack": opts.stack,
         "backup": opts.backup,
+        "volumesBackup": next((r.backup for r in pre.restores if r.role == velero.VOLUMES_RESTORE), None),
+        "restores": [{"name": r.name, "backup": r.backup, "namespaces": list(r.namespaces)} for r in pre.restores],
         "pointInTime": opts.point_in_time.isoformat() if opts.point_in_time else None,
         "cluster": pre.target.server,
         "restoreBeganAt": datetime.fromtimestamp(restore_began, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
