@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+import types
 from datetime import datetime, timedelta, timezone
 
 import pymysql  # requirements.txt: the drill talks to MariaDB through it
@@ -12,8 +14,9 @@ import yaml
 
 from kfplatform import cli
 from kfplatform.backup.drill import checks
+from kfplatform.backup.drill import run as drill_run
 from kfplatform.backup.drill.clients import DrillRefused
-from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, report, run_drill
+from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, newest_backups, report, run_drill
 from tests.conftest import PROJECT_DIR, copy_project
 from tests.tools import require_kfp_python
 
@@ -436,3 +439,94 @@ def test_malformed_drill_arguments_exit_2_naming_the_argument(tmp_path, capsys, 
         for same in ("2026-12-01T01:30:00Z", "2026-12-01T02:30:00+01:00"):
             code, err = run(same)
             assert code == 2 and "no-kubeconfig" in err and argument not in err, err
+
+
+# `drill-backups`: prod's newest complete run, as the sandbox's Velero synced it (read-only location).
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc).timestamp()
+
+
+def _synced(fake, name: str, schedule: str, *, phase="Completed", location="prod-backups", expiration="2027-01-01T01:30:00Z"):
+    start = datetime.strptime(name[-14:], "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+    fake.objects[f"{VELERO}/backups/{name}"] = {
+        "metadata": {"name": name, "creationTimestamp": start,
+                     "labels": {"velero.io/schedule-name": schedule, "velero.io/storage-location": location}},
+        "spec": {"ttl": "720h0m0s"}, "status": {"phase": phase, "startTimestamp": start, "expiration": expiration},
+    }
+
+
+def _history(fake):
+    """Three nights of prod's backups, plus what must never be picked."""
+    for day in ("20261130", "20261201", "20261202"):
+        _synced(fake, f"kfplatform-tenants-{day}013012", "kfplatform-tenants")
+        _synced(fake, f"kfplatform-tenant-volumes-{day}013013", "kfplatform-tenant-volumes")
+    _synced(fake, "kfplatform-tenants-20261203013012", "kfplatform-tenants", phase="InProgress")  # tonight's, running
+    _synced(fake, "kfplatform-tenants-20261102013012", "kfplatform-tenants", expiration="2026-12-02T01:30:12Z")
+    _synced(fake, "kfplatform-tenants-20261202020000", "kfplatform-tenants", location="default")  # not prod's location
+    _synced(fake, "kfplatform-platform-20261202010000", "kfplatform-platform")  # another schedule
+
+
+NEWEST = {
+    "newest complete run": (None, True, ("kfplatform-tenants-20261202013012", "kfplatform-tenant-volumes-20261202013013"), ""),
+    "last night's volumes backup partially failed: the night before": (
+        lambda f: f.objects[f"{VELERO}/backups/kfplatform-tenant-volumes-20261202013013"]["status"].update(phase="PartiallyFailed"),
+        True, ("kfplatform-tenants-20261201013012", "kfplatform-tenant-volumes-20261201013013"),
+        "skipped kfplatform-tenants-20261202013012: no Completed kfplatform-tenant-volumes backup within 60 min"),
+    "no opted-in team: no volumes backup needed": (
+        None, False, ("kfplatform-tenants-20261202013012", ""), ""),
+}
+
+
+@pytest.mark.parametrize("case", list(NEWEST))
+def test_drill_backups_finds_prods_newest_complete_run_in_what_the_sandbox_synced(tmp_path, capsys, monkeypatch, case):
+    change, volume_teams, (backup, volumes), note = NEWEST[case]
+    with FakeApis() as fake:
+        _history(fake)
+        if change:
+            change(fake)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url, volume_teams=volume_teams)
+        kubeconfig = _kubeconfig(tmp_path, fake.url)
+        run = newest_backups(project, "sandbox", kubeconfig, clock=lambda: NOW)
+        assert (run.backup, run.volumes_backup or "") == (backup, volumes)
+        assert note in " ".join(run.notes)
+        assert fake.writes() == []  # read-only
+        # The CLI prints `export` lines a shell evaluates (the CI job's `eval`), notes on stderr.
+        if case == "newest complete run":
+            monkeypatch.setattr(drill_run, "time", types.SimpleNamespace(time=lambda: NOW, sleep=time.sleep))
+            assert cli.main(["--project", str(project), "drill-backups", "--stack", "sandbox", "--kubeconfig", kubeconfig]) == 0
+            out = capsys.readouterr().out
+            shell = subprocess.run(["bash", "-c", out + 'echo "$DRILL_BACKUP|$DRILL_VOLUMES_BACKUP"'], capture_output=True,
+                                   text=True, timeout=10, check=True).stdout.strip()
+            assert shell == f"{backup}|{volumes}"
+
+
+DRILL_BACKUPS_REFUSALS = {
+    "nothing complete": (lambda f: [o["status"].update(phase="Failed") for p, o in f.objects.items() if "/backups/" in p],
+                         {}, "no Completed backup of schedule kfplatform-tenants within its retention"),
+    "no run with both": (lambda f: [f.objects.pop(p) for p in list(f.objects) if "tenant-volumes" in p], {},
+                         "no run with both a Completed kfplatform-tenants backup and a Completed kfplatform-tenant-volumes"),
+    "the sandbox has no Velero yet": (lambda f: f.missing_collections.add(f"{VELERO}/backups"), {},
+                                      "has no Velero to list prod's backups"),
+    "a prod kubeconfig": (None, dict(context="ml-prod"), "is prod's"),
+    "the prod stack": (None, dict(stack="prod"), "never runs against prod"),
+}
+
+
+@pytest.mark.parametrize("case", list(DRILL_BACKUPS_REFUSALS))
+def test_drill_backups_refuses_with_the_reason_and_touches_nothing(tmp_path, capsys, monkeypatch, case):
+    change, where, words = DRILL_BACKUPS_REFUSALS[case]
+    monkeypatch.setattr(drill_run, "time", types.SimpleNamespace(time=lambda: NOW, sleep=time.sleep))
+    with FakeApis() as fake:
+        _history(fake)
+        if change:
+            change(fake)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url)
+        kubeconfig = _kubeconfig(tmp_path, fake.url, where.get("context", "ml-sandbox"))
+        code = cli.main(["--project", str(project), "drill-backups", "--stack", where.get("stack", "sandbox"),
+                         "--kubeconfig", kubeconfig])
+        captured = capsys.readouterr()
+        assert code == 2 and captured.out == "" and words in captured.err, captured.err
+        assert fake.writes() == []
+        if where:
+            assert fake.requests == []  # refused before a single request

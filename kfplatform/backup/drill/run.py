@@ -26,7 +26,7 @@ from ...config.errors import ConfigError
 from ...config.loader import load_platform_config
 from ...render.run import read_stack_config
 from .. import velero
-from ..config import WRITE_PATHS, duration_seconds
+from ..config import SAME_RUN_SECONDS, WRITE_PATHS, duration_seconds, run_gap_seconds
 from . import checks, log
 from .clients import ApiError, DrillRefused, Http, KubeTarget, kube_client, read_kubeconfig, status_of
 
@@ -248,6 +248,90 @@ def preflight(opts: DrillOptions) -> Preflight:
     return Preflight(
         target, kube, ns.backup, ns.database, since, until,
         opts.dashboard_url or f"https://{stack.cluster.domain}/", backup, restores,
+    )
+
+
+@dataclass(frozen=True)
+class NewestRun:
+    """The newest complete run of prod's backups the sandbox can restore: tenants, and volumes if needed."""
+
+    backup: str
+    volumes_backup: str | None
+    notes: tuple[str, ...] = ()
+
+    def shell(self) -> str:
+        """`export` lines for `eval` (CI): DRILL_BACKUP, DRILL_VOLUMES_BACKUP (empty: none needed)."""
+        import shlex
+
+        return (f"export DRILL_BACKUP={shlex.quote(self.backup)}\n"
+                f"export DRILL_VOLUMES_BACKUP={shlex.quote(self.volumes_backup or '')}\n")
+
+
+def newest_backups(
+    project: pathlib.Path, stack_name: str, kubeconfig: str, context: str | None = None,
+    clock: Callable[[], float] | None = None,
+) -> NewestRun:
+    """Prod's newest tenants backup that is Completed and within its retention, and (when a restored
+    team opts in to volume backups) the volumes backup of the same run, read-only from the Backups
+    the sandbox's Velero synced from prod's bucket through its read-only location (velero.io
+    labels schedule-name and storage-location, both kept by Velero v1.18.1's backup sync:
+    pkg/controller/backup_sync_controller.go). Newest by status.startTimestamp, as Velero itself picks
+    a schedule's latest backup (restore_controller.go mostRecentCompletedBackup). A run whose volumes
+    backup is missing or incomplete is skipped for an older complete one (said in `notes`).
+    DrillRefused when there is none, or when the sandbox has no Velero to ask."""
+    config, stack_file, prod_raw = _sandbox_config(project, stack_name, "kfplatform-tenants-<time>")
+    target, kube = _sandbox_client(config, stack_file, prod_raw, kubeconfig, context)
+    base = f"/apis/velero.io/v1/namespaces/{config.stack.cluster.namespaces.backup}/backups"
+    now = (clock or time.time)()
+
+    def usable(schedule: str) -> list[dict]:
+        selector = f"velero.io/schedule-name={schedule},velero.io/storage-location={velero.RESTORE_LOCATION}"
+        try:
+            items = kube.get(base, {"labelSelector": selector}).get("items", [])
+        except OSError as e:
+            raise DrillRefused(f"cannot reach the sandbox's API server {target.server}: {e}") from None
+        except ApiError as e:
+            if e.status == 404:
+                raise DrillRefused(
+                    f"the sandbox ({target.server}) has no Velero to list prod's backups ({e.status} on {base}): it "
+                    f"syncs them only once `pulumi up --stack {stack_name}` has run with backup.restore (location "
+                    f"{velero.RESTORE_LOCATION}); bring the first drill up by hand (docs/restore-drill.md)"
+                ) from None
+            raise DrillRefused(f"cannot read Velero backups in the sandbox: {e}") from None
+        done = [b for b in items if b.get("status", {}).get("phase") == "Completed" and not _expired(b, now)]
+        return sorted(done, key=_started, reverse=True)
+
+    tenants = usable(velero.TENANTS_SCHEDULE)
+    if not tenants:
+        raise DrillRefused(
+            f"no Completed backup of schedule {velero.TENANTS_SCHEDULE} within its retention among the backups the "
+            f"sandbox's Velero synced from prod (location {velero.RESTORE_LOCATION}): check prod's "
+            "VeleroBackupFailed/VeleroBackupTooOld alerts and the location's status (`kubectl -n velero get bsl`)"
+        )
+    restore = config.stack.backup.restore
+    selected = set(restore.namespaces or [t.config.name for t in config.tenants])
+    opted_in = sorted(t.config.name for t in config.tenants if t.config.backup.notebook_volumes and t.config.name in selected)
+    if not opted_in:
+        return NewestRun(tenants[0]["metadata"]["name"], None)
+    volumes = usable(velero.VOLUMES_SCHEDULE)
+    notes: list[str] = []
+    for candidate in tenants:
+        name = candidate["metadata"]["name"]
+
+        def gap(v: dict) -> float:
+            by_name = run_gap_seconds(name, v["metadata"]["name"])
+            return by_name if by_name is not None else abs((_started(v) - _started(candidate)).total_seconds())
+        same_run = sorted((v for v in volumes if gap(v) <= SAME_RUN_SECONDS), key=gap)
+        if same_run:
+            return NewestRun(name, same_run[0]["metadata"]["name"], tuple(notes))
+        notes.append(
+            f"skipped {name}: no Completed {velero.VOLUMES_SCHEDULE} backup within {SAME_RUN_SECONDS // 60} min of it "
+            f"({', '.join(opted_in)} would come back without their volumes)"
+        )
+    raise DrillRefused(
+        f"no run with both a Completed {velero.TENANTS_SCHEDULE} backup and a Completed {velero.VOLUMES_SCHEDULE} "
+        f"backup within {SAME_RUN_SECONDS // 60} min of it ({', '.join(opted_in)} back up their volumes); "
+        f"{'; '.join(notes[:3])}"
     )
 
 
