@@ -364,7 +364,14 @@ def _restored(restore: dict) -> tuple[bool | None, str]:
         errors = status.get("validationErrors") or status.get("failureReason") or (
             f"{status.get('errors', 0)} errors, {status.get('warnings', 0)} warnings "
             f"(velero restore describe {name} --details)")
-        return None, f"Velero Restore {name} {phase}: {errors}"
+        hint = ""
+        if phase == "PartiallyFailed":
+            # Velero v1.18.1 uploads each Restore's log and results to the backup's location
+            # (restore_controller.go: PutRestoreLog failing adds a Velero-level error), which the
+            # sandbox may only read: velero#1978, velero#6753. Say where to look first.
+            hint = (" (one error may be Velero failing to upload the restore log to prod's read-only location: "
+                    f"`kubectl -n velero logs deploy/velero | grep -e 'error uploading log file' -e {name}`)")
+        return None, f"Velero Restore {name} {phase}: {errors}{hint}"
     return False, f"Velero Restore {name} {phase}"
 
 
