@@ -101,10 +101,11 @@ def _kubeconfig(tmp_path, server: str, context: str = "ml-sandbox", user: dict |
     return str(path)
 
 
-def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z", phase: str = "Completed"):
+def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z", phase: str = "Completed",
+                     ttl: str = "720h0m0s"):
     fake.objects[f"/apis/velero.io/v1/namespaces/velero/backups/{BACKUP}"] = {
         "metadata": {"name": BACKUP, "creationTimestamp": "2026-12-01T01:30:12Z"},
-        "spec": {"ttl": "720h0m0s"},
+        "spec": {"ttl": ttl},
         "status": {"phase": phase, "startTimestamp": "2026-12-01T01:30:12Z", "expiration": expiration},
     }
     fake.objects["/apis/k8s.mariadb.com/v1alpha1/namespaces/kubeflow-db/mariadbs/galera"] = {
@@ -121,7 +122,7 @@ def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z"
     fake.objects[f"{VELERO}/backups/{VOLUMES}"] = {
         "metadata": {"name": VOLUMES, "creationTimestamp": "2026-12-01T01:30:13Z",
                      "labels": {"velero.io/schedule-name": "kfplatform-tenant-volumes"}},
-        "spec": {"ttl": "720h0m0s"},
+        "spec": {"ttl": ttl},
         "status": {"phase": "Completed", "startTimestamp": "2026-12-01T01:30:13Z", "expiration": expiration},
     }
     fake.objects[f"{VELERO}/restores/drill-{VOLUMES}"] = {
@@ -145,7 +146,15 @@ def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z"
     }
 
 
+def _drill_clock():
+    """The drill's clock, running from 2026-12-01T10:00Z (the morning after the backups above), so
+    their retention never depends on the day the suite runs."""
+    offset = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc).timestamp() - time.time()
+    return lambda: time.time() + offset
+
+
 def _options(project, kubeconfig, fake, mariadb, tmp_path, **kw) -> DrillOptions:
+    kw.setdefault("clock", _drill_clock())
     return DrillOptions(
         project=project, stack="sandbox", backup=BACKUP, kubeconfig=kubeconfig, kfp_url=fake.url,
         kfp_namespace="team-nlp", kfp_user="oncall-ml@example.com", db_port=mariadb.port if mariadb else 1,
@@ -197,7 +206,8 @@ def test_a_drill_checks_the_criteria_logs_the_rto_and_compares_with_the_previous
 
 def test_a_failed_new_run_fails_the_drill_and_the_cli_exits_1(tmp_path, mariadb, monkeypatch):
     with FakeApis() as fake:
-        _sandbox_objects(fake)
+        # The CLI runs on the real clock: backups kept long enough for any day the suite runs.
+        _sandbox_objects(fake, expiration="2099-01-01T00:00:00Z", ttl="876000h0m0s")
         fake.run_outcome = "FAILED"
         fake.polls_before_done = 0  # the CLI polls every 10 s: answer at once
         (tmp_path / "p").mkdir()
