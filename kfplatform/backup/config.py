@@ -26,6 +26,11 @@ VELERO_WRITER_PATH = "platform/backup/velero"
 GALERA_WRITER_PATH = "platform/backup/galera"
 REPLICATION_PATH = "platform/backup/replication"
 DRILL_READER_PATH = "platform/backup/drill-reader"  # prod: Get/List on the backups bucket, nothing else
+# The sandbox's own MinIO accounts for the drill (generated in the sandbox's Vault, drill_copy.py):
+# the copy Job's writer of velero/backups|kopia/*, and Velero's reader that writes velero/restores/*.
+DRILL_COPY_PATH = "platform/backup/drill-copy"
+DRILL_RESTORE_PATH = "platform/backup/drill-restore"
+SANDBOX_DRILL_PATHS = frozenset({DRILL_COPY_PATH, DRILL_RESTORE_PATH})
 WRITE_PATHS = frozenset({
     VELERO_WRITER_PATH, GALERA_WRITER_PATH, REPLICATION_PATH,
     "platform/object-store/root", "platform/object-store/kfp",
@@ -220,8 +225,8 @@ class OffsiteLocation(Model):
     def _not_a_platform_location(cls, value: str) -> str:
         # velero.PRIMARY_LOCATION / RESTORE_LOCATION: a second BackupStorageLocation of that name would
         # replace the first (and the `-offsite` schedules would write to the in-cluster store).
-        if value in ("default", "prod-backups"):
-            raise ValueError(f"{value!r} is the name of the platform's own location (default, prod-backups); pick another")
+        if value in ("default", "drill-copy"):
+            raise ValueError(f"{value!r} is the name of the platform's own location (default, drill-copy); pick another")
         return value
     bucket: BucketName
     # The S3 region (Velero's BackupStorageLocation `config.region`): lower-case letters, digits, '-'.
@@ -242,7 +247,7 @@ class OffsiteLocation(Model):
     @field_validator("credentials_path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not VAULT_BACKUP_PATH.fullmatch(value) or value in WRITE_PATHS:
+        if not VAULT_BACKUP_PATH.fullmatch(value) or value in WRITE_PATHS | SANDBOX_DRILL_PATHS:
             raise ValueError(f"{value!r}: give a path of its own under platform/backup/ (e.g. platform/backup/offsite)")
         return value
 
@@ -332,6 +337,11 @@ class RestoreConfig(Model):
             raise ValueError(
                 f"{value!r} holds credentials that can write prod's object store; the sandbox reads prod's backups "
                 f"with the read-only drill account only (prod {DRILL_READER_PATH}, copied to {DEFAULT_RESTORE_CREDENTIALS})"
+            )
+        if value in SANDBOX_DRILL_PATHS:
+            raise ValueError(
+                f"{value!r} holds the sandbox's own generated drill keys (its MinIO), not prod's; name the copy of "
+                f"prod's read-only drill keys (default {DEFAULT_RESTORE_CREDENTIALS})"
             )
         if not VAULT_BACKUP_PATH.fullmatch(value):
             raise ValueError(f"{value!r}: give a Vault path under platform/backup/ (default {DEFAULT_RESTORE_CREDENTIALS})")

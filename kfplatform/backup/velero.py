@@ -15,10 +15,11 @@ from .config import BackupConfig, OffsiteLocation, VeleroSchedule
 
 API = "velero.io/v1"
 PRIMARY_LOCATION = "default"
-RESTORE_LOCATION = "prod-backups"  # the sandbox's read-only view of prod's backups
+# The sandbox's location on its OWN backups bucket, holding the drill's copy of prod's backups
+# (drill_copy.py); ReadOnly, and never on prod's bucket.
+RESTORE_LOCATION = "drill-copy"
 CREDENTIALS_SECRET = "velero-cloud-credentials"  # key `cloud`: an AWS shared-credentials file
 OFFSITE_SECRET = "velero-offsite-credentials"
-RESTORE_SECRET = "velero-prod-read-only"
 CREDENTIALS_KEY = "cloud"  # the chart mounts the Secret at /credentials and reads /credentials/cloud
 BUCKET_PREFIX = "velero"  # Velero's objects in the backups bucket; Galera's are under galera/
 PLATFORM_SCHEDULE = "kfplatform-platform"
