@@ -101,7 +101,7 @@ def _drill_backups(args: argparse.Namespace) -> int:
     from .backup.drill.run import newest_backups
 
     try:
-        run = newest_backups(args.project, args.stack, args.kubeconfig, args.context)
+        run = newest_backups(args.project, args.stack, endpoint_url=args.endpoint_url)
     except DrillRefused as e:
         print(f"drill-backups refused: {e}", file=sys.stderr)
         return 2
@@ -146,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     drill.add_argument("--log-dir", type=pathlib.Path, help="default: drills/")
     drill.set_defaults(run=_drill)
     newest = commands.add_parser(
-        "drill-backups", help="prod's newest complete tenants (and volumes) backup the sandbox can restore: export lines")
+        "drill-backups", help="prod's newest complete tenants (and volumes) backup, listed in prod's bucket read-only: export lines")
     newest.add_argument("--stack", required=True, help="the sandbox stack (never prod)")
-    newest.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", str(pathlib.Path.home() / ".kube" / "config")))
-    newest.add_argument("--context", help="kubeconfig context (default: current-context)")
+    newest.add_argument("--endpoint-url", help="prod's object store as this machine reaches it "
+                        "(default https://<backup.restore.endpoint>); keys: VAULT_TOKEN, or DRILL_READER_ACCESS_KEY/_SECRET_KEY")
     newest.set_defaults(run=_drill_backups)
     policy = commands.add_parser(
         "policy", help="run the policy pack over a render's resources.json; exit 1 on a mandatory violation")

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from kfplatform import cli
+from kfplatform.backup import drill_copy, velero
 from kfplatform.backup.drill import checks
 from kfplatform.backup.drill import run as drill_run
 from kfplatform.backup.drill.clients import DrillRefused
@@ -139,11 +140,30 @@ def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z"
             "metadata": {"name": f"drill-{VOLUMES}-{pod}", "labels": {"velero.io/restore-name": f"drill-{VOLUMES}"}},
             "spec": spec, "status": {"phase": "Completed"},
         }
+    # The copy Job the stack declares (named after what it copies: with or without team-vision's
+    # volumes), Complete after 15 minutes, created before everything else of the restore.
+    for name in _copy_jobs():
+        fake.objects[f"/apis/batch/v1/namespaces/velero/jobs/{name}"] = {
+            "metadata": {"name": name, "creationTimestamp": "2026-12-01T08:40:00Z"},
+            "status": {"startTime": "2026-12-01T08:40:02Z", "completionTime": "2026-12-01T08:55:02Z", "succeeded": 1,
+                       "conditions": [{"type": "Complete", "status": "True"}]},
+        }
     # Another restore's PodVolumeRestore: not this drill's (the label selects).
     fake.objects[f"{VELERO}/podvolumerestores/other-1"] = {
         "metadata": {"name": "other-1", "labels": {"velero.io/restore-name": "other"}},
         "spec": {"pod": {"namespace": "team-vision", "name": "x"}, "volume": "v"}, "status": {"phase": "Failed"},
     }
+
+
+def _copy_jobs() -> list[str]:
+    """The copy Job's name for the sandbox stack's restore, with team-vision opted in and without."""
+    names = []
+    for volumes, teams in ((VOLUMES, ["team-vision"]), (None, [])):
+        restores = velero.drill_restores(backup=BACKUP, volumes_backup=volumes, volume_teams=teams,
+                                         namespaces=["team-forecasting", "team-nlp", "team-vision"])
+        names.append(drill_copy.copy_plan(source_endpoint="minio-admin.ml.example.com:443", source_bucket="kfp-backups",
+                                          target_url="", target_bucket="", restores=restores).job_name)
+    return names
 
 
 def _drill_clock():
@@ -179,13 +199,17 @@ def test_a_drill_checks_the_criteria_logs_the_rto_and_compares_with_the_previous
         record, delta = run_drill(opts, pymysql.connect)
         assert record["passed"], record["criteria"]
         assert [c["name"] for c in record["criteria"]] == ["dashboard", "run_history", "new_run"]
-        assert [s["name"] for s in record["steps"]][:4] == [
-            "preflight", "data tier restored", "namespaces restored", "opted-in namespaces and volumes restored"]
-        volumes_step = record["steps"][3]
+        assert [s["name"] for s in record["steps"]][:5] == [
+            "preflight", "backups copied into the sandbox", "data tier restored", "namespaces restored",
+            "opted-in namespaces and volumes restored"]
+        volumes_step = record["steps"][4]
         assert volumes_step["ok"] and "2/2 pod volume restores Completed" in volumes_step["detail"]
-        # RTO from the moment the restore began (the earliest creation: here the volumes Restore's)
-        # to the last criterion: it covers both Restores.
-        assert record["restoreBeganAt"] == "2026-12-01T08:59:58Z" and record["rtoSeconds"] > 0
+        # The copy step is the copy Job's own duration (15 min), not the drill's wait for it.
+        copy_step = record["steps"][1]
+        assert copy_step["ok"] and copy_step["seconds"] == 900.0 and "Complete in 900s" in copy_step["detail"]
+        # RTO from the moment the restore began (the earliest creation: the copy Job's, before the
+        # Restores could start) to the last criterion: it covers the copy and both Restores.
+        assert record["restoreBeganAt"] == "2026-12-01T08:40:00Z" and record["rtoSeconds"] > 0
         assert record["volumesBackup"] == VOLUMES
         assert [(r["backup"], r["namespaces"]) for r in record["restores"]] == [
             (BACKUP, ["team-forecasting", "team-nlp"]), (VOLUMES, ["team-vision"])]
@@ -287,6 +311,16 @@ RESTORE_OUTCOMES = {
         lambda f: f.objects.pop(f"{VELERO}/podvolumerestores/drill-{VOLUMES}-nb-maria-0"),
         True, {"opted-in namespaces and volumes restored": (False, "1/2 pod volume restores Completed: volumes backed up but not restored (team-vision/nb-maria-0:home)")}),
     "no opted-in team": (None, False, {"namespaces restored": (True, f"drill-{BACKUP} Completed")}),
+    # The copy Job (the Restores read only what it staged): failed, or never made.
+    "the copy job failed": (
+        lambda f: f.objects[f"/apis/batch/v1/namespaces/velero/jobs/{_copy_jobs()[0]}"].update(status={
+            "failed": 3, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                         "message": "Job has reached the specified backoff limit"}]}),
+        True, {"backups copied into the sandbox": (False, f"copy Job {_copy_jobs()[0]} Failed: BackoffLimitExceeded"),
+               "namespaces restored": (True, "Completed")}),
+    "the copy job was never made": (
+        lambda f: f.objects.pop(f"/apis/batch/v1/namespaces/velero/jobs/{_copy_jobs()[0]}"),
+        True, {"backups copied into the sandbox": (False, f"timed out: copy Job {_copy_jobs()[0]} does not exist")}),
 }
 
 
@@ -449,94 +483,3 @@ def test_malformed_drill_arguments_exit_2_naming_the_argument(tmp_path, capsys, 
         for same in ("2026-12-01T01:30:00Z", "2026-12-01T02:30:00+01:00"):
             code, err = run(same)
             assert code == 2 and "no-kubeconfig" in err and argument not in err, err
-
-
-# `drill-backups`: prod's newest complete run, as the sandbox's Velero synced it (read-only location).
-NOW = datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc).timestamp()
-
-
-def _synced(fake, name: str, schedule: str, *, phase="Completed", location="prod-backups", expiration="2027-01-01T01:30:00Z"):
-    start = datetime.strptime(name[-14:], "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
-    fake.objects[f"{VELERO}/backups/{name}"] = {
-        "metadata": {"name": name, "creationTimestamp": start,
-                     "labels": {"velero.io/schedule-name": schedule, "velero.io/storage-location": location}},
-        "spec": {"ttl": "720h0m0s"}, "status": {"phase": phase, "startTimestamp": start, "expiration": expiration},
-    }
-
-
-def _history(fake):
-    """Three nights of prod's backups, plus what must never be picked."""
-    for day in ("20261130", "20261201", "20261202"):
-        _synced(fake, f"kfplatform-tenants-{day}013012", "kfplatform-tenants")
-        _synced(fake, f"kfplatform-tenant-volumes-{day}013013", "kfplatform-tenant-volumes")
-    _synced(fake, "kfplatform-tenants-20261203013012", "kfplatform-tenants", phase="InProgress")  # tonight's, running
-    _synced(fake, "kfplatform-tenants-20261102013012", "kfplatform-tenants", expiration="2026-12-02T01:30:12Z")
-    _synced(fake, "kfplatform-tenants-20261202020000", "kfplatform-tenants", location="default")  # not prod's location
-    _synced(fake, "kfplatform-platform-20261202010000", "kfplatform-platform")  # another schedule
-
-
-NEWEST = {
-    "newest complete run": (None, True, ("kfplatform-tenants-20261202013012", "kfplatform-tenant-volumes-20261202013013"), ""),
-    "last night's volumes backup partially failed: the night before": (
-        lambda f: f.objects[f"{VELERO}/backups/kfplatform-tenant-volumes-20261202013013"]["status"].update(phase="PartiallyFailed"),
-        True, ("kfplatform-tenants-20261201013012", "kfplatform-tenant-volumes-20261201013013"),
-        "skipped kfplatform-tenants-20261202013012: no Completed kfplatform-tenant-volumes backup within 60 min"),
-    "no opted-in team: no volumes backup needed": (
-        None, False, ("kfplatform-tenants-20261202013012", ""), ""),
-}
-
-
-@pytest.mark.parametrize("case", list(NEWEST))
-def test_drill_backups_finds_prods_newest_complete_run_in_what_the_sandbox_synced(tmp_path, capsys, monkeypatch, case):
-    change, volume_teams, (backup, volumes), note = NEWEST[case]
-    with FakeApis() as fake:
-        _history(fake)
-        if change:
-            change(fake)
-        (tmp_path / "p").mkdir()
-        project = _project(tmp_path / "p", fake.url, volume_teams=volume_teams)
-        kubeconfig = _kubeconfig(tmp_path, fake.url)
-        run = newest_backups(project, "sandbox", kubeconfig, clock=lambda: NOW)
-        assert (run.backup, run.volumes_backup or "") == (backup, volumes)
-        assert note in " ".join(run.notes)
-        assert fake.writes() == []  # read-only
-        # The CLI prints `export` lines a shell evaluates (the CI job's `eval`), notes on stderr.
-        if case == "newest complete run":
-            monkeypatch.setattr(drill_run, "time", types.SimpleNamespace(time=lambda: NOW, sleep=time.sleep))
-            assert cli.main(["--project", str(project), "drill-backups", "--stack", "sandbox", "--kubeconfig", kubeconfig]) == 0
-            out = capsys.readouterr().out
-            shell = subprocess.run(["bash", "-c", out + 'echo "$DRILL_BACKUP|$DRILL_VOLUMES_BACKUP"'], capture_output=True,
-                                   text=True, timeout=10, check=True).stdout.strip()
-            assert shell == f"{backup}|{volumes}"
-
-
-DRILL_BACKUPS_REFUSALS = {
-    "nothing complete": (lambda f: [o["status"].update(phase="Failed") for p, o in f.objects.items() if "/backups/" in p],
-                         {}, "no Completed backup of schedule kfplatform-tenants within its retention"),
-    "no run with both": (lambda f: [f.objects.pop(p) for p in list(f.objects) if "tenant-volumes" in p], {},
-                         "no run with both a Completed kfplatform-tenants backup and a Completed kfplatform-tenant-volumes"),
-    "the sandbox has no Velero yet": (lambda f: f.missing_collections.add(f"{VELERO}/backups"), {},
-                                      "has no Velero to list prod's backups"),
-    "a prod kubeconfig": (None, dict(context="ml-prod"), "is prod's"),
-    "the prod stack": (None, dict(stack="prod"), "never runs against prod"),
-}
-
-
-@pytest.mark.parametrize("case", list(DRILL_BACKUPS_REFUSALS))
-def test_drill_backups_refuses_with_the_reason_and_touches_nothing(tmp_path, capsys, monkeypatch, case):
-    change, where, words = DRILL_BACKUPS_REFUSALS[case]
-    monkeypatch.setattr(drill_run, "time", types.SimpleNamespace(time=lambda: NOW, sleep=time.sleep))
-    with FakeApis() as fake:
-        _history(fake)
-        if change:
-            change(fake)
-        (tmp_path / "p").mkdir()
-        project = _project(tmp_path / "p", fake.url)
-        kubeconfig = _kubeconfig(tmp_path, fake.url, where.get("context", "ml-sandbox"))
-        code = cli.main(["--project", str(project), "drill-backups", "--stack", where.get("stack", "sandbox"),
-                         "--kubeconfig", kubeconfig])
-        captured = capsys.readouterr()
-        assert code == 2 and captured.out == "" and words in captured.err, captured.err
-        assert fake.writes() == []
-        if where:
-            assert fake.requests == []  # refused before a single request

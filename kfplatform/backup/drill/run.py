@@ -1,33 +1,41 @@
 """The restore drill: refuse bad input before anything is touched, then wait for the restore, check
 the three criteria, measure the RTO, and log the result next to the previous drill's.
 
-Steps (each timed): preflight (read-only), data tier restored (the `MariaDB` bootstrapped from prod's
-physical backup is Ready), namespaces restored (the Velero `Restore` of the tenants backup completed),
-opted-in namespaces and volumes restored (the `Restore` of the volumes backup completed and every
-volume it holds came back), then the criteria. RTO: from the moment the restore began (the earliest
-creation of the `MariaDB` and the Restores) to the moment the last criterion passed.
+Steps (each timed): preflight (read-only), backups copied into the sandbox (the copy Job that
+stages the drilled backups and kopia repositories in the sandbox's own bucket completed; its own
+duration is the step's), data tier restored (the `MariaDB` bootstrapped from prod's physical backup
+is Ready), namespaces restored (the Velero `Restore` of the tenants backup completed), opted-in
+namespaces and volumes restored (the `Restore` of the volumes backup completed and every volume it
+holds came back), then the criteria. RTO: from the moment the restore began (the earliest creation
+of the copy Job, the `MariaDB` and the Restores) to the moment the last criterion passed.
 
 `newest_backups` (CLI `drill-backups`) finds the newest complete run of prod's tenants and volumes
-backups among the Backups the sandbox's Velero synced from prod's bucket (read-only location).
+backups by listing prod's backups bucket itself (S3, GETs only) with the drill reader's read-only
+keys, read from the sandbox's Vault: the sandbox's Velero only ever sees the copy of the backups
+the last drill staged, so it cannot say what prod has now.
 """
 from __future__ import annotations
 
 import json
 import os
 import pathlib
+import re
+import ssl
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
 import yaml
 
 from ...config.errors import ConfigError
 from ...config.loader import load_platform_config
 from ...render.run import read_stack_config
-from .. import velero
+from .. import drill_copy, velero
 from ..config import SAME_RUN_SECONDS, WRITE_PATHS, duration_seconds, run_gap_seconds
-from . import checks, log
+from . import checks, log, s3
 from .clients import ApiError, DrillRefused, Http, KubeTarget, kube_client, read_kubeconfig, status_of
 
 PROBE_PIPELINE = pathlib.Path(__file__).with_name("probe_pipeline.yaml")
@@ -36,6 +44,7 @@ RESTORE_STEPS = {
     velero.TENANTS_RESTORE: "namespaces restored",
     velero.VOLUMES_RESTORE: "opted-in namespaces and volumes restored",
 }
+COPY_STEP = "backups copied into the sandbox"
 EXPERIMENT = "restore-drill"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"}
 DEFAULT_TOLERANCE_S = 26 * 3600  # a daily physical backup plus its grace: history older than this is "lost"
@@ -78,6 +87,7 @@ class Preflight:
     dashboard_url: str
     backup: dict = field(default_factory=dict)
     restores: list = field(default_factory=list)  # velero.DrillRestore: what the stack declared
+    copy_job: str = ""  # the copy Job the stack declared for them (drill_copy.CopyPlan.job_name)
 
 
 MAX_TOLERANCE_HOURS = 24 * 366  # "recent" means within the last year at most
@@ -191,8 +201,9 @@ def check_backup(kube: Http, velero_namespace: str, name: str, now: float, what:
         except (ApiError, OSError):
             known = []
         raise DrillRefused(
-            f"unknown {what} {name!r}: the sandbox's Velero does not list it (synced from prod's backups "
-            f"bucket; newest names: {', '.join(known) or 'none'})"
+            f"unknown {what} {name!r}: the sandbox's Velero does not list it (it lists the backups the drill's "
+            "copy Job staged in the sandbox's own bucket: `pulumi up --stack sandbox` with backup.restore naming it "
+            f"copies it; names listed: {', '.join(known) or 'none'})"
         ) from None
     status = backup.get("status", {})
     if status.get("phase") != "Completed":
@@ -213,6 +224,15 @@ def planned_restores(config) -> list[velero.DrillRestore]:
         backup=restore.backup, volumes_backup=restore.volumes_backup, namespaces=restore.namespaces or teams,
         volume_teams=[t.config.name for t in config.tenants if t.config.backup.notebook_volumes],
     )
+
+
+def copy_job_name(config, restores: list[velero.DrillRestore]) -> str:
+    """The copy Job the stack declares for `restores` (its name depends on the source and what is copied)."""
+    restore = config.stack.backup.restore
+    plan = drill_copy.copy_plan(
+        source_endpoint=restore.endpoint, source_bucket=restore.bucket, target_url="", target_bucket="", restores=restores,
+    )
+    return plan.job_name
 
 
 def preflight(opts: DrillOptions) -> Preflight:
@@ -247,7 +267,7 @@ def preflight(opts: DrillOptions) -> Preflight:
     until = int(point.timestamp()) if point else int(now)
     return Preflight(
         target, kube, ns.backup, ns.database, since, until,
-        opts.dashboard_url or f"https://{stack.cluster.domain}/", backup, restores,
+        opts.dashboard_url or f"https://{stack.cluster.domain}/", backup, restores, copy_job_name(config, restores),
     )
 
 
@@ -267,46 +287,84 @@ class NewestRun:
                 f"export DRILL_VOLUMES_BACKUP={shlex.quote(self.volumes_backup or '')}\n")
 
 
+READER_KEY_ENV = ("DRILL_READER_ACCESS_KEY", "DRILL_READER_SECRET_KEY")
+BACKUPS_PREFIX = f"{velero.BUCKET_PREFIX}/backups/"
+_SCHEDULED = {schedule: re.compile(rf"^{re.escape(schedule)}-[0-9]{{14}}$")
+              for schedule in (velero.TENANTS_SCHEDULE, velero.VOLUMES_SCHEDULE)}
+
+
+def _vault_keys(config, env: Mapping[str, str]) -> tuple[str, str]:
+    """The drill reader's keys at `backup.restore.credentialsPath` in the sandbox's Vault (KV v2),
+    read with VAULT_TOKEN (the CI job's, from .ci/vault-login) at the stack's Vault address."""
+    vault, path = config.stack.secrets.vault, config.stack.backup.restore.credentials_path
+    token = env.get("VAULT_TOKEN")
+    if not token:
+        raise DrillRefused(
+            f"set VAULT_TOKEN (a token of the sandbox's Vault {vault.address} that may read {vault.kv_mount}/{path}), "
+            f"or {' and '.join(READER_KEY_ENV)}: drill-backups lists prod's bucket with the drill reader's read-only keys"
+        )
+    address = env.get("VAULT_ADDR") or vault.address
+    url = f"{address.rstrip('/')}/v1/{vault.kv_mount}/data/{path}"
+    context = ssl.create_default_context(cafile=env.get("VAULT_CACERT") or None)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"X-Vault-Token": token}), context=context,
+                                    timeout=30) as response:
+            data = json.load(response)["data"]["data"]
+        return data["access_key"], data["secret_key"]
+    except urllib.error.HTTPError as e:
+        raise DrillRefused(f"reading {vault.kv_mount}/{path} from {address} failed: HTTP {e.code}") from None
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise DrillRefused(f"reading {vault.kv_mount}/{path} from {address} failed: {type(e).__name__}: {e}") from None
+
+
+def prod_bucket(config, *, endpoint_url: str | None = None, env: Mapping[str, str] | None = None,
+                context: ssl.SSLContext | None = None) -> s3.Bucket:
+    """Prod's backups bucket (backup.restore.endpoint/bucket), read with the drill reader's keys:
+    DRILL_READER_ACCESS_KEY/DRILL_READER_SECRET_KEY when both are set, else from the sandbox's Vault."""
+    env = os.environ if env is None else env
+    restore = config.stack.backup.restore
+    if all(env.get(k) for k in READER_KEY_ENV):
+        access, secret = (env[k] for k in READER_KEY_ENV)
+    else:
+        access, secret = _vault_keys(config, env)
+    return s3.Bucket(endpoint_url or f"https://{restore.endpoint}", restore.bucket, access, secret, context=context)
+
+
 def newest_backups(
-    project: pathlib.Path, stack_name: str, kubeconfig: str, context: str | None = None,
-    clock: Callable[[], float] | None = None,
+    project: pathlib.Path, stack_name: str, *, endpoint_url: str | None = None, env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] | None = None, context: ssl.SSLContext | None = None,
 ) -> NewestRun:
     """Prod's newest tenants backup that is Completed and within its retention, and (when a restored
-    team opts in to volume backups) the volumes backup of the same run, read-only from the Backups
-    the sandbox's Velero synced from prod's bucket through its read-only location (velero.io
-    labels schedule-name and storage-location, both kept by Velero v1.18.1's backup sync:
-    pkg/controller/backup_sync_controller.go). Newest by status.startTimestamp, as Velero itself picks
-    a schedule's latest backup (restore_controller.go mostRecentCompletedBackup). A run whose volumes
-    backup is missing or incomplete is skipped for an older complete one (said in `notes`).
-    DrillRefused when there is none, or when the sandbox has no Velero to ask."""
-    config, stack_file, prod_raw = _sandbox_config(project, stack_name, "kfplatform-tenants-<time>")
-    target, kube = _sandbox_client(config, stack_file, prod_raw, kubeconfig, context)
-    base = f"/apis/velero.io/v1/namespaces/{config.stack.cluster.namespaces.backup}/backups"
+    team opts in to volume backups) the volumes backup of the same run, read from prod's backups
+    bucket itself: each `velero/backups/<name>/velero-backup.json` (Velero v1.18.1
+    pkg/persistence/object_store_layout.go getBackupMetadataKey) of the two schedules' timestamped
+    names, judged by its `velero.io/schedule-name` label, `status.phase`, `status.expiration` and
+    `spec.ttl`. Newest by status.startTimestamp, as Velero itself picks a schedule's latest backup
+    (restore_controller.go mostRecentCompletedBackup). A run whose volumes backup is missing or
+    incomplete is skipped for an older complete one (said in `notes`). GETs only, with read-only
+    keys. DrillRefused when there is none, or the bucket or Vault cannot be read."""
+    config, _, _ = _sandbox_config(project, stack_name, "kfplatform-tenants-<time>")
+    bucket = prod_bucket(config, endpoint_url=endpoint_url, env=env, context=context)
     now = (clock or time.time)()
+    names = bucket.folders(BACKUPS_PREFIX)
+    where = f"{bucket.endpoint_url}/{bucket.bucket}/{BACKUPS_PREFIX}"
 
     def usable(schedule: str) -> list[dict]:
-        selector = f"velero.io/schedule-name={schedule},velero.io/storage-location={velero.RESTORE_LOCATION}"
-        try:
-            items = kube.get(base, {"labelSelector": selector}).get("items", [])
-        except OSError as e:
-            raise DrillRefused(f"cannot reach the sandbox's API server {target.server}: {e}") from None
-        except ApiError as e:
-            if e.status == 404:
-                raise DrillRefused(
-                    f"the sandbox ({target.server}) has no Velero to list prod's backups ({e.status} on {base}): it "
-                    f"syncs them only once `pulumi up --stack {stack_name}` has run with backup.restore (location "
-                    f"{velero.RESTORE_LOCATION}); bring the first drill up by hand (docs/restore-drill.md)"
-                ) from None
-            raise DrillRefused(f"cannot read Velero backups in the sandbox: {e}") from None
-        done = [b for b in items if b.get("status", {}).get("phase") == "Completed" and not _expired(b, now)]
-        return sorted(done, key=_started, reverse=True)
+        found = []
+        for name in (n for n in names if _SCHEDULED[schedule].fullmatch(n)):
+            backup = bucket.json(f"{BACKUPS_PREFIX}{name}/velero-backup.json")
+            labels = backup.get("metadata", {}).get("labels") or {}
+            if labels.get("velero.io/schedule-name") != schedule or backup.get("metadata", {}).get("name") != name:
+                continue
+            if backup.get("status", {}).get("phase") == "Completed" and not _expired(backup, now):
+                found.append(backup)
+        return sorted(found, key=_started, reverse=True)
 
     tenants = usable(velero.TENANTS_SCHEDULE)
     if not tenants:
         raise DrillRefused(
-            f"no Completed backup of schedule {velero.TENANTS_SCHEDULE} within its retention among the backups the "
-            f"sandbox's Velero synced from prod (location {velero.RESTORE_LOCATION}): check prod's "
-            "VeleroBackupFailed/VeleroBackupTooOld alerts and the location's status (`kubectl -n velero get bsl`)"
+            f"no Completed backup of schedule {velero.TENANTS_SCHEDULE} within its retention in prod's bucket "
+            f"({where}): check prod's VeleroBackupFailed/VeleroBackupTooOld alerts (`velero backup get` on prod)"
         )
     restore = config.stack.backup.restore
     selected = set(restore.namespaces or [t.config.name for t in config.tenants])
@@ -366,13 +424,33 @@ def _restored(restore: dict) -> tuple[bool | None, str]:
             f"(velero restore describe {name} --details)")
         hint = ""
         if phase == "PartiallyFailed":
-            # Velero v1.18.1 uploads each Restore's log and results to the backup's location
-            # (restore_controller.go: PutRestoreLog failing adds a Velero-level error), which the
-            # sandbox may only read: velero#1978, velero#6753. Say where to look first.
-            hint = (" (one error may be Velero failing to upload the restore log to prod's read-only location: "
+            # Velero v1.18.1 uploads each Restore's log to the backup's location (restore_controller.go:
+            # PutRestoreLog failing adds a Velero-level error; velero#1978). The drill's location is the
+            # sandbox's own copy, whose drill-restore account may write velero/restores/*: a failed
+            # upload there is a broken account or policy, not a lost object. Say where to look first.
+            hint = (" (if one error is Velero failing to upload the restore log, check the sandbox's drill-restore "
+                    "account (backup-drill-restore policy, velero/restores/*): "
                     f"`kubectl -n velero logs deploy/velero | grep -e 'error uploading log file' -e {name}`)")
         return None, f"Velero Restore {name} {phase}: {errors}{hint}"
     return False, f"Velero Restore {name} {phase}"
+
+
+def job_outcome(job: dict) -> tuple[bool | None, str, float | None]:
+    """(done, detail, seconds it ran) of a batch/v1 Job: True once `Complete`, None once `Failed`
+    (for good: its backoffLimit is spent), False while it runs."""
+    name = job.get("metadata", {}).get("name", "?")
+    status = job.get("status", {})
+    conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    seconds = None
+    if status.get("startTime") and status.get("completionTime"):
+        seconds = (_parse_time(status["completionTime"]) - _parse_time(status["startTime"])).total_seconds()
+    if "Failed" in conditions:
+        failed = conditions["Failed"]
+        return None, (f"copy Job {name} Failed: {failed.get('reason', '')} {failed.get('message', '')}".rstrip()
+                      + f" (kubectl -n velero logs job/{name})"), None
+    if "Complete" in conditions:
+        return True, f"copy Job {name} Complete" + (f" in {seconds:.0f}s" if seconds is not None else ""), seconds
+    return False, f"copy Job {name} running (active {status.get('active', 0)}, failed {status.get('failed', 0)})", None
 
 
 # PodVolumeRestore/PodVolumeBackup phases at Velero v1.18.1 (pkg/apis/velero/v1/pod_volume_*_type*.go).
@@ -469,6 +547,34 @@ def run_drill(opts: DrillOptions, connect_db: Callable[..., object]) -> tuple[di
             return (False, outcome[0]) if outcome else (ok, detail)
         return run
 
+    jobs_base = f"/apis/batch/v1/namespaces/{pre.velero_namespace}/jobs"
+    copy_seconds: list[float] = []
+
+    def copied() -> tuple[bool, str]:
+        """The copy Job completed (part of the RTO: the Restores can start only after it)."""
+        outcome: list[str] = []
+
+        def probe():
+            try:
+                job = kube.get(f"{jobs_base}/{pre.copy_job}")
+            except ApiError as e:
+                if e.status != 404:
+                    raise
+                return False, f"copy Job {pre.copy_job} does not exist: `pulumi up --stack sandbox` declares it"
+            created.append(_parse_time(job["metadata"]["creationTimestamp"]).timestamp())
+            done, detail, seconds = job_outcome(job)
+            if done is None:  # failed for good
+                outcome.append(detail)
+                return True, detail
+            if done and seconds is not None:
+                copy_seconds.append(seconds)
+            return done, detail
+        ok, detail = _wait(opts, probe)
+        return (False, outcome[0]) if outcome else (ok, detail)
+
+    step(COPY_STEP, copied)
+    if copy_seconds:  # the Job's own duration, not the drill's wait for it (usually over before the drill)
+        steps[-1]["seconds"] = round(copy_seconds[0], 1)
     step("data tier restored", data_tier)
     for planned in pre.restores:
         step(RESTORE_STEPS[planned.role], restored(planned))
