@@ -80,7 +80,10 @@ INSTALL_MODE_PLACEHOLDER_DIGESTS = {
 # Per stack: prod replicates artifacts to the DR site (mc); the sandbox installs its monitoring.
 PLACEHOLDERS_BY_STACK = {
     "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")},
-    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS,
+    # The restore drill's copy Job (mc) and sync-wait Job (kubectl) run in the sandbox only.
+    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS | {
+        ("drill-copy", "spec.template.spec.containers[0].image"),
+        ("drill-backups-synced", "spec.template.spec.containers[0].image")},
 }
 
 
