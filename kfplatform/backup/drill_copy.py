@@ -30,8 +30,9 @@ mc, as at minio/mc RELEASE.2025-08-13T08-35-41Z: `mc mirror --overwrite SRC/ DST
 overwriting objects that differ and deleting nothing (`--remove` is not given), and refuses a
 source that is not a folder (cmd/mirror-main.go, cmd/mirror-url.go checkMirrorSyntax); `mc stat`
 exits non-zero for a missing object (cmd/stat-main.go); CAs under `--config-dir`'s `certs/CAs` are
-trusted in addition to the system's (cmd/certs.go loadRootCAs): prod's endpoint has a public
-certificate, the sandbox's MinIO the cluster CA.
+loaded with minio/pkg's `certs.GetRootCAs` (cmd/certs.go loadRootCAs, whose comment says system and
+user CAs are loaded together except on Windows): prod's endpoint has a public certificate, the
+sandbox's MinIO the cluster CA, mounted there (as replication.py does for the DR endpoint).
 """
 from __future__ import annotations
 
