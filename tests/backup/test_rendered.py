@@ -395,12 +395,15 @@ def test_every_secret_the_backup_objects_name_is_made_with_the_keys_they_read(ea
 def test_the_drill_waits_for_exactly_the_restores_the_stack_declares(sandbox):
     """The drill's plan (read from the stack file) and the render's Restores are one list: a Restore
     the stack makes but the drill never checks, or the reverse, would be a silent gap."""
-    from kfplatform.backup.drill.run import planned_restores
+    from kfplatform.backup.drill.run import copy_job_name, planned_restores
     from kfplatform.config.loader import load_platform_config
     from kfplatform.render.run import read_stack_config
 
     raw, _ = read_stack_config(PROJECT_DIR, "sandbox")
-    planned = planned_restores(load_platform_config("sandbox", raw, PROJECT_DIR))
+    config = load_platform_config("sandbox", raw, PROJECT_DIR)
+    planned = planned_restores(config)
     rendered = {o["metadata"]["name"]: o["spec"] for o in objects(sandbox, "Restore")}
     assert rendered == {p.name: p.spec for p in planned}
     assert [p.role for p in planned] == [velero.TENANTS_RESTORE, velero.VOLUMES_RESTORE]
+    # ...and the copy Job it times is the one the stack declares.
+    assert copy_job_name(config, planned) in {j["metadata"]["name"] for j in objects(sandbox, "Job")}
