@@ -206,6 +206,9 @@ def sync_job_spec(*, namespace: str, backups: Sequence[str], mirror: str, pull_s
         "name": "kubectl",
         "image": compliance_releases.LEASES_CLEANUP.ref(mirror),
         "command": ["/bin/sh", "-c", sync_script(namespace=namespace, backups=backups)],
+        # kubectl keeps its discovery cache under $HOME/.kube/cache: a writable HOME on a read-only root.
+        "env": [{"name": "HOME", "value": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
         "securityContext": dict(_SECURITY),
     }
@@ -217,6 +220,7 @@ def sync_job_spec(*, namespace: str, backups: Sequence[str], mirror: str, pull_s
             "serviceAccountName": SYNC_WAITER,
             "imagePullSecrets": [{"name": pull_secret}],
             "containers": [container],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
         }},
     }
 
