@@ -39,6 +39,7 @@ COMPONENT = "backup"
 CA_PATH = "platform/backup/object-store-ca"  # the cluster CA (public), for clients that want a Secret
 RESTORE_DB_SECRET = "prod-backups-read-only"  # database namespace, the sandbox's bootstrapFrom keys
 WAIT = "pulumi.com/waitFor"
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
 
 
 @dataclass(frozen=True)
@@ -383,8 +384,9 @@ class Backups(pulumi.ComponentResource):
             "drill-copy",
             metadata=meta(
                 plan.job_name, self.namespace, component=COMPONENT,
-                # pulumi-kubernetes awaits a Job until Complete (fails at once on Failed); the copy may be long.
-                annotations={"pulumi.com/timeoutSeconds": str(drill_copy.COPY_DEADLINE_S)},
+                # pulumi-kubernetes awaits a Job until Complete (fails at once on Failed); the copy may be
+                # long. replaceUnready (pulumi-kubernetes#1575): a failed Job is re-run by the next `pulumi up`.
+                annotations={"pulumi.com/timeoutSeconds": str(drill_copy.COPY_DEADLINE_S), REPLACE_UNREADY: "true"},
             ),
             spec=drill_copy.copy_job_spec(
                 plan, mirror=stack.images.mirror, pull_secret=stack.images.pull_secret,
@@ -415,7 +417,7 @@ class Backups(pulumi.ComponentResource):
             name,
             metadata=meta(
                 plan.sync_job_name, self.namespace, component=COMPONENT,
-                annotations={"pulumi.com/timeoutSeconds": str(drill_copy.SYNC_DEADLINE_S + 180)},
+                annotations={"pulumi.com/timeoutSeconds": str(drill_copy.SYNC_DEADLINE_S + 180), REPLACE_UNREADY: "true"},
             ),
             spec=drill_copy.sync_job_spec(
                 namespace=self.namespace, backups=plan.backups, mirror=stack.images.mirror,

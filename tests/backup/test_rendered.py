@@ -227,6 +227,9 @@ def test_copy_then_location_then_synced_backups_then_restores(sandbox):
     # A Job's pod template is immutable: another backup makes another Job (its name follows them).
     assert copy_job["metadata"]["name"].split("-")[-1] == synced_job["metadata"]["name"].split("-")[-1]
     assert int(copy_job["metadata"]["annotations"]["pulumi.com/timeoutSeconds"]) >= copy_job["spec"]["activeDeadlineSeconds"]
+    # A Job that failed (prod's endpoint unreachable, a full bucket) runs again on the next `pulumi up`.
+    for job in (copy_job, synced_job):
+        assert job["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
 
 
 def test_the_drill_restores_are_disjoint_and_restore_what_was_backed_up(sandbox):
