@@ -27,8 +27,10 @@ object exists and is `Completed` before the Restores are created: a Restore whos
 synced yet ends `FailedValidation` ("Error retrieving backup", restore_controller.go), for good.
 
 mc, as at minio/mc RELEASE.2025-08-13T08-35-41Z: `mc mirror --overwrite SRC/ DST/` copies a folder,
-overwriting objects that differ and deleting nothing (`--remove` is not given), and refuses a
-source that is not a folder (cmd/mirror-main.go, cmd/mirror-url.go checkMirrorSyntax); `mc stat`
+overwriting objects that differ in size, skipping those already there with the same size (cmd/
+difference.go: a retried Job resumes; kopia's blobs are immutable), deleting nothing (`--remove` is
+not given), and refuses a source that is not a folder (cmd/mirror-main.go, cmd/mirror-url.go
+checkMirrorSyntax); `mc stat`
 exits non-zero for a missing object (cmd/stat-main.go); CAs under `--config-dir`'s `certs/CAs` are
 loaded with minio/pkg's `certs.GetRootCAs` (cmd/certs.go loadRootCAs, whose comment says system and
 user CAs are loaded together except on Windows): prod's endpoint has a public certificate, the
