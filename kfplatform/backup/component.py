@@ -327,7 +327,7 @@ class Backups(pulumi.ComponentResource):
             backup=restore.backup, volumes_backup=restore.volumes_backup, namespaces=restore_namespaces,
             volume_teams=volume_teams,
         )
-        plan = self.copy_plan(planned)
+        plan = self._copy_plan(planned)
         self.drill_copy = self._drill_copy(plan)
         location_spec = velero.location_spec(
             bucket=plan.target_bucket, prefix=velero.BUCKET_PREFIX, endpoint_url=plan.target_url,
@@ -362,7 +362,7 @@ class Backups(pulumi.ComponentResource):
             "copyJob": plan.job_name, "copiedKopiaRepositories": list(plan.kopia_namespaces),
         }
 
-    def copy_plan(self, planned: Sequence[velero.DrillRestore]) -> drill_copy.CopyPlan:
+    def _copy_plan(self, planned: Sequence[velero.DrillRestore]) -> drill_copy.CopyPlan:
         restore = self.config.restore
         return drill_copy.copy_plan(
             source_endpoint=restore.endpoint, source_bucket=restore.bucket, target_url=self._store_url,

@@ -55,6 +55,11 @@ def _history(store: FakeProdStore):
     store.put_backup("kfplatform-tenants-20261202020000", "kfplatform-platform")  # its label says another schedule
     store.put_backup("kfplatform-platform-20261202010000", "kfplatform-platform")
     store.objects["velero/backups/kfplatform-tenants-manual/velero-backup.json"] = b"{}"  # a hand-made name
+    # Newer than the newest complete run, but unjudgeable: no start time, or a JSON list.
+    store.objects["velero/backups/kfplatform-tenants-20261202223000/velero-backup.json"] = (
+        b'{"metadata": {"name": "kfplatform-tenants-20261202223000", "labels": {"velero.io/schedule-name": '
+        b'"kfplatform-tenants"}}, "status": {"phase": "Completed"}}')
+    store.objects["velero/backups/kfplatform-tenants-20261202233000/velero-backup.json"] = b"[]"
     store.objects["velero/kopia/team-vision/kopia.repository"] = b"format"
 
 
@@ -97,7 +102,7 @@ def test_drill_backups_finds_prods_newest_complete_run_in_prods_bucket(tmp_path,
         assert store.writes() == []  # GETs only
         assert ("GET", f"/v1/kfplatform/data/{READ_ONLY}") in store.requests  # the keys came from the sandbox's Vault
         listed = [p for _, p in store.requests if "list-type=2" in p]
-        assert len(listed) == 3  # 12 backup folders, 4 a page: every page was read
+        assert len(listed) == 4  # 14 backup folders, 4 a page: every page was read
         fetched = {p for _, p in store.requests if p.endswith("velero-backup.json")}
         assert not [p for p in fetched if "kfplatform-platform-" in p or "offsite" in p or "manual" in p]
 

@@ -339,7 +339,8 @@ def newest_backups(
     bucket itself: each `velero/backups/<name>/velero-backup.json` (Velero v1.18.1
     pkg/persistence/object_store_layout.go getBackupMetadataKey) of the two schedules' timestamped
     names, judged by its `velero.io/schedule-name` label, `status.phase`, `status.expiration` and
-    `spec.ttl`. Newest by status.startTimestamp, as Velero itself picks a schedule's latest backup
+    `spec.ttl` (Velero uploads it again with phase Completed once the backup is finalized:
+    pkg/controller/backup_finalizer_controller.go PutBackupMetadata). Newest by status.startTimestamp, as Velero itself picks a schedule's latest backup
     (restore_controller.go mostRecentCompletedBackup). A run whose volumes backup is missing or
     incomplete is skipped for an older complete one (said in `notes`). GETs only, with read-only
     keys. DrillRefused when there is none, or the bucket or Vault cannot be read."""
@@ -353,11 +354,17 @@ def newest_backups(
         found = []
         for name in (n for n in names if _SCHEDULED[schedule].fullmatch(n)):
             backup = bucket.json(f"{BACKUPS_PREFIX}{name}/velero-backup.json")
-            labels = backup.get("metadata", {}).get("labels") or {}
-            if labels.get("velero.io/schedule-name") != schedule or backup.get("metadata", {}).get("name") != name:
+            metadata = backup.get("metadata") if isinstance(backup, dict) else None
+            if not isinstance(metadata, dict) or metadata.get("name") != name:
                 continue
-            if backup.get("status", {}).get("phase") == "Completed" and not _expired(backup, now):
-                found.append(backup)
+            if (metadata.get("labels") or {}).get("velero.io/schedule-name") != schedule:
+                continue
+            try:
+                if backup.get("status", {}).get("phase") == "Completed" and not _expired(backup, now):
+                    _started(backup)
+                    found.append(backup)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue  # no start time, or one that is not a time: not a backup the drill can judge
         return sorted(found, key=_started, reverse=True)
 
     tenants = usable(velero.TENANTS_SCHEDULE)
