@@ -171,3 +171,35 @@ def test_a_listing_error_names_the_bucket_and_the_key(tmp_path):
         store.objects["velero/backups/kfplatform-tenants-20261202013012/velero-backup.json"] = b"not json"
         with pytest.raises(DrillRefused, match="kfp-backups/velero/backups/kfplatform-tenants-20261202013012/velero-backup.json is not JSON"):
             newest_backups(_project(tmp_path), "sandbox", endpoint_url=store.url, env=_env(store), clock=lambda: NOW)
+
+
+def test_the_host_is_signed_as_sent_without_the_default_port(monkeypatch):
+    """https://host:443 is sent and signed as `host` (what a proxy in front of MinIO passes on, and
+    what minio-go and http.client send); another port stays in both."""
+    from kfplatform.backup.drill import s3
+
+    sent = []
+
+    class Answer:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b"{}"
+
+    monkeypatch.setattr(s3.urllib.request, "urlopen", lambda request, **kw: sent.append(request) or Answer())
+    clock = lambda: datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc)  # noqa: E731
+    for url, host in (("https://minio-admin.ml.example.com:443", "minio-admin.ml.example.com"),
+                      ("https://minio-admin.ml.example.com:9000", "minio-admin.ml.example.com:9000")):
+        s3.Bucket(url, "kfp-backups", "ak", "sk", clock=clock).json("velero/backups/b/velero-backup.json")
+        request = sent[-1]
+        assert request.get_header("Host") == host
+        assert request.full_url == f"https://{host.split(':')[0]}{url[len('https://minio-admin.ml.example.com'):]}" \
+            "/kfp-backups/velero/backups/b/velero-backup.json"
+        expected = authorization(method="GET", host=host, path="/kfp-backups/velero/backups/b/velero-backup.json",
+                                 query={}, headers={}, access_key="ak", secret_key="sk", region="us-east-1",
+                                 service="s3", amz_date="20261203T090000Z")
+        assert request.get_header("Authorization") == expected

@@ -73,12 +73,16 @@ class Bucket:
 
     def _get(self, key: str, query: Mapping[str, str]) -> bytes:
         parts = urllib.parse.urlsplit(self.endpoint_url)
+        # The Host header as standard clients send and sign it: no port when it is the scheme's default
+        # (a proxy in front of MinIO may drop it; minio-go and http.client leave it out too).
+        default = {"https": 443, "http": 80}.get(parts.scheme)
+        host = parts.hostname if parts.port in (None, default) else f"{parts.hostname}:{parts.port}"
         path = f"/{self.bucket}/{key}" if key else f"/{self.bucket}"
         amz_date = self.clock().strftime("%Y%m%dT%H%M%SZ")
         headers = {
-            "Host": parts.netloc, "x-amz-date": amz_date, "x-amz-content-sha256": EMPTY_SHA256,
+            "Host": host, "x-amz-date": amz_date, "x-amz-content-sha256": EMPTY_SHA256,
             "Authorization": authorization(
-                method="GET", host=parts.netloc, path=path, query=query, headers={}, access_key=self.access_key,
+                method="GET", host=host, path=path, query=query, headers={}, access_key=self.access_key,
                 secret_key=self.secret_key, region=self.region, service="s3", amz_date=amz_date,
             ),
         }
@@ -106,7 +110,11 @@ class Bucket:
             query = {"list-type": "2", "prefix": prefix, "delimiter": "/"}
             if token:
                 query["continuation-token"] = token
-            root = ET.fromstring(self._get("", query))
+            body = self._get("", query)
+            try:
+                root = ET.fromstring(body)
+            except ET.ParseError as e:
+                raise DrillRefused(f"listing {self.endpoint_url}/{self.bucket}/{prefix}: not an S3 answer ({e})") from None
             names += [p.text[len(prefix):].rstrip("/") for p in root.iter(f"{_NS}Prefix")
                       if p.text and p.text != prefix and p.text.startswith(prefix)]
             truncated = root.findtext(f"{_NS}IsTruncated") == "true"
