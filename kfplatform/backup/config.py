@@ -322,10 +322,12 @@ class RestoreConfig(Model):
     volumes_backup: DnsLabel | None = None
     # Restore the database to this instant (UTC, ISO 8601, quoted); default: its newest physical backup.
     point_in_time: datetime | None = None
-    # Prod's object store as the sandbox reaches it (host:port, TLS), and its backups bucket.
+    # Prod's object store as the sandbox's pods (the copy Job, the database bootstrap) and
+    # `drill-backups` reach it (host:port, TLS), and its backups bucket.
     endpoint: HostPort
     bucket: BucketName = "kfp-backups"
-    # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person.
+    # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person; used
+    # by the copy Job, the database bootstrap and `drill-backups`, never by the sandbox's Velero.
     credentials_path: str = DEFAULT_RESTORE_CREDENTIALS
     # Namespaces the Velero Restore brings back; default: every tenant namespace.
     namespaces: list[DnsLabel] = []
