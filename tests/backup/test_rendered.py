@@ -224,6 +224,13 @@ def test_copy_then_location_then_synced_backups_then_restores(sandbox):
     script = synced_job["spec"]["template"]["spec"]["containers"][0]["command"][2]
     for backup in (store["backup"], store["volumesBackup"]):
         assert backup in script
+    # The rendered copy script writes only through the `drill` alias, the sandbox's own store.
+    copy_script = copy_job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert "mc alias set drill https://minio.kubeflow-minio.svc.cluster.local:443 " in copy_script
+    assert f"mc alias set prod https://{store['endpoint']} " in copy_script
+    mirrors = [line.split() for line in copy_script.splitlines() if line.strip().startswith("mc mirror")]
+    assert mirrors and all(m[2] == "--overwrite" and m[3].startswith('"prod/') and m[4].startswith('"drill/')
+                           for m in mirrors), mirrors
     # A Job's pod template is immutable: another backup makes another Job (its name follows them).
     assert copy_job["metadata"]["name"].split("-")[-1] == synced_job["metadata"]["name"].split("-")[-1]
     assert int(copy_job["metadata"]["annotations"]["pulumi.com/timeoutSeconds"]) >= copy_job["spec"]["activeDeadlineSeconds"]
