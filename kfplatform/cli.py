@@ -95,6 +95,22 @@ def _drill(args: argparse.Namespace) -> int:
     return 0 if record["passed"] else 1
 
 
+def _drill_backups(args: argparse.Namespace) -> int:
+    """Prod's newest complete backup run, as the sandbox sees it; `export` lines for the CI job."""
+    from .backup.drill.clients import DrillRefused
+    from .backup.drill.run import newest_backups
+
+    try:
+        run = newest_backups(args.project, args.stack, endpoint_url=args.endpoint_url)
+    except DrillRefused as e:
+        print(f"drill-backups refused: {e}", file=sys.stderr)
+        return 2
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(run.shell(), end="")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     """Compare two renders; exit 0 no change, 1 changes, 2 not renders (kfplatform/render/diff.py)."""
     from .render.diff import main as diff_main
@@ -129,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     drill.add_argument("--tolerance-hours", type=float, default=26.0, help="recent = newer than the restore point minus this")
     drill.add_argument("--log-dir", type=pathlib.Path, help="default: drills/")
     drill.set_defaults(run=_drill)
+    newest = commands.add_parser(
+        "drill-backups", help="prod's newest complete tenants (and volumes) backup, listed in prod's bucket read-only: export lines")
+    newest.add_argument("--stack", required=True, help="the sandbox stack (never prod)")
+    newest.add_argument("--endpoint-url", help="prod's object store as this machine reaches it "
+                        "(default https://<backup.restore.endpoint>); keys: VAULT_TOKEN, or DRILL_READER_ACCESS_KEY/_SECRET_KEY")
+    newest.set_defaults(run=_drill_backups)
     policy = commands.add_parser(
         "policy", help="run the policy pack over a render's resources.json; exit 1 on a mandatory violation")
     policy.add_argument("resources", type=pathlib.Path, help="build/STACK/resources.json from `render`")

@@ -6,6 +6,13 @@
 | galera-backup | list the backups bucket; read/write/delete objects under `galera/*` | mariadb-operator's backup jobs |
 | replication   | read the artifact bucket and set its replication rule and target    | the `mc` replication job |
 | drill-reader  | list and read the backups bucket; nothing else, nowhere else        | the sandbox's restore drill |
+
+The sandbox's own MinIO (a restoring stack, `backup.restore`) has two more, on ITS backups bucket:
+
+| account       | may                                                                 | used by |
+|---------------|---------------------------------------------------------------------|---------|
+| drill-copy    | list the bucket; read/write `velero/backups/*` and `velero/kopia/*` (no delete) | the drill's copy Job (drill_copy.py) |
+| drill-restore | list the bucket; read `velero/*`; write/delete `velero/restores/*` only | the sandbox's Velero (restore logs and results) |
 """
 from __future__ import annotations
 
@@ -31,6 +38,36 @@ def read_only_policy(bucket: str) -> str:
     return policy_document([
         {"Sid": "Bucket", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": [bucket_arn(bucket)]},
         {"Sid": "Objects", "Effect": "Allow", "Action": READ_ACTIONS, "Resource": [bucket_arn(bucket, "*")]},
+    ])
+
+
+def drill_copy_policy(bucket: str, prefix: str) -> str:
+    """The drill's copy Job in the sandbox: stage backups and kopia repositories, delete nothing.
+
+    `mc mirror --overwrite` lists and stats the target and puts objects (multipart for large kopia
+    packs); it never deletes without `--remove` (minio/mc cmd/mirror-main.go at
+    RELEASE.2025-08-13T08-35-41Z), and it creates a bucket only when the target is a whole alias."""
+    objects = [bucket_arn(bucket, f"{prefix}/backups/*"), bucket_arn(bucket, f"{prefix}/kopia/*")]
+    return policy_document([
+        {"Sid": "Bucket", "Effect": "Allow", "Action": LIST_ACTIONS, "Resource": [bucket_arn(bucket)]},
+        {"Sid": "Objects", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+         "Resource": objects},
+    ])
+
+
+def drill_restore_policy(bucket: str, prefix: str) -> str:
+    """The sandbox's Velero on its drill location: read everything under `prefix/`, write only
+    `prefix/restores/*`, where Velero v1.18.1 puts each Restore's log and results
+    (pkg/persistence/object_store_layout.go getRestoreLogKey/getRestoreResultsKey:
+    `<prefix>/restores/<restore>/restore-<restore>-logs.gz`), and deletes them with the Restore
+    (restore_controller.go deleteExternalResources: DeleteRestore). Velero's backups and kopia
+    repositories stay as the copy Job staged them."""
+    return policy_document([
+        {"Sid": "Bucket", "Effect": "Allow", "Action": LIST_ACTIONS, "Resource": [bucket_arn(bucket)]},
+        {"Sid": "Read", "Effect": "Allow", "Action": READ_ACTIONS, "Resource": [bucket_arn(bucket, f"{prefix}/*")]},
+        {"Sid": "RestoreLogs", "Effect": "Allow", "Action": WRITE_ACTIONS,
+         "Resource": [bucket_arn(bucket, f"{prefix}/restores/*")]},
     ])
 
 

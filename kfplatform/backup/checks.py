@@ -22,5 +22,30 @@ def restored_namespaces_are_teams(config: PlatformConfig) -> Iterable[ConfigIssu
         )
 
 
+def volumes_backup_matches_the_opted_in_teams(config: PlatformConfig) -> Iterable[ConfigIssue]:
+    """Opted-in teams come back from the volumes backup alone: it must be named when one of them is
+    restored, and is refused when none is (a Restore with nothing of ours to fill)."""
+    restore = config.stack.backup.restore
+    if restore is None:
+        return
+    teams = {t.config.name: t for t in config.tenants}
+    selected = restore.namespaces or sorted(teams)
+    opted_in = [n for n in selected if n in teams and teams[n].config.backup.notebook_volumes]
+    key = f"{KEY_PREFIX}backup.restore.volumesBackup"
+    if opted_in and restore.volumes_backup is None:
+        yield ConfigIssue(
+            config.stack_file, key,
+            f"{', '.join(opted_in)} back up their volumes (backup.notebookVolumes in tenants/): name the same run's "
+            "kfplatform-tenant-volumes-<time> backup (`python -m kfplatform drill-backups --stack STACK` finds it); "
+            "those namespaces are restored from it alone, with their volumes' contents",
+        )
+    if not opted_in and restore.volumes_backup is not None:
+        yield ConfigIssue(
+            config.stack_file, key,
+            f"{restore.volumes_backup}: no restored team backs up its volumes (backup.notebookVolumes), so nothing "
+            "would be restored from it; remove the key",
+        )
+
+
 # The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
-CHECKS = (restored_namespaces_are_teams,)
+CHECKS = (restored_namespaces_are_teams, volumes_backup_matches_the_opted_in_teams)

@@ -4,7 +4,9 @@
              Galera ── PhysicalBackup (replica) + logical Backup (KFP, MLMD) ── backups bucket galera/*
              artifact bucket ── mc CronJob ── MinIO bucket replication ── DR bucket
              PrometheusRule: failed, too old, replication failing/lagging
-    sandbox: Velero with prod's backups as a READ-ONLY location ── Restore of the selected namespaces
+    sandbox: copy Job (prod's read-only keys) ── the drilled backups and kopia repositories into the
+             sandbox's OWN backups bucket ── READ-ONLY location there ── wait Job (Backups synced)
+             ── Restores of the selected namespaces (drill_copy.py: why the copy)
              (the data tier itself is bootstrapped from prod's physical backup: restore_bootstrap())
 """
 from __future__ import annotations
@@ -27,16 +29,18 @@ from ..data.object_users import ObjectUsers
 from ..data.operators import _release
 from ..k8s import child, custom_resource, meta
 from ..secrets.plane import SecretsPlane
-from . import accounts, database, releases, replication, velero
+from . import accounts, database, drill_copy, releases, replication, velero
 from .alerts import RULE_NAME, backup_rules
 from .config import (
-    DRILL_READER_PATH, GALERA_WRITER_PATH, REPLICATION_PATH, VELERO_WRITER_PATH, BackupConfig,
+    DRILL_COPY_PATH, DRILL_READER_PATH, DRILL_RESTORE_PATH, GALERA_WRITER_PATH, REPLICATION_PATH, VELERO_WRITER_PATH,
+    BackupConfig,
 )
 
 COMPONENT = "backup"
 CA_PATH = "platform/backup/object-store-ca"  # the cluster CA (public), for clients that want a Secret
 RESTORE_DB_SECRET = "prod-backups-read-only"  # database namespace, the sandbox's bootstrapFrom keys
 WAIT = "pulumi.com/waitFor"
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ class Backups(pulumi.ComponentResource):
         if config.replication is not None and config.offsite is not None:
             self._artifact_replication()
         if config.restore is not None:
-            self._drill_restore()
+            self._drill_restore(ca_b64)
         self._alerts()
         self.outputs["backupSchedules"] = sorted(self.schedules)
         self.register_outputs(self.outputs)
@@ -149,8 +153,14 @@ class Backups(pulumi.ComponentResource):
                 accounts.read_only_policy(backups_bucket), secrets, store, args.minio_provider, [buckets["backups"]],
             )
         if config.restore is not None:
-            # The sandbox's Velero holds nothing but prod's read-only keys: its default credentials too.
-            velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, config.restore.credentials_path, []))
+            # The sandbox's Velero holds no key of prod's: its credentials are the sandbox's own
+            # drill-restore account (read velero/*, write velero/restores/* of the SANDBOX's bucket).
+            restore_account = self._account(
+                "drill-restore-object-store", DRILL_RESTORE_PATH, "backup-drill-restore",
+                accounts.drill_restore_policy(backups_bucket, velero.BUCKET_PREFIX), secrets, store,
+                args.minio_provider, [buckets["backups"]],
+            )
+            velero_creds.append(self._cloud_secret(secrets, velero.CREDENTIALS_SECRET, DRILL_RESTORE_PATH, [restore_account.ready]))
         if config.offsite is not None:
             velero_creds.append(self._cloud_secret(secrets, velero.OFFSITE_SECRET, config.offsite.credentials_path, []))
         return velero_creds
@@ -189,18 +199,10 @@ class Backups(pulumi.ComponentResource):
                 )
 
     def _storage_locations(self) -> None:
-        """The offsite (DR) location, and prod's backups read-only for the sandbox's restore."""
+        """The offsite (DR) location (the sandbox's drill location is made by _drill_restore)."""
         config = self.config
         if config.offsite is not None:
             self.locations[config.offsite.name] = self._location(config.offsite.name, velero.offsite_spec(config.offsite))
-        if config.restore is not None:
-            restore_location = velero.location_spec(
-                bucket=config.restore.bucket, prefix=velero.BUCKET_PREFIX, endpoint_url=f"https://{config.restore.endpoint}",
-                region="us-east-1", default=False, read_only=True, credential_secret=velero.CREDENTIALS_SECRET,
-                ca_cert_b64=None,
-            )
-            restore_location["backupSyncPeriod"] = "30s"
-            self.locations[velero.RESTORE_LOCATION] = self._location(velero.RESTORE_LOCATION, restore_location)
 
     def _schedules(self) -> None:
         """Schedules: the platform, and one per team (derived from the tenants list)."""
@@ -314,37 +316,117 @@ class Backups(pulumi.ComponentResource):
             opts=child(self, depends_on=[*self._in_ns("backup"), *self._pulls, source, target, args.buckets["artifacts"]]),
         )
 
-    def _drill_restore(self) -> None:
-        """The drill's Restore (sandbox): the selected namespaces, then their volumes' contents."""
+    def _drill_restore(self, ca_b64: pulumi.Output[str]) -> None:
+        """The drill (sandbox): copy what the Restores read from prod's bucket into the sandbox's own
+        (copy Job), a ReadOnly location there, a Job that waits until Velero synced the Backups, then
+        the Restores: opted-in teams' namespaces whole from the volumes backup, every other selected
+        namespace from the tenants backup (velero.drill_restores). Each step depends on the one before."""
         restore, tenant_namespaces = self.config.restore, self._args.tenant_namespaces
         restore_namespaces = restore.namespaces or sorted(tenant_namespaces)
-        self.restore = custom_resource(
-            "drill-restore", api_version=velero.API, kind="Restore",
-            metadata=meta(
-                velero.restore_name(restore.backup), self.namespace, component=COMPONENT,
-                annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "3600"},
-            ),
-            spec=velero.restore_spec(restore.backup, restore_namespaces),
-            opts=child(self, depends_on=[
-                self.server, self.locations[velero.RESTORE_LOCATION],
-                *[tenant_namespaces[t] for t in restore_namespaces if t in tenant_namespaces],
-            ]),
+        volume_teams = [t.config.name for t in self._args.tenants if t.config.backup.notebook_volumes]
+        self.restores: dict[str, pulumi.Resource] = {}
+        planned = velero.drill_restores(
+            backup=restore.backup, volumes_backup=restore.volumes_backup, namespaces=restore_namespaces,
+            volume_teams=volume_teams,
         )
-        if restore.volumes_backup:
-            custom_resource(
-                "drill-restore-volumes", api_version=velero.API, kind="Restore",
+        plan = self._copy_plan(planned)
+        self.drill_copy = self._drill_copy(plan)
+        location_spec = velero.location_spec(
+            bucket=plan.target_bucket, prefix=velero.BUCKET_PREFIX, endpoint_url=plan.target_url,
+            region="us-east-1", default=False, read_only=True, credential_secret=velero.CREDENTIALS_SECRET,
+            ca_cert_b64=None,
+        )
+        location_spec["backupSyncPeriod"] = drill_copy.SYNC_PERIOD
+        self.locations[velero.RESTORE_LOCATION] = self._location(
+            velero.RESTORE_LOCATION, ca_b64.apply(lambda ca: _with_ca(location_spec, ca)), depends_on=[self.drill_copy],
+        )
+        self.drill_synced = self._drill_synced(plan, self.locations[velero.RESTORE_LOCATION])
+        for drill_restore in planned:
+            # File-system restores take longer than objects alone: the volumes Restore gets two hours.
+            timeout = "7200" if drill_restore.role == velero.VOLUMES_RESTORE else "3600"
+            self.restores[drill_restore.role] = custom_resource(
+                "drill-restore" if drill_restore.role == velero.TENANTS_RESTORE else "drill-restore-volumes",
+                api_version=velero.API, kind="Restore",
                 metadata=meta(
-                    velero.restore_name(restore.volumes_backup), self.namespace, component=COMPONENT,
-                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": "7200"},
+                    drill_restore.name, self.namespace, component=COMPONENT,
+                    annotations={WAIT: "jsonpath={.status.phase}=Completed", "pulumi.com/timeoutSeconds": timeout},
                 ),
-                # Only the claims and pods' volume contents: the objects come from the first Restore.
-                spec={**velero.restore_spec(restore.volumes_backup, restore_namespaces),
-                      "includedResources": ["persistentvolumeclaims", "persistentvolumes", "pods"]},
-                opts=child(self, depends_on=[self.restore]),
+                spec=drill_restore.spec,
+                # Independent Restores: neither waits for the other (they touch disjoint namespaces).
+                opts=child(self, depends_on=[
+                    self.server, self.locations[velero.RESTORE_LOCATION], self.drill_synced,
+                    *[tenant_namespaces[t] for t in drill_restore.namespaces if t in tenant_namespaces],
+                ]),
             )
         self.outputs["drillRestore"] = {
             "backup": restore.backup, "volumesBackup": restore.volumes_backup, "namespaces": restore_namespaces,
+            "restores": {d.role: d.name for d in planned},
+            "copyJob": plan.job_name, "copiedKopiaRepositories": list(plan.kopia_namespaces),
         }
+
+    def _copy_plan(self, planned: Sequence[velero.DrillRestore]) -> drill_copy.CopyPlan:
+        restore = self.config.restore
+        return drill_copy.copy_plan(
+            source_endpoint=restore.endpoint, source_bucket=restore.bucket, target_url=self._store_url,
+            target_bucket=self._args.stack.data.object_store.buckets.backups, restores=planned,
+        )
+
+    def _drill_copy(self, plan: drill_copy.CopyPlan) -> pulumi.Resource:
+        """The copy Job: prod's read-only keys to read, the sandbox's drill-copy account to write."""
+        args, stack = self._args, self._args.stack
+        copier = self._account(
+            "drill-copy-object-store", DRILL_COPY_PATH, "backup-drill-copy",
+            accounts.drill_copy_policy(plan.target_bucket, velero.BUCKET_PREFIX), args.secrets,
+            stack.data.object_store, args.minio_provider, [args.buckets["backups"]],
+        )
+        keys = {"accesskey": "access_key", "secretkey": "secret_key"}
+        source = args.secrets.deliver(self.namespace, drill_copy.SOURCE_SECRET, self.config.restore.credentials_path, keys)
+        target = args.secrets.deliver(self.namespace, drill_copy.TARGET_SECRET, DRILL_COPY_PATH, keys, depends_on=[copier.ready])
+        return k8s.batch.v1.Job(
+            "drill-copy",
+            metadata=meta(
+                plan.job_name, self.namespace, component=COMPONENT,
+                # pulumi-kubernetes awaits a Job until Complete (fails at once on Failed); the copy may be
+                # long. replaceUnready (pulumi-kubernetes#1575): a failed Job is re-run by the next `pulumi up`.
+                annotations={"pulumi.com/timeoutSeconds": str(drill_copy.COPY_DEADLINE_S), REPLACE_UNREADY: "true"},
+            ),
+            spec=drill_copy.copy_job_spec(
+                plan, mirror=stack.images.mirror, pull_secret=stack.images.pull_secret,
+                ca_configmap=args.endpoints.object_store_ca_configmap, ca_key=args.endpoints.object_store_ca_key,
+            ),
+            opts=child(self, depends_on=[*self._in_ns("backup"), *self._pulls, source, target, args.buckets["backups"]]),
+        )
+
+    def _drill_synced(self, plan: drill_copy.CopyPlan, location: pulumi.Resource) -> pulumi.Resource:
+        """A Job that ends once Velero has synced every copied Backup (Completed): the Restores wait for it."""
+        stack = self._args.stack
+        name = drill_copy.SYNC_WAITER
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=meta(name, self.namespace, component=COMPONENT),
+            opts=child(self, depends_on=self._in_ns("backup")),
+        )
+        role = k8s.rbac.v1.Role(
+            f"{name}-role", metadata=meta(name, self.namespace, component=COMPONENT),
+            rules=drill_copy.sync_role_rules(), opts=child(self, depends_on=self._in_ns("backup")),
+        )
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-binding", metadata=meta(name, self.namespace, component=COMPONENT),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            subjects=[{"kind": "ServiceAccount", "name": name, "namespace": self.namespace}],
+            opts=child(self, depends_on=[account, role]),
+        )
+        return k8s.batch.v1.Job(
+            name,
+            metadata=meta(
+                plan.sync_job_name, self.namespace, component=COMPONENT,
+                annotations={"pulumi.com/timeoutSeconds": str(drill_copy.SYNC_DEADLINE_S + 180), REPLACE_UNREADY: "true"},
+            ),
+            spec=drill_copy.sync_job_spec(
+                namespace=self.namespace, backups=plan.backups, mirror=stack.images.mirror,
+                pull_secret=stack.images.pull_secret,
+            ),
+            opts=child(self, depends_on=[location, binding, *self._pulls]),
+        )
 
     def _alerts(self) -> None:
         """Failed, too old, replication failing or lagging: one PrometheusRule."""
@@ -376,7 +458,7 @@ class Backups(pulumi.ComponentResource):
             template_data={velero.CREDENTIALS_KEY: velero.CLOUD_TEMPLATE}, depends_on=depends_on,
         )
 
-    def _location(self, location_name: str, spec) -> pulumi.Resource:
+    def _location(self, location_name: str, spec, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.Resource:
         # The spec may be an Output (the CA is read at deploy time): a CustomResource takes it whole.
         return k8s.apiextensions.CustomResource(
             f"location-{location_name}", api_version=velero.API, kind="BackupStorageLocation",
@@ -385,7 +467,7 @@ class Backups(pulumi.ComponentResource):
                 annotations={WAIT: "jsonpath={.status.phase}=Available", "pulumi.com/timeoutSeconds": "600"},
             ),
             spec=spec,
-            opts=child(self, depends_on=[self.server]),
+            opts=child(self, depends_on=[self.server, *depends_on]),
         )
 
 

@@ -26,12 +26,42 @@ VELERO_WRITER_PATH = "platform/backup/velero"
 GALERA_WRITER_PATH = "platform/backup/galera"
 REPLICATION_PATH = "platform/backup/replication"
 DRILL_READER_PATH = "platform/backup/drill-reader"  # prod: Get/List on the backups bucket, nothing else
+# The sandbox's own MinIO accounts for the drill (generated in the sandbox's Vault, drill_copy.py):
+# the copy Job's writer of velero/backups|kopia/*, and Velero's reader that writes velero/restores/*.
+DRILL_COPY_PATH = "platform/backup/drill-copy"
+DRILL_RESTORE_PATH = "platform/backup/drill-restore"
+SANDBOX_DRILL_PATHS = frozenset({DRILL_COPY_PATH, DRILL_RESTORE_PATH})
 WRITE_PATHS = frozenset({
     VELERO_WRITER_PATH, GALERA_WRITER_PATH, REPLICATION_PATH,
     "platform/object-store/root", "platform/object-store/kfp",
 })
 # Where the sandbox reads the read-only keys (copied from prod's DRILL_READER_PATH by a person).
 DEFAULT_RESTORE_CREDENTIALS = "platform/backup/prod-read-only"
+# Backups of the volumes Schedule (velero.VOLUMES_SCHEDULE, in-cluster or `-offsite`): Velero names
+# a scheduled backup `<schedule>-<YYYYMMDDhhmmss>` (pkg/apis/velero/v1/schedule_types.go
+# TimestampedName at v1.18.1, the time the controller submits it).
+VOLUMES_BACKUP_PREFIX = "kfplatform-tenant-volumes-"
+# The tenants and volumes Schedules share one cron: their backups of one run are submitted within
+# a minute or two; an hour apart they are not the same run.
+SAME_RUN_SECONDS = 3600
+_SCHEDULED_TIME = re.compile(r"-(?P<time>[0-9]{14})$")
+
+
+def scheduled_time(name: str) -> datetime | None:
+    """The submission time in a scheduled backup's name (UTC), or None (a hand-made name)."""
+    match = _SCHEDULED_TIME.search(name)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match["time"], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def run_gap_seconds(a: str, b: str) -> int | None:
+    """Seconds between the times in two scheduled backups' names; None if one has no such time."""
+    ta, tb = scheduled_time(a), scheduled_time(b)
+    return None if ta is None or tb is None else int(abs((ta - tb).total_seconds()))
 
 
 
@@ -195,8 +225,8 @@ class OffsiteLocation(Model):
     def _not_a_platform_location(cls, value: str) -> str:
         # velero.PRIMARY_LOCATION / RESTORE_LOCATION: a second BackupStorageLocation of that name would
         # replace the first (and the `-offsite` schedules would write to the in-cluster store).
-        if value in ("default", "prod-backups"):
-            raise ValueError(f"{value!r} is the name of the platform's own location (default, prod-backups); pick another")
+        if value in ("default", "drill-copy"):
+            raise ValueError(f"{value!r} is the name of the platform's own location (default, drill-copy); pick another")
         return value
     bucket: BucketName
     # The S3 region (Velero's BackupStorageLocation `config.region`): lower-case letters, digits, '-'.
@@ -217,7 +247,7 @@ class OffsiteLocation(Model):
     @field_validator("credentials_path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not VAULT_BACKUP_PATH.fullmatch(value) or value in WRITE_PATHS:
+        if not VAULT_BACKUP_PATH.fullmatch(value) or value in WRITE_PATHS | SANDBOX_DRILL_PATHS:
             raise ValueError(f"{value!r}: give a path of its own under platform/backup/ (e.g. platform/backup/offsite)")
         return value
 
@@ -285,14 +315,19 @@ class RestoreConfig(Model):
     """The sandbox's restore drill: bring the data tier and namespaces up from one of prod's backups."""
 
     backup: DnsLabel  # the Velero backup of the teams' objects, e.g. kfplatform-tenants-20261201013012
-    # The same night's backup of the opted-in teams' volumes (kfplatform-tenant-volumes-...), if any.
+    # The same run's backup of the opted-in teams' namespaces with their volumes' contents
+    # (kfplatform-tenant-volumes-...): required when a restored team opts in, refused otherwise
+    # (checks.py). Those namespaces are restored from it alone. Empty text means unset (what
+    # `pulumi config set --path ... ''` writes when no team opts in).
     volumes_backup: DnsLabel | None = None
     # Restore the database to this instant (UTC, ISO 8601, quoted); default: its newest physical backup.
     point_in_time: datetime | None = None
-    # Prod's object store as the sandbox reaches it (host:port, TLS), and its backups bucket.
+    # Prod's object store as the sandbox's pods (the copy Job, the database bootstrap) and
+    # `drill-backups` reach it (host:port, TLS), and its backups bucket.
     endpoint: HostPort
     bucket: BucketName = "kfp-backups"
-    # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person.
+    # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person; used
+    # by the copy Job, the database bootstrap and `drill-backups`, never by the sandbox's Velero.
     credentials_path: str = DEFAULT_RESTORE_CREDENTIALS
     # Namespaces the Velero Restore brings back; default: every tenant namespace.
     namespaces: list[DnsLabel] = []
@@ -305,13 +340,55 @@ class RestoreConfig(Model):
                 f"{value!r} holds credentials that can write prod's object store; the sandbox reads prod's backups "
                 f"with the read-only drill account only (prod {DRILL_READER_PATH}, copied to {DEFAULT_RESTORE_CREDENTIALS})"
             )
+        if value in SANDBOX_DRILL_PATHS:
+            raise ValueError(
+                f"{value!r} holds the sandbox's own generated drill keys (its MinIO), not prod's; name the copy of "
+                f"prod's read-only drill keys (default {DEFAULT_RESTORE_CREDENTIALS})"
+            )
         if not VAULT_BACKUP_PATH.fullmatch(value):
             raise ValueError(f"{value!r}: give a Vault path under platform/backup/ (default {DEFAULT_RESTORE_CREDENTIALS})")
+        return value
+
+    @field_validator("volumes_backup", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("backup")
+    @classmethod
+    def _not_the_volumes_backup(cls, value: str) -> str:
+        if value.startswith(VOLUMES_BACKUP_PREFIX):
+            raise ValueError(
+                f"{value!r} is the volumes schedule's backup: name the tenants backup (kfplatform-tenants-<time>) "
+                "here and this one in volumesBackup"
+            )
+        return value
+
+    @field_validator("volumes_backup")
+    @classmethod
+    def _a_volumes_backup_of_the_same_run(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(VOLUMES_BACKUP_PREFIX):
+            raise ValueError(
+                f"{value!r} is not a backup of the volumes schedule: name a {VOLUMES_BACKUP_PREFIX}<time> backup "
+                "(it holds the opted-in namespaces whole, with their volumes' contents)"
+            )
+        backup = info.data.get("backup")  # validated first (declared first); absent if it was refused
+        gap = run_gap_seconds(backup, value) if backup else None
+        if gap is not None and gap > SAME_RUN_SECONDS:
+            raise ValueError(
+                f"{value!r} was taken {gap // 3600}h{gap % 3600 // 60:02d}m apart from backup {backup!r}: name the volumes backup of "
+                f"the same run (both schedules share one cron; at most {SAME_RUN_SECONDS // 60} min apart), or "
+                "the teams would come back from different nights"
+            )
         return value
 
     @field_validator("point_in_time", mode="before")
     @classmethod
     def _iso_text(cls, value: object) -> object:
+        if value == "":  # `pulumi config set --path ... ''`: unset, the newest physical backup
+            return None
         # Pydantic would read a number as seconds since 1970 (`pointInTime: 0` is 1970-01-01): a
         # restore point is written as ISO 8601 text with its zone, nothing else.
         if value is not None and not isinstance(value, (str, datetime)):
@@ -334,7 +411,6 @@ class RestoreConfig(Model):
         if value.tzinfo is None:
             raise ValueError(f"{value.isoformat()!r}: give the time zone (e.g. 2026-11-30T22:00:00Z)")
         return value.astimezone(timezone.utc)
-
 
 class BackupConfig(Model):
     """Everything under `kubeflow-platform:backup`."""

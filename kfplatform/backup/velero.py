@@ -7,6 +7,7 @@ velero-12.1.0 (charts/velero/values.yaml, templates/deployment.yaml).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from . import releases
@@ -14,10 +15,11 @@ from .config import BackupConfig, OffsiteLocation, VeleroSchedule
 
 API = "velero.io/v1"
 PRIMARY_LOCATION = "default"
-RESTORE_LOCATION = "prod-backups"  # the sandbox's read-only view of prod's backups
+# The sandbox's location on its OWN backups bucket, holding the drill's copy of prod's backups
+# (drill_copy.py); ReadOnly, and never on prod's bucket.
+RESTORE_LOCATION = "drill-copy"
 CREDENTIALS_SECRET = "velero-cloud-credentials"  # key `cloud`: an AWS shared-credentials file
 OFFSITE_SECRET = "velero-offsite-credentials"
-RESTORE_SECRET = "velero-prod-read-only"
 CREDENTIALS_KEY = "cloud"  # the chart mounts the Secret at /credentials and reads /credentials/cloud
 BUCKET_PREFIX = "velero"  # Velero's objects in the backups bucket; Galera's are under galera/
 PLATFORM_SCHEDULE = "kfplatform-platform"
@@ -126,7 +128,10 @@ def schedules(
     The tenants' namespaces come from the tenants list, so a new team is in the next `pulumi up`'s
     Schedule with no other edit. One Schedule holds every team's objects (one backup name per
     night: what a drill restores); the teams that opt in to volume backups get a second Schedule
-    with Velero's file-system backup of their pods' volumes.
+    with Velero's file-system backup of their pods' volumes. That second Schedule takes the opted-in
+    namespaces WHOLE (every resource, no includedResources filter) plus the volumes' contents, so its
+    backup alone restores such a namespace: the drill restores them from it, and from nothing else
+    (drill_restores; Velero fills a pod's volumes only in a pod the same Restore creates).
     """
     if config.schedules is None:
         return {}
@@ -148,6 +153,8 @@ def schedules(
         )
     with_volumes = [team for team, volumes in tenants.items() if volumes]
     if with_volumes:
+        # Same cron as the tenants Schedule: both backups of one night start within the same minute
+        # (Velero names each `<schedule>-<time of submission>`, schedule_types.go TimestampedName).
         add(
             VOLUMES_SCHEDULE, config.schedules.tenants, namespaces=with_volumes, cluster_resources=False,
             fs_backup=True, labels={"kfplatform.io/backup": "tenant-volumes"},
@@ -166,9 +173,9 @@ def restore_name(backup: str) -> str:
     return f"{name[:54].rstrip('-')}-{hashlib.sha256(backup.encode()).hexdigest()[:8]}"
 
 
-def restore_spec(backup: str, namespaces: Sequence[str]) -> dict:
+def restore_spec(backup: str, namespaces: Sequence[str], excluded_namespaces: Sequence[str] = ()) -> dict:
     """The drill's Velero Restore: the selected namespaces, never over what the sandbox made itself."""
-    return {
+    spec = {
         "backupName": backup,
         "includedNamespaces": sorted(namespaces),
         "excludedResources": list(NOT_RESTORED),
@@ -176,6 +183,67 @@ def restore_spec(backup: str, namespaces: Sequence[str]) -> dict:
         "existingResourcePolicy": "none",
         "includeClusterResources": False,
     }
+    if excluded_namespaces:
+        spec["excludedNamespaces"] = sorted(excluded_namespaces)
+    return spec
+
+
+# Velero v1.18.1 semantics the drill's two Restores rely on (vmware-tanzu/velero at tag v1.18.1):
+# - pkg/restore/restore.go `Restore()`: namespaces are filtered by includedNamespaces AND
+#   excludedNamespaces (collections.IncludesExcludes); `restoreItem()` returns early for an object
+#   that already exists in the cluster (AlreadyExists: a warning under existingResourcePolicy none),
+#   BEFORE `restorePodVolumeBackups()`: a pod's file-system backup is restored only into a pod the
+#   same Restore created, and only when persistentvolumeclaims and persistentvolumes are not
+#   excluded. So the Restore that fills an opted-in namespace must be the one that creates it whole.
+# - pkg/podvolume/restorer.go `newPodVolumeRestore()`: each PodVolumeRestore carries the label
+#   velero.io/restore-name=<restore name>; pkg/apis/velero/v1/pod_volume_restore_type.go: phases
+#   New, Accepted, Prepared, InProgress, Canceling, Canceled, Completed, Failed. RestoreStatus
+#   (restore_types.go) has errors/warnings counts but no pod-volume counts: the drill reads the
+#   PodVolumeRestore objects.
+# - pkg/controller/restore_controller.go: a Restore names its backup by `backupName` (or the
+#   newest Completed backup of `scheduleName`, by status.startTimestamp); the controller then fills
+#   spec.scheduleName from the backup's velero.io/schedule-name label.
+TENANTS_RESTORE = "tenants"
+VOLUMES_RESTORE = "volumes"
+
+
+@dataclass(frozen=True)
+class DrillRestore:
+    """One of the drill's Velero Restores: which backup, which namespaces, which it leaves alone."""
+
+    role: str  # TENANTS_RESTORE or VOLUMES_RESTORE
+    backup: str
+    namespaces: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return restore_name(self.backup)
+
+    @property
+    def spec(self) -> dict:
+        return restore_spec(self.backup, self.namespaces, self.excluded)
+
+
+def drill_restores(
+    *, backup: str, volumes_backup: str | None, namespaces: Iterable[str], volume_teams: Iterable[str],
+) -> list[DrillRestore]:
+    """The drill's Restores: opted-in teams' namespaces from the volumes backup alone (objects and
+    volume contents in one Restore, so their pods get their data back), every other selected
+    namespace from the tenants backup, which excludes the opted-in ones. No Restore pre-creates what
+    the other must fill; a Restore with no namespace is not made (an empty includedNamespaces would
+    mean every namespace of the backup)."""
+    selected = sorted(set(namespaces))
+    with_volumes = sorted(set(selected) & set(volume_teams))
+    plain = [n for n in selected if n not in with_volumes]
+    out: list[DrillRestore] = []
+    if plain:
+        out.append(DrillRestore(TENANTS_RESTORE, backup, tuple(plain), tuple(with_volumes)))
+    if with_volumes:
+        if volumes_backup is None:  # the config refuses this (checks.py); never restore them from the tenants backup
+            raise ValueError(f"{', '.join(with_volumes)} back up their volumes: name the volumes backup")
+        out.append(DrillRestore(VOLUMES_RESTORE, volumes_backup, tuple(with_volumes)))
+    return out
 
 
 def dpa_spec(*, location, node_agent: bool) -> dict:

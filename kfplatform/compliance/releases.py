@@ -5,6 +5,7 @@ named) or the all-zero placeholder, which the policy pack refuses and no registr
 """
 from __future__ import annotations
 
+from ..backup import releases as backup_releases
 from ..data.releases import Chart, _pinned, _placeholder
 
 COMPONENT = "compliance"
@@ -38,6 +39,8 @@ VECTOR = _placeholder("docker.io", "timberio/vector", "0.56.0-distroless-libc", 
 
 # MinIO's client, for the one-shot Job that sets the audit bucket's default retention
 # (pulumi-minio 0.17.1 has no retention resource; ../shared/FACTS.md).
-MINIO_CLIENT = _placeholder("quay.io", "minio/mc", "RELEASE.2025-08-13T08-35-41Z", COMPONENT)
+MINIO_CLIENT = _pinned(
+    "quay.io", "minio/mc", "RELEASE.2025-08-13T08-35-41Z", backup_releases.MC_DIGEST, backup_releases.MC_SOURCE, COMPONENT,
+)
 
 IMAGES = {"policyController": POLICY_CONTROLLER, "leasesCleanup": LEASES_CLEANUP, "vector": VECTOR, "minioClient": MINIO_CLIENT}

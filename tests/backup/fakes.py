@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.tools import require_tool
@@ -27,6 +28,10 @@ class FakeApis:
         self.polls_before_done = 1  # the first GET of a run says RUNNING
         self.created_runs: list[dict] = []
         self.dashboard_status = 302
+        # Kubernetes collections the fake lists (GET .../<plural>); a path in missing_collections
+        # answers 404, as the API server does when the CRD is not installed.
+        self.collections = {"backups", "restores", "podvolumerestores", "podvolumebackups"}
+        self.missing_collections: set[str] = set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,13 +51,16 @@ class FakeApis:
             def do_GET(self):
                 fake.requests.append(("GET", self.path))
                 path, _, query = self.path.partition("?")
-                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                params = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
                 if path == "/":
                     return self._send(fake.dashboard_status, headers={"Location": "/oauth2/start"})
                 if path in fake.objects:
                     return self._send(200, fake.objects[path])
-                if path.endswith("/backups"):
-                    items = [o for p, o in fake.objects.items() if p.startswith(path + "/")]
+                if path.rsplit("/", 1)[-1] in fake.collections and path not in fake.missing_collections:
+                    # A list, filtered by `labelSelector` (k=v[,k=v]: equality only, as the drill sends it).
+                    wanted = dict(term.split("=", 1) for term in params.get("labelSelector", "").split(",") if term)
+                    items = [o for p, o in fake.objects.items() if p.rsplit("/", 1)[0] == path
+                             and all(o.get("metadata", {}).get("labels", {}).get(k) == v for k, v in wanted.items())]
                     return self._send(200, {"items": items})
                 if path == "/apis/v2beta1/experiments":
                     return self._send(200, {"experiments": [e for e in fake.experiments if e["namespace"] == params.get("namespace")]})
@@ -148,3 +156,113 @@ class MariaDbServer:
                 self.process.wait()
         self.log.close()
         shutil.rmtree(self.dir / "data", ignore_errors=True)
+
+
+class FakeProdStore:
+    """Prod's object store (S3 ListObjectsV2 and GetObject, path-style) and the sandbox's Vault (KV v2
+    read), served on 127.0.0.1. Every S3 request must carry a SigV4 Authorization by the expected
+    reader's keys (checked with the signer the unit tests hold to the published S3 examples); any
+    method but GET is refused and recorded, so a test sees that nothing was written."""
+
+    PAGE = 4  # small pages: listing must follow continuation tokens
+
+    def __init__(self, *, bucket: str, access_key: str, secret_key: str, vault_path: str, vault_token: str):
+        from kfplatform.backup.drill.s3 import authorization
+
+        self.bucket, self.access_key, self.secret_key = bucket, access_key, secret_key
+        self.objects: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.vault = {vault_path: {"access_key": access_key, "secret_key": secret_key}}
+        self.vault_token = vault_token
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: bytes, content_type="application/xml"):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _error(self, status: int, code: str):
+                self._send(status, f"<Error><Code>{code}</Code></Error>".encode())
+
+            def _refuse(self):
+                fake.requests.append((self.command, self.path))
+                self._error(405, "MethodNotAllowed")
+
+            do_PUT = do_POST = do_DELETE = do_HEAD = _refuse
+
+            def do_GET(self):
+                fake.requests.append(("GET", self.path))
+                path, _, query = self.path.partition("?")
+                params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
+                if path.startswith("/v1/"):
+                    if self.headers.get("X-Vault-Token") != fake.vault_token:
+                        return self._send(403, b'{"errors": ["permission denied"]}', "application/json")
+                    data = fake.vault.get(path.split("/data/", 1)[-1])
+                    if data is None:
+                        return self._send(404, b'{"errors": []}', "application/json")
+                    return self._send(200, json.dumps({"data": {"data": data}}).encode(), "application/json")
+                auth = self.headers.get("Authorization", "")
+                access = auth.split("Credential=", 1)[-1].split("/", 1)[0]
+                expected = authorization(
+                    method="GET", host=self.headers["Host"], path=urllib.parse.unquote(path), query=params, headers={},
+                    access_key=access, secret_key=fake.secret_key, region="us-east-1", service="s3",
+                    amz_date=self.headers.get("x-amz-date", ""), payload_sha256=self.headers.get("x-amz-content-sha256", ""),
+                )
+                if access != fake.access_key:
+                    return self._error(403, "InvalidAccessKeyId")
+                if auth != expected:
+                    return self._error(403, "SignatureDoesNotMatch")
+                bucket, _, key = urllib.parse.unquote(path).lstrip("/").partition("/")
+                if bucket != fake.bucket:
+                    return self._error(404, "NoSuchBucket")
+                if not key:
+                    return self._list(params)
+                if key not in fake.objects:
+                    return self._error(404, "NoSuchKey")
+                return self._send(200, fake.objects[key], "application/octet-stream")
+
+            def _list(self, params):
+                assert params.get("list-type") == "2" and params.get("delimiter") == "/", params
+                prefix = params.get("prefix", "")
+                folders = sorted({prefix + k[len(prefix):].split("/", 1)[0] + "/" for k in fake.objects
+                                  if k.startswith(prefix) and "/" in k[len(prefix):]})
+                start = int(params.get("continuation-token") or 0)
+                page = folders[start:start + fake.PAGE]
+                more = start + fake.PAGE < len(folders)
+                xml = ['<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+                       f"<Name>{fake.bucket}</Name><Prefix>{prefix}</Prefix>",
+                       f"<IsTruncated>{'true' if more else 'false'}</IsTruncated>"]
+                if more:
+                    xml.append(f"<NextContinuationToken>{start + fake.PAGE}</NextContinuationToken>")
+                xml += [f"<CommonPrefixes><Prefix>{p}</Prefix></CommonPrefixes>" for p in page]
+                xml.append("</ListBucketResult>")
+                self._send(200, "".join(xml).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def put_backup(self, name: str, schedule: str, *, phase="Completed", expiration="2027-01-01T01:30:00Z"):
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(name[-14:], "%Y%m%d%H%M%S"))
+        self.objects[f"velero/backups/{name}/velero-backup.json"] = json.dumps({
+            "metadata": {"name": name, "labels": {"velero.io/schedule-name": schedule}},
+            "spec": {"ttl": "720h0m0s"}, "status": {"phase": phase, "startTimestamp": start, "expiration": expiration},
+        }).encode()
+        self.objects[f"velero/backups/{name}/{name}.tar.gz"] = b"contents"
+
+    def __enter__(self) -> "FakeProdStore":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [r for r in self.requests if r[0] != "GET"]

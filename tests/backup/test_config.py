@@ -45,17 +45,34 @@ BAD = [
     ("prod", "offsite.credentialsPath", "platform/backup/velero", "a path of its own", "platform/backup/dr-site"),
     ("prod", "offsite.bucket", "DR_Bucket", "S3 bucket name", "dr-bucket"),
     ("prod", "offsite.name", "default", "platform's own location", "dr-site"),
-    ("prod", "offsite.name", "prod-backups", "platform's own location", "offsite-2"),
+    ("prod", "offsite.name", "drill-copy", "platform's own location", "offsite-2"),
+    ("prod", "offsite.credentialsPath", "platform/backup/drill-copy", "a path of its own", "platform/backup/drill-copies"),
     ("prod", "replication.maxLagMinutes", 0, "greater than or equal to 1", 5),
     ("sandbox", "restore.credentialsPath", "platform/backup/velero", "can write prod", "platform/backup/prod-read-only"),
     ("sandbox", "restore.credentialsPath", "platform/object-store/root", "can write prod", "platform/backup/prod-ro-2"),
     ("sandbox", "restore.credentialsPath", "tenants/team-nlp/object-store", "under platform/backup/", "platform/backup/drill"),
+    # The sandbox's own generated drill keys (its MinIO) are not prod's read-only keys.
+    ("sandbox", "restore.credentialsPath", "platform/backup/drill-copy", "sandbox's own generated drill keys",
+     "platform/backup/drill-copy-ro"),
+    ("sandbox", "restore.credentialsPath", "platform/backup/drill-restore", "sandbox's own generated drill keys",
+     "platform/backup/drill-reader"),
     ("sandbox", "restore.endpoint", "https://minio-admin.ml.example.com", "host:port", "minio-admin.ml.example.com:9000"),
     ("sandbox", "restore.pointInTime", "2026-12-01T01:30:00", "time zone", "2026-12-01T01:30:00+01:00"),
-    ("sandbox", "restore.backup", "Kfplatform_Tenants", "DNS label", "kfplatform-tenants-20261130013005"),
-    ("sandbox", "restore.volumesBackup", "volumes backup", "DNS label", "kfplatform-tenant-volumes-20261130013007"),
+    ("sandbox", "restore.backup", "Kfplatform_Tenants", "DNS label", "kfplatform-tenants-20261201013005"),
+    ("sandbox", "restore.backup", "kfplatform-tenant-volumes-20261201013012", "volumes schedule's backup",
+     "kfplatform-tenants-20261201020000"),
+    ("sandbox", "restore.volumesBackup", "volumes backup", "DNS label", "kfplatform-tenant-volumes-20261201013007"),
+    # The opted-in teams' namespaces come back from a volumes backup of the same run as `backup`.
+    ("sandbox", "restore.volumesBackup", "kfplatform-tenants-20261201013013", "not a backup of the volumes schedule",
+     "kfplatform-tenant-volumes-20261201013013"),
+    ("sandbox", "restore.volumesBackup", "kfplatform-tenant-volumes-20261130013013", "23h59m apart",
+     "kfplatform-tenant-volumes-20261201022959"),
+    ("sandbox", "restore.volumesBackup", "kfplatform-tenant-volumes-20261201023013", "60 min apart",
+     "kfplatform-tenant-volumes-20261201003012"),
+    ("sandbox", "restore.volumesBackup", None, "team-vision back up their volumes", "kfplatform-tenant-volumes-x"),
+    ("sandbox", "restore.volumesBackup", "", "team-vision back up their volumes", "kfplatform-tenant-volumes-x"),
     ("sandbox", "restore.bucket", "kfp_backups", "S3 bucket name", "kfp-backups-2"),
-    ("sandbox", "restore.namespaces", ["Team-NLP"], "DNS label", ["team-nlp"]),
+    ("sandbox", "restore.namespaces", ["Team-NLP"], "DNS label", ["team-nlp", "team-vision"]),
     ("sandbox", "restore.namespaces", ["kubeflow"], "not a team of tenants/", ["team-vision", "team-nlp"]),
     ("prod", "distribution", "eks", "'kubernetes' or 'openshift'", "openshift"),
     ("prod", "schedules.platform.offsite", "yes please", "valid boolean", False),
@@ -77,6 +94,15 @@ def test_a_bad_value_is_refused_at_its_key_and_its_neighbour_loads(stack, key, b
     section = copy.deepcopy(backup_section(stack))
     _set(key, good)(section)
     load_with_backup(stack, section)
+
+
+def test_a_volumes_backup_with_no_opted_in_team_to_restore_is_refused_and_without_it_loads():
+    found = issues("sandbox", _set("restore.namespaces", ["team-nlp"]))  # team-vision opts in; team-nlp does not
+    assert "no restored team backs up its volumes" in found[B + "restore.volumesBackup"]
+    section = copy.deepcopy(backup_section("sandbox"))
+    section["restore"]["namespaces"] = ["team-nlp"]
+    section["restore"]["volumesBackup"] = ""  # what the CI job writes when no team opts in: unset
+    assert load_with_backup("sandbox", section).stack.backup.restore.volumes_backup is None
 
 
 def test_an_unknown_key_is_a_typo_not_a_silent_default():

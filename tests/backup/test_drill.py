@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+import types
 from datetime import datetime, timedelta, timezone
 
 import pymysql  # requirements.txt: the drill talks to MariaDB through it
@@ -11,9 +13,11 @@ import pytest
 import yaml
 
 from kfplatform import cli
+from kfplatform.backup import drill_copy, velero
 from kfplatform.backup.drill import checks
+from kfplatform.backup.drill import run as drill_run
 from kfplatform.backup.drill.clients import DrillRefused
-from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, report, run_drill
+from kfplatform.backup.drill.run import PROBE_PIPELINE, DrillOptions, newest_backups, report, run_drill
 from tests.conftest import PROJECT_DIR, copy_project
 from tests.tools import require_kfp_python
 
@@ -22,6 +26,8 @@ from .kfp_schema import DDL, insert_run
 
 
 BACKUP = "kfplatform-tenants-20261201013012"
+VOLUMES = "kfplatform-tenant-volumes-20261201013013"  # Pulumi.sandbox.yaml: team-vision opts in
+VELERO = "/apis/velero.io/v1/namespaces/velero"
 POINT = datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)
 P = int(POINT.timestamp())
 # Sample history: the newest run 30 minutes before the restore point.
@@ -69,7 +75,7 @@ def test_the_history_criterion_on_a_real_mariadb_with_kfps_schema(mariadb, point
         assert not missing.passed and "does not list 1" in missing.detail
 
 
-def _project(tmp_path, fake_url: str, restore: dict | None = None):
+def _project(tmp_path, fake_url: str, restore: dict | None = None, volume_teams: bool = True):
     copy_project(tmp_path)
     path = tmp_path / "Pulumi.sandbox.yaml"
     data = yaml.safe_load(path.read_text())
@@ -77,6 +83,10 @@ def _project(tmp_path, fake_url: str, restore: dict | None = None):
     data["config"]["kubeflow-platform:secrets"]["vault"]["kubernetes"]["host"] = fake_url.replace("http://", "https://")
     if restore is not None:
         data["config"]["kubeflow-platform:backup"]["restore"].update(restore)
+    if not volume_teams:  # no team backs up its volumes: no volumes backup to name, no volumes Restore
+        vision = tmp_path / "tenants" / "team-vision.yaml"
+        vision.write_text(vision.read_text().replace("backup: {notebookVolumes: true}", ""))
+        data["config"]["kubeflow-platform:backup"]["restore"].pop("volumesBackup")
     path.write_text(yaml.safe_dump(data))
     return tmp_path
 
@@ -92,10 +102,11 @@ def _kubeconfig(tmp_path, server: str, context: str = "ml-sandbox", user: dict |
     return str(path)
 
 
-def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z", phase: str = "Completed"):
+def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z", phase: str = "Completed",
+                     ttl: str = "720h0m0s"):
     fake.objects[f"/apis/velero.io/v1/namespaces/velero/backups/{BACKUP}"] = {
         "metadata": {"name": BACKUP, "creationTimestamp": "2026-12-01T01:30:12Z"},
-        "spec": {"ttl": "720h0m0s"},
+        "spec": {"ttl": ttl},
         "status": {"phase": phase, "startTimestamp": "2026-12-01T01:30:12Z", "expiration": expiration},
     }
     fake.objects["/apis/k8s.mariadb.com/v1alpha1/namespaces/kubeflow-db/mariadbs/galera"] = {
@@ -107,9 +118,63 @@ def _sandbox_objects(fake: FakeApis, *, expiration: str = "2026-12-31T01:30:12Z"
         "status": {"phase": "Completed"},
     }
     fake.listed_runs = {"team-nlp": ["a" * 32, "c" * 32], "team-vision": ["b" * 32]}
+    # The volumes backup of the same run, synced with its PodVolumeBackups, and the drill's second
+    # Restore with one PodVolumeRestore per backed-up volume (labels as Velero v1.18.1 sets them).
+    fake.objects[f"{VELERO}/backups/{VOLUMES}"] = {
+        "metadata": {"name": VOLUMES, "creationTimestamp": "2026-12-01T01:30:13Z",
+                     "labels": {"velero.io/schedule-name": "kfplatform-tenant-volumes"}},
+        "spec": {"ttl": ttl},
+        "status": {"phase": "Completed", "startTimestamp": "2026-12-01T01:30:13Z", "expiration": expiration},
+    }
+    fake.objects[f"{VELERO}/restores/drill-{VOLUMES}"] = {
+        "metadata": {"name": f"drill-{VOLUMES}", "creationTimestamp": "2026-12-01T08:59:58Z"},
+        "status": {"phase": "Completed"},
+    }
+    for pod, volume in (("nb-maria-0", "home"), ("nb-li-0", "home")):
+        spec = {"pod": {"namespace": "team-vision", "name": pod}, "volume": volume}
+        fake.objects[f"{VELERO}/podvolumebackups/{VOLUMES}-{pod}"] = {
+            "metadata": {"name": f"{VOLUMES}-{pod}", "labels": {"velero.io/backup-name": VOLUMES}},
+            "spec": spec, "status": {"phase": "Completed"},
+        }
+        fake.objects[f"{VELERO}/podvolumerestores/drill-{VOLUMES}-{pod}"] = {
+            "metadata": {"name": f"drill-{VOLUMES}-{pod}", "labels": {"velero.io/restore-name": f"drill-{VOLUMES}"}},
+            "spec": spec, "status": {"phase": "Completed"},
+        }
+    # The copy Job the stack declares (named after what it copies: with or without team-vision's
+    # volumes), Complete after 15 minutes, created before everything else of the restore.
+    for name in _copy_jobs():
+        fake.objects[f"/apis/batch/v1/namespaces/velero/jobs/{name}"] = {
+            "metadata": {"name": name, "creationTimestamp": "2026-12-01T08:40:00Z"},
+            "status": {"startTime": "2026-12-01T08:40:02Z", "completionTime": "2026-12-01T08:55:02Z", "succeeded": 1,
+                       "conditions": [{"type": "Complete", "status": "True"}]},
+        }
+    # Another restore's PodVolumeRestore: not this drill's (the label selects).
+    fake.objects[f"{VELERO}/podvolumerestores/other-1"] = {
+        "metadata": {"name": "other-1", "labels": {"velero.io/restore-name": "other"}},
+        "spec": {"pod": {"namespace": "team-vision", "name": "x"}, "volume": "v"}, "status": {"phase": "Failed"},
+    }
+
+
+def _copy_jobs() -> list[str]:
+    """The copy Job's name for the sandbox stack's restore, with team-vision opted in and without."""
+    names = []
+    for volumes, teams in ((VOLUMES, ["team-vision"]), (None, [])):
+        restores = velero.drill_restores(backup=BACKUP, volumes_backup=volumes, volume_teams=teams,
+                                         namespaces=["team-forecasting", "team-nlp", "team-vision"])
+        names.append(drill_copy.copy_plan(source_endpoint="minio-admin.ml.example.com:443", source_bucket="kfp-backups",
+                                          target_url="", target_bucket="", restores=restores).job_name)
+    return names
+
+
+def _drill_clock():
+    """The drill's clock, running from 2026-12-01T10:00Z (the morning after the backups above), so
+    their retention never depends on the day the suite runs."""
+    offset = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc).timestamp() - time.time()
+    return lambda: time.time() + offset
 
 
 def _options(project, kubeconfig, fake, mariadb, tmp_path, **kw) -> DrillOptions:
+    kw.setdefault("clock", _drill_clock())
     return DrillOptions(
         project=project, stack="sandbox", backup=BACKUP, kubeconfig=kubeconfig, kfp_url=fake.url,
         kfp_namespace="team-nlp", kfp_user="oncall-ml@example.com", db_port=mariadb.port if mariadb else 1,
@@ -134,9 +199,20 @@ def test_a_drill_checks_the_criteria_logs_the_rto_and_compares_with_the_previous
         record, delta = run_drill(opts, pymysql.connect)
         assert record["passed"], record["criteria"]
         assert [c["name"] for c in record["criteria"]] == ["dashboard", "run_history", "new_run"]
-        assert [s["name"] for s in record["steps"]][:3] == ["preflight", "data tier restored", "namespaces restored"]
-        # RTO from the moment the restore began (the MariaDB's creation) to the last criterion.
-        assert record["restoreBeganAt"] == "2026-12-01T09:00:00Z" and record["rtoSeconds"] > 0
+        assert [s["name"] for s in record["steps"]][:5] == [
+            "preflight", "backups copied into the sandbox", "data tier restored", "namespaces restored",
+            "opted-in namespaces and volumes restored"]
+        volumes_step = record["steps"][4]
+        assert volumes_step["ok"] and "2/2 pod volume restores Completed" in volumes_step["detail"]
+        # The copy step is the copy Job's own duration (15 min), not the drill's wait for it.
+        copy_step = record["steps"][1]
+        assert copy_step["ok"] and copy_step["seconds"] == 900.0 and "Complete in 900s" in copy_step["detail"]
+        # RTO from the moment the restore began (the earliest creation: the copy Job's, before the
+        # Restores could start) to the last criterion: it covers the copy and both Restores.
+        assert record["restoreBeganAt"] == "2026-12-01T08:40:00Z" and record["rtoSeconds"] > 0
+        assert record["volumesBackup"] == VOLUMES
+        assert [(r["backup"], r["namespaces"]) for r in record["restores"]] == [
+            (BACKUP, ["team-forecasting", "team-nlp"]), (VOLUMES, ["team-vision"])]
         assert delta["namespaces restored"] < -1700 and delta["rto"] < 0 and delta["preflight"] is None
         # The probe pipeline was submitted as compiled, in the drill's experiment in the team's namespace.
         submitted = fake.created_runs[0]
@@ -154,7 +230,8 @@ def test_a_drill_checks_the_criteria_logs_the_rto_and_compares_with_the_previous
 
 def test_a_failed_new_run_fails_the_drill_and_the_cli_exits_1(tmp_path, mariadb, monkeypatch):
     with FakeApis() as fake:
-        _sandbox_objects(fake)
+        # The CLI runs on the real clock: backups kept long enough for any day the suite runs.
+        _sandbox_objects(fake, expiration="2099-01-01T00:00:00Z", ttl="876000h0m0s")
         fake.run_outcome = "FAILED"
         fake.polls_before_done = 0  # the CLI polls every 10 s: answer at once
         (tmp_path / "p").mkdir()
@@ -204,9 +281,79 @@ def test_a_failed_velero_restore_fails_the_drill_even_if_the_criteria_hold(tmp_p
     assert record["passed"] is False and record["rtoSeconds"] is None
 
 
+def _pvr(fake, pod):
+    return fake.objects[f"{VELERO}/podvolumerestores/drill-{VOLUMES}-{pod}"]
+
+
+# The two Restores of a drill (tenants backup: every team but the opted-in ones; volumes backup: the
+# opted-in teams whole, with their volumes), each a timed step judged on its own.
+# (change to the fake, project has an opted-in team, {step: (ok, words in its detail)})
+RESTORE_OUTCOMES = {
+    "both completed": (None, True, {
+        "namespaces restored": (True, f"drill-{BACKUP} Completed"),
+        "opted-in namespaces and volumes restored": (True, "2/2 pod volume restores Completed")}),
+    "tenants restore partially failed": (
+        lambda f: f.objects[f"{VELERO}/restores/drill-{BACKUP}"].update(status={"phase": "PartiallyFailed", "errors": 2, "warnings": 7}),
+        True, {"namespaces restored": (False, f"drill-{BACKUP} PartiallyFailed: 2 errors, 7 warnings"),
+               "opted-in namespaces and volumes restored": (True, "2/2")}),
+    "volumes restore partially failed": (
+        lambda f: f.objects[f"{VELERO}/restores/drill-{VOLUMES}"].update(status={"phase": "PartiallyFailed", "errors": 1}),
+        True, {"namespaces restored": (True, "Completed"),
+               "opted-in namespaces and volumes restored": (False, f"drill-{VOLUMES} PartiallyFailed: 1 errors, 0 warnings")}),
+    "volumes restore never created": (
+        lambda f: f.objects.pop(f"{VELERO}/restores/drill-{VOLUMES}"),
+        True, {"namespaces restored": (True, "Completed"),
+               "opted-in namespaces and volumes restored": (False, f"timed out: Velero Restore drill-{VOLUMES} (of {VOLUMES}) does not exist")}),
+    "a pod volume restore failed": (
+        lambda f: _pvr(f, "nb-li-0").update(status={"phase": "Failed", "message": "kopia: snapshot not found"}),
+        True, {"opted-in namespaces and volumes restored": (False, "1 Failed: team-vision/nb-li-0:home (kopia: snapshot not found)")}),
+    "a volume did not come back": (  # e.g. the pod existed before the Restore: Velero skips its volumes
+        lambda f: f.objects.pop(f"{VELERO}/podvolumerestores/drill-{VOLUMES}-nb-maria-0"),
+        True, {"opted-in namespaces and volumes restored": (False, "1/2 pod volume restores Completed: volumes backed up but not restored (team-vision/nb-maria-0:home)")}),
+    "no opted-in team": (None, False, {"namespaces restored": (True, f"drill-{BACKUP} Completed")}),
+    # The copy Job (the Restores read only what it staged): failed, or never made.
+    "the copy job failed": (
+        lambda f: f.objects[f"/apis/batch/v1/namespaces/velero/jobs/{_copy_jobs()[0]}"].update(status={
+            "failed": 3, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                         "message": "Job has reached the specified backoff limit"}]}),
+        True, {"backups copied into the sandbox": (False, f"copy Job {_copy_jobs()[0]} Failed: BackoffLimitExceeded"),
+               "namespaces restored": (True, "Completed")}),
+    "the copy job was never made": (
+        lambda f: f.objects.pop(f"/apis/batch/v1/namespaces/velero/jobs/{_copy_jobs()[0]}"),
+        True, {"backups copied into the sandbox": (False, f"timed out: copy Job {_copy_jobs()[0]} does not exist")}),
+}
+
+
+@pytest.mark.parametrize("case", list(RESTORE_OUTCOMES))
+def test_the_drill_waits_for_and_judges_each_restore_as_its_own_step(tmp_path, mariadb, case):
+    change, volume_teams, expected = RESTORE_OUTCOMES[case]
+    with FakeApis() as fake:
+        _sandbox_objects(fake)
+        if change:
+            change(fake)
+        (tmp_path / "p").mkdir()
+        project = _project(tmp_path / "p", fake.url, volume_teams=volume_teams)
+        opts = _options(project, _kubeconfig(tmp_path, fake.url), fake, mariadb, tmp_path)
+        opts.wait_timeout_s = 0.3
+        record, _ = run_drill(opts, pymysql.connect)
+        volumes_read = [r for r in fake.requests if VOLUMES in r[1]]
+    steps = {s["name"]: s for s in record["steps"]}
+    for name, (ok, words) in expected.items():
+        assert steps[name]["ok"] is ok and words in steps[name]["detail"], steps[name]
+    all_ok = all(ok for ok, _ in expected.values())
+    assert record["passed"] is all_ok and (record["rtoSeconds"] is None) is (not all_ok)
+    assert all(c["passed"] for c in record["criteria"])  # the criteria alone do not pass a drill
+    if not volume_teams:  # nothing opted in: no volumes Restore expected, none waited for or read
+        assert "opted-in namespaces and volumes restored" not in steps and record["volumesBackup"] is None
+        assert volumes_read == []
+        assert record["restores"] == [{"name": f"drill-{BACKUP}", "backup": BACKUP,
+                                       "namespaces": ["team-forecasting", "team-nlp", "team-vision"]}]
+
+
 REFUSALS = {
     "unknown backup": (
-        dict(backup="kfplatform-tenants-20250101000000", restore={"backup": "kfplatform-tenants-20250101000000"}), {},
+        dict(backup="kfplatform-tenants-20250101000000", restore={
+            "backup": "kfplatform-tenants-20250101000000", "volumesBackup": "kfplatform-tenant-volumes-20250101000001"}), {},
         "unknown backup 'kfplatform-tenants-20250101000000': the sandbox's Velero does not list it",
     ),
     "expired backup": ({}, dict(expiration="2026-11-01T00:00:00Z"), "older than its retention"),
@@ -216,7 +363,23 @@ REFUSALS = {
     "another cluster": (dict(server="https://api.other.example.com:6443"), {}, "not the sandbox's API server"),
     "prod write credentials": (dict(restore={"credentialsPath": "platform/backup/velero"}), {}, "can write prod"),
     "prod stack": (dict(stack="prod"), {}, "never runs against prod"),
-    "other backup than the stack's": (dict(restore={"backup": "kfplatform-tenants-20261130013000"}), {}, "not 'kfplatform-tenants-2026120"),
+    "other backup than the stack's": (
+        dict(restore={"backup": "kfplatform-tenants-20261130013000", "volumesBackup": "kfplatform-tenant-volumes-20261130013001"}),
+        {}, "not 'kfplatform-tenants-2026120"),
+    # The volumes backup is checked like the tenants one.
+    "unknown volumes backup": (
+        dict(objects=lambda f: f.objects.pop(f"{VELERO}/backups/{VOLUMES}")), {},
+        f"unknown volumes backup '{VOLUMES}': the sandbox's Velero does not list it"),
+    "expired volumes backup": (
+        dict(objects=lambda f: f.objects[f"{VELERO}/backups/{VOLUMES}"]["status"].update(expiration="2026-11-30T00:00:00Z")),
+        {}, f"volumes backup '{VOLUMES}' is older than its retention"),
+    "incomplete volumes backup": (
+        dict(objects=lambda f: f.objects[f"{VELERO}/backups/{VOLUMES}"]["status"].update(phase="PartiallyFailed")),
+        {}, f"volumes backup '{VOLUMES}' is 'PartiallyFailed', not Completed"),
+    "volumes backup of another night": (
+        dict(restore={"volumesBackup": "kfplatform-tenant-volumes-20261130013013"}), {}, "taken 23h59m apart"),
+    "an opted-in team without a volumes backup": (
+        dict(restore={"volumesBackup": ""}), {}, "team-vision back up their volumes"),
 }
 
 
@@ -225,6 +388,8 @@ def test_bad_input_is_refused_before_anything_is_touched(tmp_path, case):
     change, backup_change, words = REFUSALS[case]
     with FakeApis() as fake:
         _sandbox_objects(fake, **backup_change)
+        if "objects" in change:
+            change["objects"](fake)
         (tmp_path / "p").mkdir()
         project = _project(tmp_path / "p", fake.url, change.get("restore"))
         kubeconfig = _kubeconfig(tmp_path, change.get("server", fake.url), change.get("context", "ml-sandbox"))
@@ -235,7 +400,8 @@ def test_bad_input_is_refused_before_anything_is_touched(tmp_path, case):
             run_drill(opts, lambda **kw: pytest.fail("the database must not be contacted"))
         assert words in str(refused.value), str(refused.value)
         assert fake.writes() == []  # nothing created or changed
-        if case in ("prod context", "prod server", "another cluster", "prod write credentials", "prod stack"):
+        if case in ("prod context", "prod server", "another cluster", "prod write credentials", "prod stack",
+                    "volumes backup of another night", "an opted-in team without a volumes backup"):
             assert fake.requests == []  # refused before a single request
         assert not (tmp_path / "drills").exists()  # and no drill recorded
 

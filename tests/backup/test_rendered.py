@@ -7,9 +7,10 @@ import subprocess
 import yaml
 
 from kfplatform.alerts import anchor
-from kfplatform.backup import velero
+from kfplatform.backup import drill_copy, velero
 from kfplatform.backup.alerts import HEADINGS, RULE_NAME
-from kfplatform.render.run import render_stack
+from kfplatform.backup.config import DRILL_COPY_PATH, DRILL_RESTORE_PATH, VOLUMES_BACKUP_PREFIX
+from kfplatform.render.run import kubernetes_object, render_stack
 from tests.conftest import PROJECT_DIR, SHARED_DIR
 from tests.data.helpers import allowed
 from tests.tools import require_tool
@@ -34,6 +35,11 @@ def test_every_team_is_in_the_tenants_schedule_and_only_opted_in_teams_get_volum
     volumes = schedule(prod, velero.VOLUMES_SCHEDULE)
     assert volumes["template"]["includedNamespaces"] == ["team-vision"]  # tenants/team-vision.yaml opts in
     assert volumes["template"]["defaultVolumesToFsBackup"] is True
+    # The volumes backup holds the opted-in namespaces WHOLE (no resource filter), so the drill can
+    # restore them from it alone; same cron as the tenants backup, so both are of one run.
+    assert not {"includedResources", "excludedResources", "labelSelector", "orLabelSelectors"} & set(volumes["template"])
+    assert volumes["schedule"] == tenants["schedule"]
+    assert velero.VOLUMES_SCHEDULE + "-" == VOLUMES_BACKUP_PREFIX  # what restore.volumesBackup must start with
     assert prod.helm_release("velero").inputs["values"]["deployNodeAgent"] is True
     platform = schedule(prod, velero.PLATFORM_SCHEDULE)["template"]
     assert platform["includeClusterResources"] is True and {"kubeflow", "istio-system", "auth"} <= set(platform["includedNamespaces"])
@@ -117,25 +123,138 @@ def test_each_writer_reaches_only_its_own_prefix(prod):
     assert not allowed(replication, "s3:GetObject", "arn:aws:s3:::kfp-backups/velero/x")
 
 
-def test_the_sandbox_reads_prods_backups_with_read_only_keys_and_restores_from_them(sandbox):
-    store = yaml.safe_load((PROJECT_DIR / "Pulumi.sandbox.yaml").read_text())["config"][KEY]["restore"]
+def _registered(result, kind, name, namespace):
+    """The registration of the Kubernetes object `kind` `namespace/name` (its dependencies, provider)."""
+    found = [r for r in result.resources if (o := kubernetes_object(r)) is not None and o["kind"] == kind
+             and o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace]
+    assert len(found) == 1, (kind, namespace, name, len(found))
+    return found[0]
+
+
+def _restore_section():
+    return yaml.safe_load((PROJECT_DIR / "Pulumi.sandbox.yaml").read_text())["config"][KEY]["restore"]
+
+
+def test_the_sandbox_restores_from_its_own_copy_and_holds_no_key_that_can_write_prods_bucket(sandbox):
+    store = _restore_section()
+    own_bucket = yaml.safe_load((PROJECT_DIR / "Pulumi.sandbox.yaml").read_text())["config"].get(
+        "kubeflow-platform:data", {}).get("objectStore", {}).get("buckets", {}).get("backups", "kfp-backups")
     location = sandbox.find("BackupStorageLocation", velero.RESTORE_LOCATION, "velero")["spec"]
-    assert location["accessMode"] == "ReadOnly"
-    assert location["objectStorage"]["bucket"] == store["bucket"]
-    assert location["config"]["s3Url"] == f"https://{store['endpoint']}"
-    # Every Secret the sandbox makes for backups holds the read-only keys, and only those.
+    # Velero's drill location is on the sandbox's OWN MinIO (in-cluster), never prod's endpoint.
+    assert location["accessMode"] == "ReadOnly" and location["objectStorage"] == {"bucket": own_bucket, "prefix": "velero"}
+    assert location["config"]["s3Url"] == "https://minio.kubeflow-minio.svc.cluster.local:443"
+    assert store["endpoint"] not in json.dumps(location)
+    assert len(objects(sandbox, "BackupStorageLocation")) == 1
+    # Prod's read-only keys (the only prod keys the sandbox holds) reach exactly two Secrets: the
+    # copy Job's source and the database bootstrap. Velero's credentials are the sandbox's own account.
+    from_prod = {(e["metadata"]["namespace"], e["spec"]["target"]["name"]) for e in objects(sandbox, "ExternalSecret")
+                 if any(d["remoteRef"]["key"] == "platform/backup/prod-read-only" for d in e["spec"]["data"])}
+    assert from_prod == {("velero", drill_copy.SOURCE_SECRET), ("kubeflow-db", "prod-backups-read-only")}
     read = {d["remoteRef"]["key"] for e in objects(sandbox, "ExternalSecret") for d in e["spec"]["data"]}
-    backup_paths = {p for p in read if p.startswith("platform/backup/")}
-    assert backup_paths == {"platform/backup/prod-read-only"}
-    assert not [r for r in sandbox.by_type("minio:index/iamPolicy:IamPolicy") if r.inputs["name"].startswith("backup-")]
+    assert {p for p in read if p.startswith("platform/backup/")} == {
+        "platform/backup/prod-read-only", DRILL_COPY_PATH, DRILL_RESTORE_PATH}
+    velero_creds = next(e for e in objects(sandbox, "ExternalSecret") if e["spec"]["target"]["name"] == velero.CREDENTIALS_SECRET)
+    assert {d["remoteRef"]["key"] for d in velero_creds["spec"]["data"]} == {DRILL_RESTORE_PATH}
+    # Both drill accounts live on the sandbox's own MinIO (its provider), with the policies tested below.
+    policies = {r.inputs["name"]: r for r in sandbox.by_type("minio:index/iamPolicy:IamPolicy") if r.inputs["name"].startswith("backup-")}
+    assert set(policies) == {"backup-drill-copy", "backup-drill-restore"}
+    # One MinIO provider in the whole sandbox program: its own store's (prod's is never a provider here).
+    providers = {r.provider for r in sandbox.resources if r.type.startswith("minio:index/")}
+    assert len(providers) == 1 and {p.provider for p in policies.values()} == providers
+    # Only the copy Job reads the source Secret, and the only secretKeyRefs to it are its PROD_* variables.
+    refs = [(o["kind"], o["metadata"]["name"], env["name"]) for o in sandbox.kubernetes_objects() if o["kind"] in ("Job", "CronJob", "Deployment")
+            for c in json.loads(json.dumps(o)).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+            for env in c.get("env", []) if env.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == drill_copy.SOURCE_SECRET]
+    assert sorted(r[2] for r in refs) == ["PROD_ACCESS_KEY", "PROD_SECRET_KEY"] and {r[0] for r in refs} == {"Job"}
     mariadb = sandbox.find("MariaDB", "galera", "kubeflow-db")["spec"]["bootstrapFrom"]
     assert mariadb["backupContentType"] == "Physical"
     assert mariadb["targetRecoveryTime"] == "2026-12-01T01:30:00Z"
     assert mariadb["s3"]["bucket"] == store["bucket"] and mariadb["s3"]["endpoint"] == store["endpoint"]
     assert mariadb["s3"]["accessKeyIdSecretKeyRef"]["name"] == "prod-backups-read-only"
+
+
+def test_the_sandbox_drill_accounts_reach_only_their_prefixes_of_the_sandbox_bucket(sandbox):
+    policies = _policies(sandbox)
+    restore, copier = policies["backup-drill-restore"], policies["backup-drill-copy"]
+    b = "arn:aws:s3:::kfp-backups"
+    # Velero: reads the staged backups and kopia repositories; writes (and deletes with the Restore)
+    # only its restore logs and results (velero/restores/<restore>/...).
+    assert allowed(restore, "s3:ListBucket", b)
+    for key in ("velero/backups/kfplatform-tenants-1/velero-backup.json", "velero/kopia/team-vision/kopia.repository"):
+        assert allowed(restore, "s3:GetObject", f"{b}/{key}")
+        for action in WRITES:
+            assert not allowed(restore, action, f"{b}/{key}"), (action, key)
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert allowed(restore, action, f"{b}/velero/restores/drill-x/restore-drill-x-logs.gz")
+    assert not allowed(restore, "s3:PutObject", f"{b}/galera/physical/x")
+    assert not allowed(restore, "s3:GetObject", f"{b}/galera/physical/x")
+    # The copy Job: puts backups and kopia repositories, deletes nothing, writes no restore log.
+    for key in ("velero/backups/kfplatform-tenants-1/kfplatform-tenants-1.tar.gz", "velero/kopia/team-vision/p0123"):
+        assert allowed(copier, "s3:PutObject", f"{b}/{key}") and allowed(copier, "s3:GetObject", f"{b}/{key}")
+        assert not allowed(copier, "s3:DeleteObject", f"{b}/{key}")
+    for key in ("velero/restores/x/y", "velero/metadata/revision", "galera/physical/x", "x"):
+        assert not allowed(copier, "s3:PutObject", f"{b}/{key}"), key
+    actions = {a for policy in (restore, copier) for st in policy["Statement"] for a in st["Action"]}
+    assert not [a for a in actions if a.startswith(("admin:", "s3:PutBucket", "s3:DeleteBucket", "s3:PutReplication"))]
+    for policy in (restore, copier):
+        for other in ("mlpipeline", "kfp-audit"):
+            assert not allowed(policy, "s3:GetObject", f"arn:aws:s3:::{other}/velero/backups/x")
+
+
+def test_copy_then_location_then_synced_backups_then_restores(sandbox):
+    """The order Pulumi creates them in: the Restores read only what was copied and synced."""
+    store = _restore_section()
+    (copy_job,) = [j for j in objects(sandbox, "Job") if j["metadata"]["name"].startswith("drill-copy-")]
+    (synced_job,) = [j for j in objects(sandbox, "Job") if j["metadata"]["name"].startswith(drill_copy.SYNC_WAITER)]
+    copy_urn = _registered(sandbox, "Job", copy_job["metadata"]["name"], "velero").urn
+    location = _registered(sandbox, "BackupStorageLocation", velero.RESTORE_LOCATION, "velero")
+    synced = _registered(sandbox, "Job", synced_job["metadata"]["name"], "velero")
+    assert copy_urn in location.dependencies and location.urn in synced.dependencies
+    for name in (f"drill-{store['backup']}", f"drill-{store['volumesBackup']}"):
+        restore = _registered(sandbox, "Restore", name, "velero")
+        assert {synced.urn, location.urn} <= set(restore.dependencies), name
+    copier = _registered(sandbox, "Job", copy_job["metadata"]["name"], "velero")
+    sources = {_registered(sandbox, "ExternalSecret", s, "velero").urn for s in (drill_copy.SOURCE_SECRET, drill_copy.TARGET_SECRET)}
+    assert sources <= set(copier.dependencies)
+    # The wait Job may read Backups in the backup namespace, nothing else.
+    role = sandbox.find("Role", drill_copy.SYNC_WAITER, "velero")
+    assert role["rules"] == [{"apiGroups": ["velero.io"], "resources": ["backups"], "verbs": ["get", "list", "watch"]}]
+    assert not [o for o in objects(sandbox, "ClusterRoleBinding") if o["metadata"]["name"].startswith("drill")]
+    assert synced_job["spec"]["template"]["spec"]["serviceAccountName"] == drill_copy.SYNC_WAITER
+    script = synced_job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    for backup in (store["backup"], store["volumesBackup"]):
+        assert backup in script
+    # The rendered copy script writes only through the `drill` alias, the sandbox's own store.
+    copy_script = copy_job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert "mc alias set drill https://minio.kubeflow-minio.svc.cluster.local:443 " in copy_script
+    assert f"mc alias set prod https://{store['endpoint']} " in copy_script
+    mirrors = [line.split() for line in copy_script.splitlines() if line.strip().startswith("mc mirror")]
+    assert mirrors and all(m[2] == "--overwrite" and m[3].startswith('"prod/') and m[4].startswith('"drill/')
+                           for m in mirrors), mirrors
+    # A Job's pod template is immutable: another backup makes another Job (its name follows them).
+    assert copy_job["metadata"]["name"].split("-")[-1] == synced_job["metadata"]["name"].split("-")[-1]
+    assert int(copy_job["metadata"]["annotations"]["pulumi.com/timeoutSeconds"]) >= copy_job["spec"]["activeDeadlineSeconds"]
+    # A Job that failed (prod's endpoint unreachable, a full bucket) runs again on the next `pulumi up`.
+    for job in (copy_job, synced_job):
+        assert job["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+
+
+def test_the_drill_restores_are_disjoint_and_restore_what_was_backed_up(sandbox):
+    store = _restore_section()
+    # Two Restores, disjoint: team-vision (opts in to volume backups) comes back whole from the volumes
+    # backup, with its volumes' contents; every other team from the tenants backup, which excludes it.
     restore = sandbox.find("Restore", f"drill-{store['backup']}", "velero")["spec"]
-    assert restore["backupName"] == store["backup"] and restore["includedNamespaces"] == TENANTS
-    assert "secrets" in restore["excludedResources"]  # prod's Secrets never land in the sandbox
+    assert restore["backupName"] == store["backup"] and restore["includedNamespaces"] == ["team-forecasting", "team-nlp"]
+    assert restore["excludedNamespaces"] == ["team-vision"]
+    volumes = sandbox.find("Restore", f"drill-{store['volumesBackup']}", "velero")["spec"]
+    assert volumes["backupName"] == store["volumesBackup"] and volumes["includedNamespaces"] == ["team-vision"]
+    # Every resource of the namespace (pods, claims and all), so Velero creates the pods it fills.
+    assert "includedResources" not in volumes and "excludedNamespaces" not in volumes
+    for spec in (restore, volumes):
+        assert "secrets" in spec["excludedResources"]  # prod's Secrets never land in the sandbox
+        assert spec["existingResourcePolicy"] == "none" and spec["restorePVs"] is True
+        assert not {"persistentvolumeclaims", "persistentvolumes", "pods"} & set(spec["excludedResources"])
+    assert len(objects(sandbox, "Restore")) == 2
     assert not objects(sandbox, "Schedule") and not objects(sandbox, "PhysicalBackup")
 
 
@@ -257,7 +376,7 @@ def _made(result) -> dict[tuple[str, str], set[str]]:
 def test_every_secret_the_backup_objects_name_is_made_with_the_keys_they_read(each_stack):
     made = _made(each_stack)
     wanted: set[tuple[str, str, str]] = set()
-    for kind in ("BackupStorageLocation", "PhysicalBackup", "Backup", "CronJob", "MariaDB"):  # MariaDB: bootstrapFrom
+    for kind in ("BackupStorageLocation", "PhysicalBackup", "Backup", "CronJob", "Job", "MariaDB"):  # MariaDB: bootstrapFrom
         for obj in objects(each_stack, kind):
             ns = obj["metadata"]["namespace"]
 
@@ -281,3 +400,20 @@ def test_every_secret_the_backup_objects_name_is_made_with_the_keys_they_read(ea
     cloud = next(es for es in objects(each_stack, "ExternalSecret")
                  if es["spec"]["target"]["name"] == velero.CREDENTIALS_SECRET)["spec"]["target"]["template"]["data"]["cloud"]
     assert cloud.splitlines() == ["[default]", "aws_access_key_id={{ .accessKey }}", "aws_secret_access_key={{ .secretKey }}"]
+
+
+def test_the_drill_waits_for_exactly_the_restores_the_stack_declares(sandbox):
+    """The drill's plan (read from the stack file) and the render's Restores are one list: a Restore
+    the stack makes but the drill never checks, or the reverse, would be a silent gap."""
+    from kfplatform.backup.drill.run import copy_job_name, planned_restores
+    from kfplatform.config.loader import load_platform_config
+    from kfplatform.render.run import read_stack_config
+
+    raw, _ = read_stack_config(PROJECT_DIR, "sandbox")
+    config = load_platform_config("sandbox", raw, PROJECT_DIR)
+    planned = planned_restores(config)
+    rendered = {o["metadata"]["name"]: o["spec"] for o in objects(sandbox, "Restore")}
+    assert rendered == {p.name: p.spec for p in planned}
+    assert [p.role for p in planned] == [velero.TENANTS_RESTORE, velero.VOLUMES_RESTORE]
+    # ...and the copy Job it times is the one the stack declares.
+    assert copy_job_name(config, planned) in {j["metadata"]["name"] for j in objects(sandbox, "Job")}

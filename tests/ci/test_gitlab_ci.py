@@ -6,6 +6,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -74,14 +75,28 @@ def _kfplatform_parser() -> argparse.ArgumentParser:
     return captured["parser"]
 
 
+ASSIGNED = re.compile(r"^(?P<var>[A-Z_]+)=\$\((?P<command>.+)\)$")
+
+
 def test_every_command_the_pipeline_runs_exists_in_the_project():
     from kfguard import engine
 
     parser = _kfplatform_parser()
     seen = set()
     for name, job in JOBS.items():
-        for argv in _commands(job):
+        assigned = set()
+        commands = list(_commands(job))
+        while commands:
+            argv = commands.pop(0)
             program = argv[0]
+            if (match := ASSIGNED.match(program)) and len(argv) == 1:
+                # VAR="$(command)": the command is checked like any other; `eval "$VAR"` may follow.
+                assigned.add(match["var"])
+                commands.insert(0, shlex.split(match["command"]))
+                continue
+            if program == "eval" and argv[1].startswith("$") and not argv[1].startswith("$("):
+                assert argv[1].strip("${}") in assigned, (name, argv)
+                continue
             if program == ".venv/bin/python":
                 assert argv[1:3] == ["-m", "kfplatform"], (name, argv)
                 args = parser.parse_args(argv[3:])  # argparse refuses an unknown subcommand or flag
@@ -95,7 +110,12 @@ def test_every_command_the_pipeline_runs_exists_in_the_project():
                 requirement = argv[argv.index("-r") + 1]
                 assert (PROJECT_DIR / requirement).exists(), (name, requirement)
             elif program == "pulumi":
-                if argv[1] in ("preview", "up"):
+                if argv[1] in ("destroy", "config"):
+                    # Only the sandbox is ever destroyed or reconfigured, and only by the drill job.
+                    assert name == "drill:sandbox" and argv[argv.index("--stack") + 1] == "sandbox", (name, argv)
+                    if argv[1] == "config":
+                        _check_config_path(argv)
+                elif argv[1] in ("preview", "up"):
                     stack = argv[argv.index("--stack") + 1]
                     pack = argv[argv.index("--policy-pack") + 1]
                     config = argv[argv.index("--policy-pack-config") + 1]
@@ -114,7 +134,25 @@ def test_every_command_the_pipeline_runs_exists_in_the_project():
                 assert os.access(PROJECT_DIR / program, os.X_OK), (name, program)
             else:
                 assert program in EXTERNAL, (name, argv)
-    assert seen == {"render", "capacity", "policy"}
+    assert seen == {"render", "capacity", "policy", "drill-backups", "drill"}
+
+
+def _check_config_path(argv: list[str]) -> None:
+    """`pulumi config set --path KEY VALUE`: KEY is a key of the stack config model (a typo would add
+    an unknown key the loader refuses only at `pulumi up`)."""
+    from kfplatform.backup.config import BackupConfig
+
+    assert argv[2] == "set" and "--path" in argv, argv
+    key = next(a for a in argv[3:] if a.startswith("kubeflow-platform:"))
+    section, *path = key.removeprefix("kubeflow-platform:").split(".")
+    assert section == "backup", key  # the drill job sets the restore source, nothing else
+    model = BackupConfig
+    for part in path:
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        assert part in fields, (key, part, sorted(fields))
+        annotation = fields[part].annotation
+        model = next((a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type) and
+                      hasattr(a, "model_fields")), None) or annotation
 
 
 def test_a_merge_request_runs_tests_both_renders_the_gate_and_the_prod_preview():
@@ -233,3 +271,38 @@ def test_vault_login_trades_a_gitlab_id_token_for_a_job_token_on_a_real_openbao(
 def test_vault_login_names_what_is_missing():
     missing = _vault_login({})
     assert missing.returncode == 2 and "VAULT_ADDR, VAULT_ID_TOKEN, VAULT_AUTH_ROLE" in missing.stderr
+
+
+def test_the_drill_job_restores_prods_newest_run_into_a_rebuilt_sandbox_and_runs_the_drill():
+    job = _resolved(JOBS["drill:sandbox"])
+    lines = [" ".join(c) for c in _commands(job)]
+
+    def at(words: str) -> int:
+        found = [i for i, line in enumerate(lines) if words in line]
+        assert len(found) == 1, (words, lines)
+        return found[0]
+
+    # Resolve first (a refusal stops the job before anything is destroyed), then rebuild from empty
+    # with the resolved names, then the drill with the same backup.
+    resolve = at("kfplatform drill-backups --stack sandbox")
+    assert lines[resolve].startswith("DRILL_RUN=$(") and lines[resolve + 1] == "eval $DRILL_RUN"
+    order = [resolve, at("pulumi destroy --stack sandbox"),
+             at("backup.restore.backup $DRILL_BACKUP"), at("backup.restore.volumesBackup $DRILL_VOLUMES_BACKUP"),
+             at("backup.restore.pointInTime"), at("pulumi up --stack sandbox"), at("DRILL_CONNECT=$(.ci/drill-connect)"),
+             at("kfplatform drill --stack sandbox --backup $DRILL_BACKUP")]
+    assert order == sorted(order), lines
+    assert lines[at("backup.restore.pointInTime")].endswith("pointInTime ")  # '': the newest physical backup
+    # No backup name is written into the job: it is resolved at run time, and never committed.
+    assert not re.search(r"kfplatform-tenants?-[a-z-]*[0-9]{14}", (PROJECT_DIR / ".gitlab-ci.yml").read_text())
+    assert not any("git commit" in line or "git push" in line for line in lines)
+    # The drill log is kept whatever the outcome (a failed drill is the record that matters most).
+    assert job["artifacts"]["when"] == "always"
+    assert set(job["artifacts"]["paths"]) == {"drills/drill-log.md", "drills/drill-log.json"}
+    # The sandbox's own Vault (its stack file's address), never prod's.
+    sandbox = yaml.safe_load((PROJECT_DIR / "Pulumi.sandbox.yaml").read_text())["config"]
+    assert job["variables"]["VAULT_ADDR"] == sandbox["kubeflow-platform:secrets"]["vault"]["address"]
+    assert job["id_tokens"]["VAULT_ID_TOKEN"]["aud"] == job["variables"]["VAULT_ADDR"].rsplit(":", 1)[0]
+    assert not any("--stack prod" in line for line in lines)
+    # The merge-request and prod jobs keep prod's Vault.
+    assert CI["variables"]["VAULT_ADDR"] == "https://vault.ml.example.com:8200"
+    assert all("VAULT_ADDR" not in _resolved(j).get("variables", {}) for n, j in JOBS.items() if n != "drill:sandbox")

@@ -267,7 +267,7 @@ STACK_CASES = [
      "minio-admin.example.com:443"),
     ("sandbox", "backup", "restore.pointInTime", 0, "restore.pointInTime", "quoted ISO 8601", "2026-11-30T22:00:00Z"),
     ("sandbox", "backup", "restore.namespaces", ["team-nlp", "team-nlp"], "restore.namespaces", "listed twice",
-     ["team-nlp"]),
+     ["team-nlp", "team-vision"]),
 ]
 
 

@@ -55,17 +55,13 @@ KNOWN_PLACEHOLDER_DIGESTS = {
     ("team-nlp-model-registry", "spec.source.kustomize.images[0]"),
     # kfplatform/compliance/releases.py (docs/compliance.md, "digests")
     ("signed-images-policy-controller", "values.leasescleanup.image"),
-    ("audit-retention-job", "spec.template.spec.containers[0].image"),
     ("kfplatform-audit", "values.image"),
     ("kfplatform-payloads", "values.image"),
     # kfplatform/backup/releases.py: Velero and its AWS plugin
     ("velero", "values.image"),
     ("velero", "values.initContainers[0].image"),
-    # kfplatform/data/object_users.py: mc (backup/releases.py MC) makes the MinIO users in-cluster.
-    ("minio-users", "spec.jobTemplate.spec.template.spec.containers[0].image"),
-    *{(f"{policy}-minio-user", "spec.template.spec.containers[0].image") for policy in (
-        "kfp-artifacts", "kfp-audit-writer", "tenant-team-forecasting", "tenant-team-nlp", "tenant-team-vision",
-    )},
+    # (mc, backup/releases.py MC, is pinned: the users reconciler, replication, the drill's copy and
+    # the audit retention Jobs are not here.)
 }
 # A stack in observability mode `install` (the sandbox) also runs the monitoring stack's images
 # (kfplatform/observability/stack.py).
@@ -82,14 +78,12 @@ INSTALL_MODE_PLACEHOLDER_DIGESTS = {
     ("observability-stack-loki", "values.loki.image"),
     ("observability-stack-loki", "values.sidecar.image"),
 }
-# Per stack: prod replicates artifacts to the DR site (mc); the sandbox installs its monitoring.
+# Per stack: the sandbox installs its monitoring, and its restore drill waits for Velero's sync with
+# kubectl (compliance/releases.py LEASES_CLEANUP's image).
 PLACEHOLDERS_BY_STACK = {
-    "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")} | {
-        # The backup accounts' users (prod backs up; the sandbox only reads prod's backups).
-        (f"backup-{account}-minio-user", "spec.template.spec.containers[0].image")
-        for account in ("drill-reader", "galera", "replication", "velero")
-    },
-    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS,
+    "prod": KNOWN_PLACEHOLDER_DIGESTS,
+    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS | {
+        ("drill-backups-synced", "spec.template.spec.containers[0].image")},
 }
 
 

@@ -41,7 +41,8 @@ def markdown(record: dict, delta: dict) -> str:
     rto = f"{record['rtoSeconds'] / 60:.1f} min" if record.get("rtoSeconds") is not None else "not met"
     lines = [
         f"\n## {record['startedAt']}: backup `{record['backup']}`: {verdict}\n",
-        f"- stack `{record['stack']}`, cluster `{record['cluster']}`, point in time `{record.get('pointInTime') or 'newest'}`",
+        f"- stack `{record['stack']}`, cluster `{record['cluster']}`, point in time `{record.get('pointInTime') or 'newest'}`"
+        + (f", volumes backup `{record['volumesBackup']}`" if record.get("volumesBackup") else ""),
         f"- RTO {rto}" + (f" ({_fmt_delta(delta['rto'])} vs previous drill)" if "rto" in delta else ""),
         "",
         "| step | seconds | vs previous | result |",
