@@ -1,0 +1,171 @@
+#!/bin/bash
+# Galera binlog archiver (kfplatform/backup/pitr.py; docs/backups.md "Point-in-time recovery").
+#
+# Streams the cluster's binary logs as a replication client (mariadb-binlog --read-from-remote-server
+# --raw --stop-never), by GTID, and copies them to the backups bucket with mc. Every object holds
+# whole transactions of the cluster's GTID domain and is named
+#     <first seq>-<last seq>.<session>.<server binlog file>     (seqs zero-padded to 20 digits)
+# so the restore orders the pieces by sequence number and sees a gap or an overlap at once.
+#  - A file the server has rotated away from is uploaded whole; the file still being written is
+#    uploaded every round cut after its last complete transaction (a valid binlog file), and
+#    replaces the previous cut of the same file. So the archive trails the cluster by ~one round.
+#  - Resume: a new session (start, lost connection, node gone) starts after the highest sequence
+#    number in the bucket, on the next host of BINLOG_HOSTS: with wsrep_gtid_mode every node
+#    writes the same GTIDs, so any node continues where another stopped; nothing archived is
+#    fetched twice and nothing after it is skipped (a purged position is an error, retried, alerted).
+#  - Health: the file HEALTHY is touched after a round in which everything the server had one round
+#    earlier was in the bucket; the pod's readiness probe reads its age (the lag alert).
+# Environment: BINLOG_HOSTS ("host[:port] ..."), BINLOG_USER, PASSWORD_FILE (re-read at every
+# session, so a rotated password is used at the next reconnection) or MYSQL_PWD, GTID_DOMAIN, GTID_SERVER_ID,
+# ARCHIVE (mc target, e.g. backups/kfp-backups/galera/binlog), INTERVAL (seconds), WORK (a writable
+# directory), optional CLIENT_ARGS (TLS options), SLAVE_ID, and S3_URL/S3_ACCESS_KEY/S3_SECRET_KEY
+# (mc alias `backups`; without S3_URL the alias must already exist).
+set -u -o pipefail
+export TZ=UTC LC_ALL=C
+: "${BINLOG_HOSTS:?}" "${BINLOG_USER:?}" "${GTID_DOMAIN:?}" "${GTID_SERVER_ID:?}" "${ARCHIVE:?}" "${INTERVAL:?}" "${WORK:?}"
+CLIENT_ARGS=${CLIENT_ARGS:-}
+SLAVE_ID=${SLAVE_ID:-4000}
+RETRY=${RETRY_SECONDS:-5}   # pause before the next host after a failure
+HEALTHY="$WORK/healthy"
+mkdir -p "$WORK"
+
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
+mcq() { mc --no-color --quiet "$@"; }
+
+if [ -n "${S3_URL:-}" ]; then
+  mcq alias set backups "$S3_URL" "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >/dev/null || { log "mc alias set failed"; exit 1; }
+fi
+
+pad() { printf '%020d' "$((10#$1))"; }
+
+# "first last cut" of a local binlog file: the first and last sequence number of the domain's
+# complete transactions, and the byte offset just after the last complete transaction (any domain).
+scan() {
+  mariadb-binlog --base64-output=decode-rows "$1" 2>/dev/null | awk -v d="$GTID_DOMAIN" '
+    /^# at [0-9]+$/ { at = $3; next }
+    /end_log_pos/ && /GTID [0-9]+-[0-9]+-[0-9]+/ {
+      for (i = 1; i <= NF; i++) if ($i == "GTID") g = $(i + 1)
+      split(g, p, "-"); open = 1; trans = ($0 ~ / trans/); seen = 0; gd = p[1]; gs = p[3]; next
+    }
+    /end_log_pos/ {
+      for (i = 1; i <= NF; i++) if ($i == "end_log_pos") end = $(i + 1)
+      if (open && !trans) { done_() }   # a DDL group is one event after its GTID
+      next
+    }
+    /^COMMIT\/\*!\*\/;$/ { if (open && trans) done_(); next }
+    function done_() {
+      open = 0; cut = end
+      if (gd == d) { if (first == "") first = gs; last = gs }
+    }
+    END { if (first != "") print first, last, cut }'
+}
+
+# Highest sequence number in the bucket (0 when empty). Objects: <first>-<last>.<session>.<file>.
+archived_seq() {
+  local names
+  names=$(mcq ls "$ARCHIVE/") || return 1
+  printf '%s\n' "$names" | awk '{print $NF}' | awk -F'[-.]' '/^[0-9]+-[0-9]+\./ { if ($2 + 0 > m) m = $2 + 0 } END { print m + 0 }'
+}
+
+server_seq() {  # the domain's newest sequence number on host $1 (empty if none yet)
+  local h=${1%%:*} p=${1##*:}
+  [ "$p" = "$1" ] && p=3306
+  mariadb $CLIENT_ARGS -h "$h" -P "$p" -u "$BINLOG_USER" -N -B -e 'SELECT @@GLOBAL.gtid_binlog_pos' 2>/dev/null \
+    | tr ',' '\n' | awk -F- -v d="$GTID_DOMAIN" '$1 == d { print $3 }'
+}
+
+# Upload the session's closed files (all but the newest) whole, and the newest cut; remove local
+# copies of closed files once they are in the bucket. $2=final: the session ended (the newest file
+# is cut, never whole: the connection may have dropped inside a transaction).
+upload_round() {
+  local dir=$1 final=$2 files newest f r first last cut name
+  mapfile -t files < <(ls "$dir" 2>/dev/null | grep -v '^\.' | sort)
+  [ "${#files[@]}" -eq 0 ] && return 0
+  newest=${files[-1]}
+  for f in "${files[@]}"; do
+    r=$(scan "$dir/$f")
+    if [ -z "$r" ]; then
+      [ "$f" != "$newest" ] && rm -f "$dir/$f"   # no transaction of the domain: nothing to keep
+      continue
+    fi
+    read -r first last cut <<<"$r"
+    name="$(pad "$first")-$(pad "$last").$SESSION.$f"
+    if [ "$f" != "$newest" ]; then
+      mcq cp "$dir/$f" "$ARCHIVE/$name" >/dev/null || return 1
+      forget_cuts "$f" "$name" || return 1
+      rm -f "$dir/$f"
+    else
+      [ -n "${CUT_NAME[$f]:-}" ] && [ "${CUT_NAME[$f]}" = "$name" ] && continue   # unchanged
+      head -c "$cut" "$dir/$f" >"$WORK/cut.tmp" || return 1
+      mcq cp "$WORK/cut.tmp" "$ARCHIVE/$name" >/dev/null || return 1
+      forget_cuts "$f" "$name" || return 1
+      CUT_NAME[$f]=$name
+    fi
+    ARCHIVED=$((10#$last))
+  done
+  [ "$final" = final ] && CUT_NAME=()
+  return 0
+}
+
+# Remove the earlier cut of file $1 (superseded by object $2).
+forget_cuts() {
+  local old=${CUT_NAME[$1]:-}
+  if [ -n "$old" ] && [ "$old" != "$2" ]; then
+    mcq rm "$ARCHIVE/$old" >/dev/null || return 1
+  fi
+  unset "CUT_NAME[$1]"
+  return 0
+}
+
+declare -A CUT_NAME=()
+read -r -a HOSTS <<<"$BINLOG_HOSTS"
+STOP=0
+PID=""
+trap 'STOP=1; [ -n "$PID" ] && kill "$PID" 2>/dev/null' TERM INT
+i=0
+n=0
+while [ "$STOP" = 0 ]; do
+  host=${HOSTS[$((i % ${#HOSTS[@]}))]}
+  i=$((i + 1))
+  h=${host%%:*}; p=${host##*:}; [ "$p" = "$host" ] && p=3306
+  if [ -n "${PASSWORD_FILE:-}" ]; then MYSQL_PWD=$(cat "$PASSWORD_FILE") || { log "cannot read $PASSWORD_FILE"; sleep "$RETRY"; continue; }; export MYSQL_PWD; fi
+  if ! ARCHIVED=$(archived_seq); then
+    log "cannot list $ARCHIVE; retrying"; sleep "$RETRY"; continue
+  fi
+  if [ "$ARCHIVED" = 0 ]; then
+    # An empty archive starts at the server's current position: older history is in the backups.
+    start=$(server_seq "$host")
+    if [ -z "$start" ]; then log "$host: no GTID of domain $GTID_DOMAIN yet (or unreachable); next host"; sleep "$RETRY"; continue; fi
+  else
+    start=$ARCHIVED
+  fi
+  ARCHIVED=$start   # everything up to here is in the bucket (or, for a new archive, in the backups)
+  n=$((n + 1))
+  SESSION="$(date -u +%Y%m%dT%H%M%SZ)-$n-${h%%.*}"
+  dir="$WORK/$SESSION"
+  mkdir -p "$dir"
+  log "session $SESSION: streaming from $host after GTID $GTID_DOMAIN-$GTID_SERVER_ID-$start"
+  (cd "$dir" && exec mariadb-binlog $CLIENT_ARGS --read-from-remote-server --host="$h" --port="$p" --user="$BINLOG_USER" \
+      --raw --stop-never --stop-never-slave-server-id="$SLAVE_ID" \
+      --start-position="$GTID_DOMAIN-$GTID_SERVER_ID-$start" placeholder) &
+  PID=$!
+  seen=""   # the server's position one round ago
+  while [ "$STOP" = 0 ] && kill -0 "$PID" 2>/dev/null; do
+    sleep "$INTERVAL" & wait $! 2>/dev/null
+    kill -0 "$PID" 2>/dev/null || break
+    now=$(server_seq "$host")
+    if upload_round "$dir" open; then
+      if [ -n "$seen" ] && [ "$ARCHIVED" -ge "$seen" ]; then touch "$HEALTHY"; fi
+      seen=${now:-$seen}
+    else
+      log "upload failed; retrying next round"
+    fi
+  done
+  kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
+  PID=""
+  # The session ended (stop, lost connection, node gone): keep what arrived whole, then resume.
+  upload_round "$dir" final || log "final upload of $SESSION failed; the next session re-reads it"
+  rm -rf "$dir"
+  [ "$STOP" = 0 ] && { log "session $SESSION ended; reconnecting"; sleep "$RETRY"; }
+done
+log "stopped"

@@ -1,0 +1,232 @@
+"""Real servers for the point-in-time recovery tests: a MariaDB Galera node (Debian's 10.11 with
+galera-4, wsrep on, a one-node cluster `gcomm://`) configured with the platform's binlog settings
+(kfplatform/data/galera.py binlog_settings), on 127.0.0.1 and free ports, in a tmp dir; and the
+archiver / restore scripts run with a fake `mc` (tests/backup/fake_mc.py) first on PATH."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pymysql
+
+from kfplatform.backup import pitr
+from kfplatform.data.galera import binlog_settings
+from tests.backup.fakes import free_port
+from tests.tools import require_tool
+
+GALERA_LIBRARY = pathlib.Path("/usr/lib/galera/libgalera_smm.so")
+
+
+def require_galera() -> None:
+    require_tool("mariadbd")
+    require_tool("mariadb-install-db")
+    require_tool("mariadb-binlog")
+    require_tool("mariadb-dump")
+    if not GALERA_LIBRARY.exists():
+        from tests.tools import _missing
+        _missing(str(GALERA_LIBRARY), "apt-get install galera-4")
+
+
+class GaleraNode:
+    """One Galera node with the platform's binlog settings; `stop()`/`start()` keep its data."""
+
+    def __init__(self, base: pathlib.Path, name: str):
+        self.dir = base / name
+        self.dir.mkdir()
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        data = self.dir / "data"
+        subprocess.run(
+            [require_tool("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db",
+             "--auth-root-authentication-method=normal"],
+            check=True, capture_output=True, timeout=60,
+        )
+        lines = [
+            "[mariadb]", f"datadir={data}", f"socket={self.dir / 'sock'}", f"port={self.port}", "bind-address=127.0.0.1",
+            f"pid-file={self.dir / 'pid'}", "innodb_buffer_pool_size=16M", "innodb_log_file_size=8M",
+            "innodb_autoinc_lock_mode=2", "wsrep_on=ON", f"wsrep_provider={GALERA_LIBRARY}",
+            "wsrep_cluster_address=gcomm://", "wsrep_node_address=127.0.0.1",
+            f'wsrep_provider_options="base_port={free_port()};gcache.size=16M"',
+            *binlog_settings(),
+        ]
+        if os.geteuid() == 0:
+            lines.append("user=root")
+        (self.dir / "my.cnf").write_text("\n".join(lines) + "\n")
+
+    def start(self) -> "GaleraNode":
+        self.log = open(self.dir / "mariadbd.log", "a")
+        self.process = subprocess.Popen(
+            [require_tool("mariadbd"), f"--defaults-file={self.dir / 'my.cnf'}"], stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited: {(self.dir / 'mariadbd.log').read_text()[-3000:]}")
+            try:
+                with self.connect() as c, c.cursor() as cur:
+                    cur.execute("SHOW STATUS LIKE 'wsrep_ready'")
+                    if cur.fetchone()[1] == "ON":
+                        return self
+            except pymysql.err.OperationalError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the Galera node was not ready within 30s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def connect(self, database: str | None = None, user: str = "root", password: str = "") -> pymysql.Connection:
+        return pymysql.connect(host="127.0.0.1", port=self.port, user=user, password=password, database=database,
+                               autocommit=True, connect_timeout=2)
+
+    def sql(self, *statements: str, database: str | None = None) -> list:
+        with self.connect(database) as c, c.cursor() as cur:
+            rows = []
+            for statement in statements:
+                cur.execute(statement)
+                rows = list(cur.fetchall())
+            return rows
+
+    def domain_seq(self) -> int:
+        """The cluster domain's newest sequence number (its GTID as the archiver reads it)."""
+        pos = self.sql("SELECT @@GLOBAL.gtid_binlog_pos")[0][0]
+        return max((int(g.split("-")[2]) for g in pos.split(",") if g.startswith(f"{pitr.GTID_DOMAIN}-")), default=0)
+
+
+def fake_mc_path(base: pathlib.Path) -> dict:
+    """Environment with a fake `mc` first on PATH, over `base/bucket-root`."""
+    bin_dir = base / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    mc = bin_dir / "mc"
+    mc.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+                  "import fake_mc\nsys.exit(fake_mc.main(sys.argv[1:]))\n")
+    mc.chmod(0o755)
+    root = base / "bucket-root"
+    root.mkdir(exist_ok=True)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_MC_ROOT": str(root)}
+
+
+class Archiver:
+    """binlog-archive.sh as the platform ships it, with the platform's environment (pitr.py)."""
+
+    def __init__(self, base: pathlib.Path, hosts: list[int], password: str, interval: float = 0.3):
+        self.base = base
+        self.env = {
+            **os.environ, **fake_mc_path(base), **pitr.archiver_environment(
+                hosts=" ".join(f"127.0.0.1:{p}" for p in hosts), archive=f"backups/kfp-backups/{pitr.BINLOG_PREFIX}",
+                interval_seconds=interval,
+            ),
+            "PASSWORD_FILE": str(base / "password"), "WORK": "", "RETRY_SECONDS": "0.2",
+        }
+        (base / "password").write_text(password)
+        self.runs = 0
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def archive_dir(self) -> pathlib.Path:
+        return pathlib.Path(self.env["FAKE_MC_ROOT"]) / "kfp-backups" / pitr.BINLOG_PREFIX
+
+    def start(self) -> "Archiver":
+        self.runs += 1
+        work = self.base / f"work-{self.runs}"  # a new pod: its emptyDir starts empty
+        self.env["WORK"] = str(work)
+        self.log = open(self.base / f"archiver-{self.runs}.log", "w")
+        self.process = subprocess.Popen(["bash", str(pitr.ARCHIVE_SCRIPT)], env=self.env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def kill(self) -> None:
+        """The pod dies: no final upload, local files lost."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.log.close()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.base.glob("archiver-*.log")))
+
+    def wait_streaming(self, timeout: float = 10) -> None:
+        """Until the current pod's session has started (it logs `session ...: streaming from`)."""
+        deadline = time.monotonic() + timeout
+        while (self.base / f"archiver-{self.runs}.log").read_text().count("streaming from") == 0:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"the archiver did not connect:\n{self.logs()[-3000:]}")
+            time.sleep(0.05)
+
+    def wait_healthy(self, timeout: float = 5) -> None:
+        marker = self.base / f"work-{self.runs}" / "healthy"
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no caught-up round within {timeout}s:\n{self.logs()[-3000:]}")
+            time.sleep(0.05)
+
+    def archived_seq(self) -> int:
+        names = [p.name for p in self.archive_dir.glob("*") if not p.name.startswith(".")] if self.archive_dir.exists() else []
+        return max((int(n.split(".")[0].split("-")[1]) for n in names), default=0)
+
+    def wait_for(self, seq: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.archived_seq() < seq:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"archive stopped at {self.archived_seq()}, expected {seq}:\n{self.logs()[-3000:]}")
+            if self.process.poll() is not None:
+                raise AssertionError(f"the archiver exited:\n{self.logs()[-3000:]}")
+            time.sleep(0.05)
+
+
+def archived_gtids(directory: pathlib.Path) -> list[int]:
+    """Every GTID sequence number of the cluster domain in the archive's pieces, in replay order
+    (pieces ordered by name, the restore's order; one session's superseded cuts dropped)."""
+    pieces: dict[str, tuple[int, int, str]] = {}
+    for path in directory.iterdir():
+        if path.name.startswith("."):
+            continue
+        first, last = (int(x) for x in path.name.split(".")[0].split("-"))
+        key = path.name.split(".", 1)[1]
+        if key not in pieces or last > pieces[key][1]:
+            pieces[key] = (first, last, path.name)
+    seqs: list[int] = []
+    for first, last, name in sorted(pieces.values()):
+        out = subprocess.run([require_tool("mariadb-binlog"), "--base64-output=decode-rows", str(directory / name)],
+                             capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, f"{name} is not a complete binlog file: {out.stderr}"
+        got = [int(w.split("-")[2]) for line in out.stdout.splitlines() if "end_log_pos" in line
+               for w in line.split() if w.startswith(f"{pitr.GTID_DOMAIN}-")]
+        assert got and got[0] == first and got[-1] == last, (name, got)
+        seqs += got
+    return seqs
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+__all__ = ["GaleraNode", "Archiver", "archived_gtids", "require_galera", "fake_mc_path", "kill_tree", "shutil"]
