@@ -83,3 +83,74 @@ def test_archived_binlogs_are_whole_transactions_and_resume_without_gap_or_dupli
     assert len({n.split(".", 2)[1] for n in names}) >= 2 and any(n.endswith(".000001") for n in names), names
     seqs = archived_gtids(archiver.archive_dir)
     assert seqs == list(range(start + 1, node.domain_seq() + 1)), archiver.logs()[-2000:]
+
+
+def logical_backup(node: GaleraNode, bucket_root, when: datetime.datetime | None = None) -> str:
+    """A logical backup as mariadb-operator 26.6.0 takes it (pkg/command/backup.go: mariadbDumpArgs
+    for a Galera MariaDB with `databases`, plus the Backup's `args`), gzip, named
+    `backup.<UTC start>.sql.gz` (newBackupFile) under galera/logical/."""
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    name = f"backup.{when.strftime('%Y-%m-%dT%H:%M:%SZ')}.sql.gz"
+    dump = subprocess.run(
+        [require_tool("mariadb-dump"), "-h127.0.0.1", f"-P{node.port}", "-uroot", "--single-transaction", "--events",
+         "--routines", "--databases", "mlpipeline", "metadb", "--skip-add-locks", *pitr.LOGICAL_BACKUP_ARGS],
+        capture_output=True, check=True, timeout=30,
+    ).stdout
+    target = bucket_root / "kfp-backups" / LOGICAL_PREFIX / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(gzip.compress(dump))
+    return name
+
+
+def runs(node: GaleraNode) -> set[str]:
+    return {r[0] for r in node.sql("SELECT UUID FROM run_details", database="mlpipeline")}
+
+
+def artifacts(node: GaleraNode) -> set[str]:
+    return {r[0].rsplit("/", 1)[1] for r in node.sql("SELECT uri FROM Artifact", database="metadb")}
+
+
+def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(node, tmp_path):
+    grant_archiver(node)
+    kfp_schema(node)
+    archiver = Archiver(tmp_path / "archiver", [node.port], PASSWORD) if (tmp_path / "archiver").mkdir() is None else None
+    archiver.start()
+    bucket_root = tmp_path / "archiver" / "bucket-root"
+    try:
+        archiver.wait_streaming()
+        in_base = add_runs(node, 3, "base")
+        base = logical_backup(node, bucket_root)
+        t1 = add_runs(node, 4, "t1")
+        point = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=1)
+        while datetime.datetime.now(datetime.timezone.utc) < point:
+            time.sleep(0.02)
+        t2 = add_runs(node, 4, "t2")
+        # A backup named after the point holds t2: the restore must not take it.
+        logical_backup(node, bucket_root, point + datetime.timedelta(seconds=1))
+        archiver.wait_for(node.domain_seq())
+    finally:
+        archiver.stop()
+    # The sandbox's cluster, bootstrapped from an older physical backup: an older schema, and
+    # Katib's database, which the point-in-time restore leaves alone.
+    target = GaleraNode(tmp_path, "b").start()
+    try:
+        kfp_schema(target)
+        target.sql("CREATE DATABASE katib", "CREATE TABLE katib.trials (id int PRIMARY KEY)", "INSERT INTO katib.trials VALUES (7)")
+        env = {
+            **fake_mc_path(tmp_path / "archiver"), "WORK": str(tmp_path / "restore"), "TARGET_PORT": str(target.port),
+            "TARGET_USER": "root", "MYSQL_PWD": "",
+            **pitr.restore_environment(
+                archive=f"backups/kfp-backups/{pitr.BINLOG_PREFIX}", logical=f"backups/kfp-backups/{LOGICAL_PREFIX}",
+                point=point.strftime("%Y-%m-%dT%H:%M:%SZ"), databases=("mlpipeline", "metadb"), host="127.0.0.1",
+            ),
+        }
+        out = subprocess.run(["bash", str(pitr.RESTORE_SCRIPT)], env={"PATH": env["PATH"], **env}, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert f"base {base}" in out.stdout, out.stdout
+        assert runs(target) == set(in_base + t1), out.stdout + out.stderr
+        assert artifacts(target) == set(in_base + t1)
+        assert not runs(target) & set(t2)
+        assert target.sql("SELECT id FROM katib.trials") == [(7,)]
+    finally:
+        target.stop()

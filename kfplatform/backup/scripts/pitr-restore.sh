@@ -57,9 +57,12 @@ chain() {
 
 # UTC epoch of the domain's transaction $1 in piece $2 (empty if not there).
 gtid_time() {
-  mariadb-binlog --base64-output=decode-rows "$WORK/pieces/$2" 2>/dev/null | awk -v g="GTID $GTID_DOMAIN-" -v s="$1" '
-    /end_log_pos/ && index($0, g) { for (i = 1; i <= NF; i++) if ($i == "GTID") { split($(i + 1), p, "-"); if (p[3] == s) { print $1, $2; exit } } }' \
-    | { read -r d t || exit 0; date -u -d "20${d:1:2}-${d:3:2}-${d:5:2} $t" +%s; }
+  local stamp
+  stamp=$(mariadb-binlog --base64-output=decode-rows "$WORK/pieces/$2" 2>/dev/null | awk -v g="GTID $GTID_DOMAIN-" -v s="$1" '
+    !found && /end_log_pos/ && index($0, g) { for (i = 1; i <= NF; i++) if ($i == "GTID") { split($(i + 1), p, "-"); if (p[3] == s) { print $1, $2; found = 1 } } }')
+  [ -n "$stamp" ] || return 0
+  # `#YYMMDD HH:MM:SS` in TZ (UTC)
+  date -u -d "20${stamp:1:2}-${stamp:3:2}-${stamp:5:2} ${stamp#* }" +%s
 }
 
 archive_start=$(printf '%s\n' "${PIECES[0]}" | cut -d' ' -f1)
@@ -98,6 +101,6 @@ sql <"$WORK/base.sql"
 for db in $DATABASES; do
   [ "${#FILES[@]}" -gt 0 ] || break
   mariadb-binlog --do-domain-ids="$GTID_DOMAIN" --database="$db" --start-position="$GTID" --stop-datetime="$STOP" "${FILES[@]}" \
-    | sed -E '/SET @@session\.(gtid_seq_no|gtid_domain_id|server_id)=/d' | sql
+    | sed -E '/SET @@session\.(gtid_seq_no|gtid_domain_id|server_id)=/Id' | sql
 done
 echo "pitr-restore: done: $DATABASES at $POINT (base $BASE, from $GTID)"
