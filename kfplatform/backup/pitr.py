@@ -49,7 +49,7 @@ ARCHIVER_REPLICA_ID = 4000
 LOGICAL_BACKUP_ARGS = ("--master-data=2", "--gtid")
 
 
-def archiver_environment(*, hosts: str, archive: str, interval_seconds: float) -> dict[str, str]:
+def archiver_environment(*, hosts: str, archive: str, interval_seconds: float, retention_hours: int) -> dict[str, str]:
     """The archiver's settings (everything but secrets and the work directory)."""
     return {
         "BINLOG_HOSTS": hosts,
@@ -59,6 +59,7 @@ def archiver_environment(*, hosts: str, archive: str, interval_seconds: float) -
         "ARCHIVE": archive,
         "INTERVAL": f"{interval_seconds:g}",
         "SLAVE_ID": str(ARCHIVER_REPLICA_ID),
+        "PRUNE_OLDER_THAN": f"{retention_hours}h",
     }
 
 

@@ -52,6 +52,15 @@ def main(argv: list[str]) -> int:
         shutil.copyfile(src, aside)
         aside.rename(dst)
         return 0
+    if command == "rm" and "--older-than" in rest:
+        # rm --recursive --force --older-than <N>h|<N>s PREFIX/: by modification time, as mc does.
+        limit = rest[rest.index("--older-than") + 1]
+        seconds = int(limit[:-1]) * {"h": 3600, "s": 1}[limit[-1]]
+        directory = local(rest[-1])
+        for entry in directory.iterdir() if directory and directory.is_dir() else ():
+            if entry.is_file() and entry.stat().st_mtime < time.time() - seconds:
+                entry.unlink()
+        return 0
     if command == "rm":
         target = local(rest[0])
         if target is None or not target.is_file():

@@ -117,6 +117,10 @@ def fake_mc_path(base: pathlib.Path) -> dict:
     mc.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
                   "import fake_mc\nsys.exit(fake_mc.main(sys.argv[1:]))\n")
     mc.chmod(0o755)
+    # The archiver runs in the mariadb image (Ubuntu): its awk is mawk, not this machine's gawk.
+    mawk = pathlib.Path("/usr/bin/mawk")
+    if mawk.exists() and not (bin_dir / "awk").exists():
+        (bin_dir / "awk").symlink_to(mawk)
     root = base / "bucket-root"
     root.mkdir(exist_ok=True)
     return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_MC_ROOT": str(root)}
@@ -130,7 +134,7 @@ class Archiver:
         self.env = {
             **os.environ, **fake_mc_path(base), **pitr.archiver_environment(
                 hosts=" ".join(f"127.0.0.1:{p}" for p in hosts), archive=f"backups/kfp-backups/{pitr.BINLOG_PREFIX}",
-                interval_seconds=interval,
+                interval_seconds=interval, retention_hours=720,
             ),
             "PASSWORD_FILE": str(base / "password"), "WORK": "", "RETRY_SECONDS": "0.2",
         }

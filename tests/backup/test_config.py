@@ -39,7 +39,17 @@ BAD = [
     ("prod", "schedules.platform.ttl", "30d", "not a duration", "2160h"),
     ("prod", "galera.physical.maxRetention", "720", "not a duration", "336h"),
     ("prod", "galera.logical.maxRetention", "1h", "at least 24h", "48h"),
-    ("prod", "galera.pointInTimeRecovery", True, "not Galera", False),
+    ("prod", "galera.pointInTimeRecovery.uploadIntervalSeconds", 5, "greater than or equal to 10", 10),
+    ("prod", "galera.pointInTimeRecovery.uploadIntervalSeconds", 7200, "less than or equal to 3600", 300),
+    ("prod", "galera.pointInTimeRecovery.retention", "12h", "at least 24h", "1000h"),
+    ("prod", "galera.pointInTimeRecovery.retention", "30d", "not a duration", "2160h"),
+    ("prod", "galera.pointInTimeRecovery.maxLagMinutes", 0, "greater than or equal to 1", 2),
+    ("prod", "galera.pointInTimeRecovery", {"retention": "719h"}, "shorter than galera.physical.maxRetention 720h",
+     {"retention": "720h"}),
+    ("prod", "galera.pointInTimeRecovery", {"uploadIntervalSeconds": 600, "maxLagMinutes": 19}, "shorter than two upload rounds",
+     {"uploadIntervalSeconds": 600, "maxLagMinutes": 20}),
+    ("prod", "galera.pointInTimeRecovery", "yes", "valid dictionary", True),
+    ("prod", "galera.pointInTimeRecovery.interval", 60, "unknown key", None),
     ("prod", "offsite.endpoint", "http://s3.dr.example.com", "https://", "https://s3.dr.example.com:9000"),
     ("prod", "offsite.endpoint", "https://s3.dr.example.com/bucket", "no path", "https://s3-dr.example.com"),
     ("prod", "offsite.credentialsPath", "platform/backup/velero", "a path of its own", "platform/backup/dr-site"),
@@ -75,7 +85,14 @@ def test_a_bad_value_is_refused_at_its_key_and_its_neighbour_loads(stack, key, b
     assert at, found
     assert words in found[at[0]] and found[at[0]].startswith(f"Pulumi.{stack}.yaml: ")
     section = copy.deepcopy(backup_section(stack))
-    _set(key, good)(section)
+    if good is None:  # a key that should not exist: its neighbour is the section without it
+        *parents, last = key.split(".")
+        node = section
+        for part in parents:
+            node = node[part]
+        node.pop(last, None)
+    else:
+        _set(key, good)(section)
     load_with_backup(stack, section)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import os
 import subprocess
 import time
 import uuid
@@ -113,9 +114,15 @@ def artifacts(node: GaleraNode) -> set[str]:
 def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(node, tmp_path):
     grant_archiver(node)
     kfp_schema(node)
-    archiver = Archiver(tmp_path / "archiver", [node.port], PASSWORD) if (tmp_path / "archiver").mkdir() is None else None
-    archiver.start()
+    (tmp_path / "archiver").mkdir()
+    archiver = Archiver(tmp_path / "archiver", [node.port], PASSWORD)
     bucket_root = tmp_path / "archiver" / "bucket-root"
+    # A piece older than the retention (720h): removed by the archiver.
+    expired = archiver.archive_dir / f"{0:020d}-{0:020d}.20261001T000000Z-1-old.galera-bin.000001"
+    expired.parent.mkdir(parents=True)
+    expired.write_bytes(b"old")
+    os.utime(expired, (time.time() - 721 * 3600,) * 2)
+    archiver.start()
     try:
         archiver.wait_streaming()
         in_base = add_runs(node, 3, "base")
@@ -130,6 +137,7 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
         archiver.wait_for(node.domain_seq())
     finally:
         archiver.stop()
+    assert not expired.exists()
     # The sandbox's cluster, bootstrapped from an older physical backup: an older schema, and
     # Katib's database, which the point-in-time restore leaves alone.
     target = GaleraNode(tmp_path, "b").start()

@@ -18,7 +18,8 @@
 # Environment: BINLOG_HOSTS ("host[:port] ..."), BINLOG_USER, PASSWORD_FILE (re-read at every
 # session, so a rotated password is used at the next reconnection) or MYSQL_PWD, GTID_DOMAIN, GTID_SERVER_ID,
 # ARCHIVE (mc target, e.g. backups/kfp-backups/galera/binlog), INTERVAL (seconds), WORK (a writable
-# directory), optional CLIENT_ARGS (TLS options), SLAVE_ID, and S3_URL/S3_ACCESS_KEY/S3_SECRET_KEY
+# directory), optional CLIENT_ARGS (TLS options), SLAVE_ID, RETRY_SECONDS, PRUNE_OLDER_THAN (the
+# archive's retention, e.g. 720h: older objects are removed at most hourly), and S3_URL/S3_ACCESS_KEY/S3_SECRET_KEY
 # (mc alias `backups`; without S3_URL the alias must already exist).
 set -u -o pipefail
 export TZ=UTC LC_ALL=C
@@ -26,6 +27,7 @@ export TZ=UTC LC_ALL=C
 CLIENT_ARGS=${CLIENT_ARGS:-}
 SLAVE_ID=${SLAVE_ID:-4000}
 RETRY=${RETRY_SECONDS:-5}   # pause before the next host after a failure
+STALL=${STALL_SECONDS:-600}  # a session without a caught-up round for this long is dropped and reopened
 HEALTHY="$WORK/healthy"
 mkdir -p "$WORK"
 
@@ -117,6 +119,14 @@ forget_cuts() {
   return 0
 }
 
+# Retention: `mc rm --recursive --force --older-than` (cmd/rm-main.go at the pinned mc release).
+PRUNED=0
+prune() {
+  [ -n "${PRUNE_OLDER_THAN:-}" ] || return 0
+  [ $(( $(date +%s) - PRUNED )) -ge 3600 ] || return 0
+  mcq rm --recursive --force --older-than "$PRUNE_OLDER_THAN" "$ARCHIVE/" >/dev/null && PRUNED=$(date +%s) || log "pruning failed"
+}
+
 declare -A CUT_NAME=()
 read -r -a HOSTS <<<"$BINLOG_HOSTS"
 STOP=0
@@ -150,15 +160,23 @@ while [ "$STOP" = 0 ]; do
       --start-position="$GTID_DOMAIN-$GTID_SERVER_ID-$start" placeholder) &
   PID=$!
   seen=""   # the server's position one round ago
+  last_ok=$(date +%s)
   while [ "$STOP" = 0 ] && kill -0 "$PID" 2>/dev/null; do
     sleep "$INTERVAL" & wait $! 2>/dev/null
     kill -0 "$PID" 2>/dev/null || break
     now=$(server_seq "$host")
+    prune
     if upload_round "$dir" open; then
-      if [ -n "$seen" ] && [ "$ARCHIVED" -ge "$seen" ]; then touch "$HEALTHY"; fi
+      if [ -n "$seen" ] && [ "$ARCHIVED" -ge "$seen" ]; then touch "$HEALTHY"; last_ok=$(date +%s); fi
       seen=${now:-$seen}
     else
       log "upload failed; retrying next round"
+    fi
+    if [ $(( $(date +%s) - last_ok )) -gt "$STALL" ]; then
+      # A silent connection (a node that vanished without closing it) or a store that refuses us:
+      # start over from what the bucket holds, on the next host.
+      log "session $SESSION made no progress for ${STALL}s; reconnecting"
+      break
     fi
   done
   kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
