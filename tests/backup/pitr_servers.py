@@ -4,12 +4,15 @@ galera-4, wsrep on, a one-node cluster `gcomm://`) configured with the platform'
 archiver / restore scripts run with a fake `mc` (tests/backup/fake_mc.py) first on PATH."""
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import pathlib
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pymysql
@@ -17,7 +20,7 @@ import pymysql
 from kfplatform.backup import pitr
 from kfplatform.data.galera import binlog_settings
 from tests.backup.fakes import free_port
-from tests.tools import require_tool
+from tests.tools import INSTALL, _missing, require_tool
 
 GALERA_LIBRARY = pathlib.Path("/usr/lib/galera/libgalera_smm.so")
 
@@ -28,8 +31,21 @@ def require_galera() -> None:
     require_tool("mariadb-binlog")
     require_tool("mariadb-dump")
     if not GALERA_LIBRARY.exists():
-        from tests.tools import _missing
-        _missing(str(GALERA_LIBRARY), "apt-get install galera-4")
+        _missing(str(GALERA_LIBRARY), INSTALL["galera-4"])
+
+
+@functools.lru_cache(maxsize=1)
+def template_datadir() -> pathlib.Path:
+    """A fresh data directory (system tables, root without password), made once per test process
+    and copied for each node: mariadb-install-db takes seconds on a busy machine, a copy does not."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="galera-template-"))
+    atexit.register(shutil.rmtree, base, True)
+    subprocess.run(
+        [require_tool("mariadb-install-db"), "--no-defaults", f"--datadir={base / 'data'}", "--user=root", "--skip-test-db",
+         "--auth-root-authentication-method=normal"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return base / "data"
 
 
 class GaleraNode:
@@ -41,11 +57,7 @@ class GaleraNode:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         data = self.dir / "data"
-        subprocess.run(
-            [require_tool("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db",
-             "--auth-root-authentication-method=normal"],
-            check=True, capture_output=True, timeout=60,
-        )
+        shutil.copytree(template_datadir(), data)
         lines = [
             "[mariadb]", f"datadir={data}", f"socket={self.dir / 'sock'}", f"port={self.port}", "bind-address=127.0.0.1",
             f"pid-file={self.dir / 'pid'}", "innodb_buffer_pool_size=16M", "innodb_log_file_size=8M",

@@ -127,7 +127,10 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
         archiver.wait_streaming()
         in_base = add_runs(node, 3, "base")
         base = logical_backup(node, bucket_root)
-        t1 = add_runs(node, 4, "t1")
+        t1 = add_runs(node, 2, "t1")
+        node.sql("FLUSH BINARY LOGS")
+        t1 += add_runs(node, 2, "t1b")  # in a piece of its own
+        node.sql("FLUSH BINARY LOGS")
         point = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=1)
         while datetime.datetime.now(datetime.timezone.utc) < point:
             time.sleep(0.02)
@@ -152,8 +155,15 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
                 point=point.strftime("%Y-%m-%dT%H:%M:%SZ"), databases=("mlpipeline", "metadb"), host="127.0.0.1",
             ),
         }
-        out = subprocess.run(["bash", str(pitr.RESTORE_SCRIPT)], env={"PATH": env["PATH"], **env}, capture_output=True,
-                             text=True, timeout=60)
+        restore = ["bash", str(pitr.RESTORE_SCRIPT)]
+        # A piece missing between the base and the point: refused before anything is touched.
+        middle = next(p for p in sorted(archiver.archive_dir.iterdir()) if p.name.endswith(".galera-bin.000002"))
+        aside = middle.rename(tmp_path / middle.name)
+        out = subprocess.run(restore, env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1 and "are not in the archive (nothing was changed)" in out.stderr, out.stderr
+        assert runs(target) == set() and target.sql("SELECT id FROM katib.trials") == [(7,)]
+        aside.rename(middle)
+        out = subprocess.run(restore, env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr
         assert f"base {base}" in out.stdout, out.stdout
         assert runs(target) == set(in_base + t1), out.stdout + out.stderr

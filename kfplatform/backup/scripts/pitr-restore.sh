@@ -42,17 +42,20 @@ mapfile -t PIECES < <(mcq ls "$ARCHIVE/" | awk '{print $NF}' | awk -F. '
 
 fetch() { [ -f "$WORK/pieces/$1" ] || mcq cp "$ARCHIVE/$1" "$WORK/pieces/$1" >/dev/null; }
 
-# The pieces that carry every transaction after sequence $1, in order; exit 1 on a gap.
+# The pieces that carry every transaction after sequence $1, in order (into CHAIN); 1 on a gap.
 chain() {
-  local from=$1 cur=$1 first last name out=()
+  local cur=$1 first last name
+  CHAIN=()
   for p in "${PIECES[@]}"; do
     read -r first last name <<<"$p"
     [ "$last" -le "$cur" ] && continue
-    [ "$first" -le $((cur + 1)) ] || { echo "gap: transactions $((cur + 1))..$((first - 1)) of domain $GTID_DOMAIN are not archived" >&2; return 1; }
-    out+=("$name"); cur=$last
+    if [ "$first" -gt $((cur + 1)) ]; then
+      GAP="transactions $((cur + 1))..$((first - 1)) of domain $GTID_DOMAIN are not in the archive"
+      return 1
+    fi
+    CHAIN+=("$name"); cur=$last
   done
-  [ "$cur" -gt "$from" ] || [ "${#out[@]}" -eq 0 ] || true
-  printf '%s\n' "${out[@]}"
+  return 0
 }
 
 # UTC epoch of the domain's transaction $1 in piece $2 (empty if not there).
@@ -90,10 +93,9 @@ for b in $(mcq ls "$LOGICAL/" | awk '{print $NF}' | grep -E '^backup\.[0-9]{4}-[
   BASE=$b; GTID=$gtid; SEQ=$seq; break
 done
 [ -n "$BASE" ] || die "no logical backup under $LOGICAL before $POINT"
-mapfile -t CHAIN < <(chain "$SEQ") || die "the archive has a gap after $GTID"
-[ -z "$(chain "$SEQ" 2>&1 >/dev/null)" ] || die "$(chain "$SEQ" 2>&1 >/dev/null)"
+chain "$SEQ" || die "cannot roll $BASE forward: $GAP (nothing was changed)"
 FILES=()
-for name in "${CHAIN[@]}"; do [ -n "$name" ] || continue; fetch "$name"; FILES+=("$WORK/pieces/$name"); done
+for name in "${CHAIN[@]}"; do fetch "$name"; FILES+=("$WORK/pieces/$name"); done
 echo "pitr-restore: base $BASE at $GTID; replaying ${#FILES[@]} archived binlog file(s) up to $POINT"
 
 for db in $DATABASES; do sql -e "DROP DATABASE IF EXISTS \`$db\`"; done
