@@ -77,10 +77,13 @@ INSTALL_MODE_PLACEHOLDER_DIGESTS = {
     ("observability-stack-loki", "values.loki.image"),
     ("observability-stack-loki", "values.sidecar.image"),
 }
-# Per stack: prod replicates artifacts to the DR site (mc); the sandbox installs its monitoring.
+# Per stack: prod replicates artifacts to the DR site (mc) and archives Galera's binlogs (mc, next to
+# the pinned mariadb image); the sandbox installs its monitoring and rolls the databases forward (mc).
 PLACEHOLDERS_BY_STACK = {
-    "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image")},
-    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS,
+    "prod": KNOWN_PLACEHOLDER_DIGESTS | {("artifact-replication", "spec.jobTemplate.spec.template.spec.containers[0].image"),
+                                         ("galera-binlog-archiver", "spec.template.spec.initContainers[0].image")},
+    "sandbox": KNOWN_PLACEHOLDER_DIGESTS | INSTALL_MODE_PLACEHOLDER_DIGESTS
+    | {("galera-point-in-time-restore", "spec.template.spec.initContainers[0].image")},
 }
 
 
