@@ -353,7 +353,7 @@ class Backups(pulumi.ComponentResource):
         self.point_in_time_restore = k8s.batch.v1.Job(
             "galera-point-in-time-restore",
             metadata=meta(pitr.RESTORE_JOB, database_ns, component=COMPONENT,
-                          annotations={"pulumi.com/timeoutSeconds": str(4 * 3600)}),
+                          annotations={WAIT: "condition=Complete", "pulumi.com/timeoutSeconds": str(4 * 3600)}),
             spec=pitr.restore_job_spec(
                 point=point, databases=database.LOGICAL_DATABASES, bucket=restore.bucket,
                 store_url=f"https://{restore.endpoint}", s3_secret=RESTORE_DB_SECRET, access_key=database.ACCESS_KEY,
