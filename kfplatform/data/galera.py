@@ -64,6 +64,7 @@ GTID_DOMAIN_ID = 10
 SERVER_ID = 1
 BINLOG_BASENAME = "galera-bin"
 BINLOG_EXPIRE_SECONDS = 7 * 86400
+MAX_BINLOG_SIZE = 64 * 1024 * 1024
 
 
 def binlog_settings() -> list[str]:
@@ -76,6 +77,9 @@ def binlog_settings() -> list[str]:
         f"wsrep_gtid_domain_id={GTID_DOMAIN_ID}",
         "gtid_strict_mode=ON",
         f"binlog_expire_logs_seconds={BINLOG_EXPIRE_SECONDS}",
+        # The file being written is re-uploaded (cut after its last transaction) every archiver round:
+        # smaller files bound that upload (default 1G).
+        f"max_binlog_size={MAX_BINLOG_SIZE}",
     ]
 
 

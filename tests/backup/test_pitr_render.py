@@ -25,7 +25,8 @@ def env_of(container) -> dict:
 def test_every_galera_node_writes_binlogs_with_one_gtid_sequence(each_stack):
     cnf = each_stack.find("MariaDB", "galera", NS)["spec"]["myCnf"].splitlines()
     for line in ("log_bin=galera-bin", "log_slave_updates=ON", "binlog_format=ROW", "server_id=1", "wsrep_gtid_mode=ON",
-                 f"wsrep_gtid_domain_id={pitr.GTID_DOMAIN}", "gtid_strict_mode=ON", "binlog_expire_logs_seconds=604800"):
+                 f"wsrep_gtid_domain_id={pitr.GTID_DOMAIN}", "gtid_strict_mode=ON", "binlog_expire_logs_seconds=604800",
+                 "max_binlog_size=67108864"):
         assert line in cnf
     # Local events keep their own domain: the cluster's is not gtid_domain_id's default (0).
     assert pitr.GTID_DOMAIN != 0 and not any(l.startswith("gtid_domain_id") for l in cnf)

@@ -165,7 +165,7 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
         aside.rename(middle)
         out = subprocess.run(restore, env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr
-        assert f"base {base}" in out.stdout, out.stdout
+        assert f"base {base}" in out.stdout and "the archive's newest transaction" in out.stdout, out.stdout
         assert runs(target) == set(in_base + t1), out.stdout + out.stderr
         assert artifacts(target) == set(in_base + t1)
         assert not runs(target) & set(t2)

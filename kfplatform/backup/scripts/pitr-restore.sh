@@ -97,6 +97,13 @@ chain "$SEQ" || die "cannot roll $BASE forward: $GAP (nothing was changed)"
 FILES=()
 for name in "${CHAIN[@]}"; do fetch "$name"; FILES+=("$WORK/pieces/$name"); done
 echo "pitr-restore: base $BASE at $GTID; replaying ${#FILES[@]} archived binlog file(s) up to $POINT"
+if [ "${#CHAIN[@]}" -gt 0 ]; then
+  # Transactions after the archive's newest one are not here: say when that was (an idle cluster, or
+  # an archiver that had stopped: its alerts say which).
+  newest=$(printf '%s\n' "${PIECES[@]}" | awk -v n="${CHAIN[-1]}" '$3 == n { print $2 }')
+  at=$(gtid_time "$newest" "${CHAIN[-1]}")
+  [ -n "$at" ] && echo "pitr-restore: the archive's newest transaction ($GTID_DOMAIN-*-$newest) was at $(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ)"
+fi
 
 for db in $DATABASES; do sql -e "DROP DATABASE IF EXISTS \`$db\`"; done
 sql <"$WORK/base.sql"
