@@ -17,6 +17,8 @@ B = KEY + "."
 def test_committed_stacks_are_valid():
     prod = load_with_backup("prod", backup_section("prod")).stack.backup
     assert prod.schedules is not None and prod.offsite is not None and prod.restore is None
+    archive = prod.galera.point_in_time_recovery  # prod archives Galera's binlogs
+    assert archive is not None and archive.upload_interval_seconds == 60 and archive.retention == "720h"
     sandbox = load_with_backup("sandbox", backup_section("sandbox")).stack.backup
     assert sandbox.schedules is None and sandbox.restore is not None
 
