@@ -86,6 +86,12 @@ def ca_bundle_secret(mariadb: str) -> str:
     return f"{mariadb}-ca-bundle"
 
 
+# Both scripts run in the pinned mariadb:11.8.5 image: MariaDB/mariadb-docker commit e95d4ed
+# ("11.8.5 out of band release") 11.8/Dockerfile is `FROM ubuntu:noble` (bash, coreutils, mawk,
+# gzip), installs ca-certificates (mc's system roots for prod's public endpoint in the drill) and
+# mariadb-server with its clients; mariadb-operator 26.6.0 runs mariadb-dump and mariadb-binlog
+# from the MariaDB image in its own Backup/Restore Jobs (pkg/command/backup.go). `mc` is copied in
+# from the pinned mc image (/usr/bin/mc in minio/mc's Dockerfile.release at its release tag).
 WORK = "/work"
 TOOLS = "/tools"
 MC_CONFIG = f"{WORK}/mc"
