@@ -2,7 +2,8 @@
 archiver and restore scripts: `alias set`, `ls`, `cp` (either direction), `rm`, with the global
 flags they pass. Alias `backups` is `$FAKE_MC_ROOT`. Objects appear atomically (written aside,
 then renamed), as an S3 PUT does. `ls` prints what cmd/ls.go contentMessage.String() prints:
-`[<time>] <size> STANDARD <key>`. Set FAKE_MC_FAIL=1 to make every call fail (an unreachable store).
+`[<time>] <size> STANDARD <key>`. While the file $FAKE_MC_ROOT/.down exists every call fails (an
+unreachable store).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def local(path: str) -> pathlib.Path | None:
 
 def main(argv: list[str]) -> int:
     args = [a for a in argv if a not in GLOBAL_FLAGS]
-    if os.environ.get("FAKE_MC_FAIL"):
+    if (pathlib.Path(os.environ["FAKE_MC_ROOT"]) / ".down").exists():
         print("mc: <ERROR> Unable to connect", file=sys.stderr)
         return 1
     command, rest = args[0], args[1:]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import os
+import pathlib
 import subprocess
 import time
 import uuid
@@ -59,9 +60,18 @@ def test_archived_binlogs_are_whole_transactions_and_resume_without_gap_or_dupli
     grant_archiver(node)
     kfp_schema(node)
     start = node.domain_seq()
-    # The first host is gone (nothing listens there): the archiver moves on to the next.
-    archiver = Archiver(tmp_path, [free_port(), node.port], PASSWORD).start()
+    # The first host is gone (nothing listens there): the archiver moves on to the next. The store
+    # is down at first: nothing starts until the archiver can see what the bucket holds.
+    archiver = Archiver(tmp_path, [free_port(), node.port], PASSWORD)
+    down = pathlib.Path(archiver.env["FAKE_MC_ROOT"]) / ".down"
+    down.touch()
+    archiver.start()
     try:
+        deadline = time.monotonic() + 10
+        while "cannot list" not in archiver.logs():
+            assert time.monotonic() < deadline, archiver.logs()
+            time.sleep(0.05)
+        down.unlink()
         archiver.wait_streaming()
         add_runs(node, 5, "before-rotate")
         node.sql("FLUSH BINARY LOGS")  # a closed file is uploaded whole
