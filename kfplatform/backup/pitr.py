@@ -20,6 +20,7 @@ tests/backup/test_pitr_servers.py; the options exist in 11.8 too (see the docs/b
 """
 from __future__ import annotations
 
+import hashlib
 import pathlib
 import shlex
 
@@ -179,7 +180,8 @@ def archiver_deployment_spec(
         "strategy": {"type": "Recreate"},
         "selector": {"matchLabels": labels},
         "template": {
-            "metadata": {"labels": labels},
+            # A new script rolls the pod (a running bash keeps the script it started with).
+            "metadata": {"labels": labels, "annotations": {SCRIPT_HASH: script_hash(ARCHIVE_SCRIPT)}},
             "spec": {
                 "securityContext": _pod_security(),
                 "imagePullSecrets": [{"name": pull_secret}],
@@ -241,6 +243,13 @@ def restore_job_spec(
             ],
         }},
     }
+
+
+SCRIPT_HASH = "kfplatform.io/script-sha256"
+
+
+def script_hash(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def scripts_configmap_data() -> dict[str, str]:

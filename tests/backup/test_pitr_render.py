@@ -1,5 +1,6 @@
 """Point-in-time recovery as rendered: the Galera config, the archiver and its account, the logical
 backup's GTID option, the sandbox's roll-forward Job, and the alerts (promtool)."""
+import hashlib
 import subprocess
 
 import yaml
@@ -54,6 +55,9 @@ def test_prod_archives_binlogs_with_a_replication_only_account_from_any_node(pro
     assert "-lt 600" in container["readinessProbe"]["exec"]["command"][-1]
     scripts = prod.find("ConfigMap", pitr.SCRIPTS_CONFIGMAP, NS)["data"]
     assert scripts[pitr.ARCHIVE_SCRIPT.name] == pitr.ARCHIVE_SCRIPT.read_text()
+    # A changed script rolls the pod: its hash is on the pod template.
+    assert deployment["template"]["metadata"]["annotations"][pitr.SCRIPT_HASH] == hashlib.sha256(
+        scripts[pitr.ARCHIVE_SCRIPT.name].encode()).hexdigest()
     # Restricted: non-root (the image's mysql uid), no privilege escalation, read-only root.
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     for c in [*pod["initContainers"], container]:
