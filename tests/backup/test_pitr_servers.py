@@ -139,6 +139,10 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
         base = logical_backup(node, bucket_root)
         t1 = add_runs(node, 2, "t1")
         node.sql("FLUSH BINARY LOGS")
+        archiver.wait_for(node.domain_seq())
+        archiver.kill()  # the replay crosses two archiver sessions
+        archiver.start()
+        archiver.wait_streaming()
         t1 += add_runs(node, 2, "t1b")  # in a piece of its own
         node.sql("FLUSH BINARY LOGS")
         point = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=1)
@@ -167,7 +171,9 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
         }
         restore = ["bash", str(pitr.RESTORE_SCRIPT)]
         # A piece missing between the base and the point: refused before anything is touched.
-        middle = next(p for p in sorted(archiver.archive_dir.iterdir()) if p.name.endswith(".galera-bin.000002"))
+        pieces = sorted(archiver.archive_dir.iterdir())
+        assert len({p.name.split(".")[1] for p in pieces}) == 2, pieces  # two sessions
+        middle = next(p for p in pieces if p.name.endswith(".galera-bin.000002"))
         aside = middle.rename(tmp_path / middle.name)
         out = subprocess.run(restore, env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 1 and "are not in the archive (nothing was changed)" in out.stderr, out.stderr

@@ -151,7 +151,9 @@ while [ "$STOP" = 0 ]; do
   fi
   ARCHIVED=$start   # everything up to here is in the bucket (or, for a new archive, in the backups)
   n=$((n + 1))
-  SESSION="$(date -u +%Y%m%dT%H%M%SZ)-$n-${h%%.*}"
+  # Unique per pod and connection (the pod's name, a random number, a counter): the restore tells
+  # pieces of one session's file from another's by it. No '.' (the name's separator).
+  SESSION="$(date -u +%Y%m%dT%H%M%SZ)-$(printf '%s' "${HOSTNAME:-pod}" | tr -c 'a-z0-9-' '-')-$RANDOM-$n-${h%%.*}"
   dir="$WORK/$SESSION"
   mkdir -p "$dir"
   log "session $SESSION: streaming from $host after GTID $GTID_DOMAIN-$GTID_SERVER_ID-$start"

@@ -38,7 +38,7 @@ mapfile -t PIECES < <(mcq ls "$ARCHIVE/" | awk '{print $NF}' | awk -F. '
   /^[0-9]+-[0-9]+\./ { split($1, r, "-"); key = substr($0, length($1) + 2)
                        if (!(key in last) || r[2] + 0 > last[key] + 0) { first[key] = r[1]; last[key] = r[2]; name[key] = $0 } }
   END { for (k in name) printf "%d %d %s\n", first[k], last[k], name[k] }' | sort -n -k1,1 -k2,2)
-[ "${#PIECES[@]}" -gt 0 ] || die "no archived binlogs under $ARCHIVE"
+[ "${#PIECES[@]}" -gt 0 ] || die "no archived binlogs under $ARCHIVE (or the object store did not answer)"
 
 fetch() { [ -f "$WORK/pieces/$1" ] || mcq cp "$ARCHIVE/$1" "$WORK/pieces/$1" >/dev/null; }
 
