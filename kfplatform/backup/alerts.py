@@ -12,8 +12,11 @@ Metric names as their sources define them at the pinned versions:
 - The binlog archiver (pitr.py) reports its own state through its readiness probe (ready = a round
   found everything the server had one round earlier in the bucket, within maxLagMinutes), seen by
   kube-state-metrics v2.20.0 internal/store/deployment.go: `kube_deployment_status_replicas_ready`.
-  mysqld_exporter v0.15.1 as mariadb-operator runs it (default collectors only; no processlist)
-  exposes nothing about a binlog-dump client, so the archiver's own state is the signal.
+  mysqld_exporter v0.15.1 as mariadb-operator 26.6.0 runs it (only `--config.my-cnf`,
+  pkg/builder/deployment_builder.go) has its default collectors only, and the processlist,
+  binlog_size and slave_hosts collectors are off by default (mysqld_exporter.go `scrapers` at
+  v0.15.1): nothing about a binlog-dump client reaches Prometheus, so the archiver's own state is
+  the signal.
 - MinIO RELEASE.2025-04-22T22-12-26Z, cmd/metrics-v2.go, bucket metrics (/minio/v2/metrics/bucket):
   `minio_bucket_replication_last_hour_failed_count{bucket,targetArn}`,
   `minio_bucket_replication_latency_ms{bucket,operation,range,targetArn}`.
