@@ -8,8 +8,9 @@ internal/controller/mariadb_controller_pitr.go: "TODO: handle galera"), so the p
   binlog_settings: wsrep_gtid_mode, a fixed wsrep_gtid_domain_id, log_slave_updates, one server_id);
 - the archiver (a Deployment of one pod in the database namespace) streams them as a replication
   client, `mariadb-binlog --read-from-remote-server --raw --stop-never --start-position=<GTID>`
-  (scripts/binlog-archive.sh), and copies them with `mc` into the backups bucket under
-  `galera/binlog/` with the galera-backup MinIO account (its policy already covers `galera/*`);
+  (scripts/binlog-archive.sh), and copies them with `mc`, in segments of whole transactions written
+  once each, into the backups bucket under `galera/binlog/` with the galera-backup MinIO account
+  (its policy already covers `galera/*`);
 - the hourly logical backup records its GTID position (`--master-data=2 --gtid`,
   LOGICAL_BACKUP_ARGS), so a restore knows where in the binlogs its snapshot stands;
 - the sandbox's `backup.restore.pointInTime` runs scripts/pitr-restore.sh in a Job: the newest

@@ -77,8 +77,8 @@ def binlog_settings() -> list[str]:
         f"wsrep_gtid_domain_id={GTID_DOMAIN_ID}",
         "gtid_strict_mode=ON",
         f"binlog_expire_logs_seconds={BINLOG_EXPIRE_SECONDS}",
-        # The file being written is re-uploaded (cut after its last transaction) every archiver round:
-        # smaller files bound that upload (default 1G).
+        # Rotate at 64 MiB (default 1G): the archiver keeps the file being written on its pod's
+        # disk until the server rotates it.
         f"max_binlog_size={MAX_BINLOG_SIZE}",
     ]
 

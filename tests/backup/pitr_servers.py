@@ -217,24 +217,19 @@ class Archiver:
 
 
 def archived_gtids(directory: pathlib.Path) -> list[int]:
-    """Every GTID sequence number of the cluster domain in the archive's pieces, in replay order
-    (pieces ordered by name, the restore's order; one session's superseded cuts dropped)."""
-    pieces: dict[str, tuple[int, int, str]] = {}
-    for path in directory.iterdir():
-        if path.name.startswith("."):
-            continue
-        first, last = (int(x) for x in path.name.split(".")[0].split("-"))
-        key = path.name.split(".", 1)[1]
-        if key not in pieces or last > pieces[key][1]:
-            pieces[key] = (first, last, path.name)
+    """Every GTID sequence number of the cluster domain in the archive's segments, in replay order
+    (by first sequence number, as the restore orders them); each segment must be a readable binlog
+    file whose transactions are the ones its name says."""
     seqs: list[int] = []
-    for first, last, name in sorted(pieces.values()):
-        out = subprocess.run([require_tool("mariadb-binlog"), "--base64-output=decode-rows", str(directory / name)],
+    for path in sorted((p for p in directory.iterdir() if not p.name.startswith(".")),
+                       key=lambda p: tuple(int(x) for x in p.name.split(".")[0].split("-"))):
+        first, last = (int(x) for x in path.name.split(".")[0].split("-"))
+        out = subprocess.run([require_tool("mariadb-binlog"), "--base64-output=decode-rows", str(path)],
                              capture_output=True, text=True, timeout=20)
-        assert out.returncode == 0, f"{name} is not a complete binlog file: {out.stderr}"
+        assert out.returncode == 0 and "ERROR" not in out.stderr, f"{path.name} is not a complete binlog file: {out.stderr}"
         got = [int(w.split("-")[2]) for line in out.stdout.splitlines() if "end_log_pos" in line
                for w in line.split() if w.startswith(f"{pitr.GTID_DOMAIN}-")]
-        assert got and got[0] == first and got[-1] == last, (name, got)
+        assert got and got[0] == first and got[-1] == last, (path.name, got)
         seqs += got
     return seqs
 

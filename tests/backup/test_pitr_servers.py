@@ -75,7 +75,9 @@ def test_archived_binlogs_are_whole_transactions_and_resume_without_gap_or_dupli
         archiver.wait_streaming()
         add_runs(node, 5, "before-rotate")
         node.sql("FLUSH BINARY LOGS")  # a closed file is uploaded whole
-        add_runs(node, 5, "open-file")  # the open file is uploaded cut after its last transaction
+        add_runs(node, 5, "open-file")  # the open file is uploaded up to its last transaction...
+        archiver.wait_for(node.domain_seq())
+        add_runs(node, 3, "open-file-more")  # ...and what follows, in a segment of its own
         archiver.wait_for(node.domain_seq())
         # The pod dies (local files lost) and the node it reads from goes away; writes go on
         # meanwhile elsewhere (here: after the node is back, before the new pod starts).
@@ -90,8 +92,10 @@ def test_archived_binlogs_are_whole_transactions_and_resume_without_gap_or_dupli
     finally:
         archiver.stop()
     names = sorted(p.name for p in archiver.archive_dir.iterdir())
-    # Whole closed files and cuts of open ones, from both pods' sessions.
+    # Segments of closed and open files (several of one file: written once each, never replaced),
+    # from both pods' sessions.
     assert len({n.split(".", 2)[1] for n in names}) >= 2 and any(n.endswith(".000001") for n in names), names
+    assert len(names) > len({n.split(".", 1)[1] for n in names}), names
     seqs = archived_gtids(archiver.archive_dir)
     assert seqs == list(range(start + 1, node.domain_seq() + 1)), archiver.logs()[-2000:]
 

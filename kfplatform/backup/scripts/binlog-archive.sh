@@ -5,10 +5,11 @@
 # --raw --stop-never), by GTID, and copies them to the backups bucket with mc. Every object holds
 # whole transactions of the cluster's GTID domain and is named
 #     <first seq>-<last seq>.<session>.<server binlog file>     (seqs zero-padded to 20 digits)
-# so the restore orders the pieces by sequence number and sees a gap or an overlap at once.
-#  - A file the server has rotated away from is uploaded whole; the file still being written is
-#    uploaded every round cut after its last complete transaction (a valid binlog file), and
-#    replaces the previous cut of the same file. So the archive trails the cluster by ~one round.
+# so the restore orders the pieces by sequence number and sees a gap at once.
+#  - Segments, never rewritten: every round uploads what arrived since the last upload, up to the
+#    last complete transaction, as a valid binlog file (the file's format description event, then
+#    those events). The bucket is versioned: an object replaced every round would pile up old
+#    versions; a segment is written once. The archive trails the cluster by about one round.
 #  - Resume: a new session (start, lost connection, node gone) starts after the highest sequence
 #    number in the bucket, on the next host of BINLOG_HOSTS: with wsrep_gtid_mode every node
 #    writes the same GTIDs, so any node continues where another stopped; nothing archived is
@@ -40,26 +41,45 @@ fi
 
 pad() { printf '%020d' "$((10#$1))"; }
 
-# "first last cut" of a local binlog file: the first and last sequence number of the domain's
-# complete transactions, and the byte offset just after the last complete transaction (any domain).
+# "first last end" of the complete transactions of a local binlog file whose GTID event starts at
+# or after byte $2: the first and last sequence number of the domain's, and the byte offset just
+# after the last complete one (any domain). Offsets are the local file's (`# at`), not the server's
+# end_log_pos: a session started by GTID writes its first file from the middle of the server's.
 scan() {
-  mariadb-binlog --base64-output=decode-rows "$1" 2>/dev/null | awk -v d="$GTID_DOMAIN" '
-    /^# at [0-9]+$/ { at = $3; next }
-    /end_log_pos/ && /GTID [0-9]+-[0-9]+-[0-9]+/ {
-      for (i = 1; i <= NF; i++) if ($i == "GTID") g = $(i + 1)
-      split(g, p, "-"); open = 1; trans = ($0 ~ / trans/); seen = 0; gd = p[1]; gs = p[3]; next
-    }
-    /end_log_pos/ {
-      for (i = 1; i <= NF; i++) if ($i == "end_log_pos") end = $(i + 1)
-      if (open && !trans) { done_() }   # a DDL group is one event after its GTID
-      next
-    }
-    /^COMMIT\/\*!\*\/;$/ { if (open && trans) done_(); next }
+  local r
+  r=$(mariadb-binlog --base64-output=decode-rows "$1" 2>/dev/null | awk -v d="$GTID_DOMAIN" -v from="$2" '
     function done_() {
-      open = 0; cut = end
+      open = 0; term = hdr
       if (gd == d) { if (first == "") first = gs; last = gs }
     }
-    END { if (first != "") print first, last, cut }'
+    /^# at [0-9]+$/ { at = $3 + 0; next }
+    /end_log_pos/ && /GTID [0-9]+-[0-9]+-[0-9]+/ {
+      if (at < from) { open = 0; next }
+      for (i = 1; i <= NF; i++) if ($i == "GTID") g = $(i + 1)
+      split(g, p, "-"); open = 1; trans = ($0 ~ / trans/); gd = p[1]; gs = p[3]; next
+    }
+    /end_log_pos/ { hdr = at; if (open && !trans) done_(); next }   # a DDL group: one event after its GTID
+    /^COMMIT\/\*!\*\/;$/ { if (open && trans) done_(); next }
+    END { if (term != "") print (first == "" ? "-" : first), (last == "" ? "-" : last), term }')
+  [ -n "$r" ] || return 0
+  local first last term
+  read -r first last term <<<"$r"
+  echo "$first $last $((term + $(evlen "$1" "$term")))"
+}
+
+evlen() {  # length of the event at byte $2 of file $1 (event header: 4-byte length at offset 9)
+  od -An -t u4 -j $(($2 + 9)) -N 4 "$1" | tr -d ' '
+}
+
+# Bytes [$2, $3) of binlog file $1 as a binlog file of their own, into $WORK/segment.
+segment() {
+  if [ "$2" -eq 0 ]; then
+    head -c "$3" "$1" >"$WORK/segment"
+  else
+    head -c $((4 + $(evlen "$1" 4))) "$1" >"$WORK/segment"   # magic + format description event
+    dd if="$1" of="$WORK/segment" bs=1M iflag=skip_bytes,count_bytes skip="$2" count=$(($3 - $2)) \
+      oflag=append conv=notrunc status=none
+  fi
 }
 
 # Highest sequence number in the bucket (0 when empty). Objects: <first>-<last>.<session>.<file>.
@@ -76,46 +96,31 @@ server_seq() {  # the domain's newest sequence number on host $1 (empty if none 
     | tr ',' '\n' | awk -F- -v d="$GTID_DOMAIN" '$1 == d { print $3 }'
 }
 
-# Upload the session's closed files (all but the newest) whole, and the newest cut; remove local
-# copies of closed files once they are in the bucket. $2=final: the session ended (the newest file
-# is cut, never whole: the connection may have dropped inside a transaction).
+# Upload what arrived since the last round: for each local file, the complete transactions after
+# DONE[file] as one segment; a file the server rotated away from (not the newest) goes to its end
+# and is then removed locally. $2=final: the session ended.
 upload_round() {
-  local dir=$1 final=$2 files newest f r first last cut name
+  local dir=$1 final=$2 files newest f r first last end from name
   mapfile -t files < <(ls "$dir" 2>/dev/null | grep -v '^\.' | sort)
   [ "${#files[@]}" -eq 0 ] && return 0
   newest=${files[-1]}
   for f in "${files[@]}"; do
-    r=$(scan "$dir/$f")
-    if [ -z "$r" ]; then
-      [ "$f" != "$newest" ] && rm -f "$dir/$f"   # no transaction of the domain: nothing to keep
-      continue
+    from=${DONE[$f]:-0}
+    r=$(scan "$dir/$f" "$from")
+    if [ -n "$r" ]; then
+      read -r first last end <<<"$r"
+      if [ "$f" != "$newest" ]; then end=$(stat -c %s "$dir/$f"); fi   # closed: to its end (Rotate)
+      if [ "$first" != - ]; then
+        name="$(pad "$first")-$(pad "$last").$SESSION.$f"
+        segment "$dir/$f" "$from" "$end" || return 1
+        mcq cp "$WORK/segment" "$ARCHIVE/$name" >/dev/null || return 1
+        ARCHIVED=$((10#$last))
+      fi
+      DONE[$f]=$end
     fi
-    read -r first last cut <<<"$r"
-    name="$(pad "$first")-$(pad "$last").$SESSION.$f"
-    if [ "$f" != "$newest" ]; then
-      mcq cp "$dir/$f" "$ARCHIVE/$name" >/dev/null || return 1
-      forget_cuts "$f" "$name" || return 1
-      rm -f "$dir/$f"
-    else
-      [ -n "${CUT_NAME[$f]:-}" ] && [ "${CUT_NAME[$f]}" = "$name" ] && continue   # unchanged
-      head -c "$cut" "$dir/$f" >"$WORK/cut.tmp" || return 1
-      mcq cp "$WORK/cut.tmp" "$ARCHIVE/$name" >/dev/null || return 1
-      forget_cuts "$f" "$name" || return 1
-      CUT_NAME[$f]=$name
-    fi
-    ARCHIVED=$((10#$last))
+    if [ "$f" != "$newest" ]; then rm -f "$dir/$f"; unset "DONE[$f]"; fi
   done
-  [ "$final" = final ] && CUT_NAME=()
-  return 0
-}
-
-# Remove the earlier cut of file $1 (superseded by object $2).
-forget_cuts() {
-  local old=${CUT_NAME[$1]:-}
-  if [ -n "$old" ] && [ "$old" != "$2" ]; then
-    mcq rm "$ARCHIVE/$old" >/dev/null || return 1
-  fi
-  unset "CUT_NAME[$1]"
+  [ "$final" = final ] && DONE=()
   return 0
 }
 
@@ -127,7 +132,7 @@ prune() {
   mcq rm --recursive --force --older-than "$PRUNE_OLDER_THAN" "$ARCHIVE/" >/dev/null && PRUNED=$(date +%s) || log "pruning failed"
 }
 
-declare -A CUT_NAME=()
+declare -A DONE=()
 read -r -a HOSTS <<<"$BINLOG_HOSTS"
 STOP=0
 PID=""

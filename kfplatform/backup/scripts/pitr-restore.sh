@@ -33,16 +33,16 @@ esac
 STOP="${POINT:0:10} ${POINT:11:8}"   # mariadb-binlog reads --stop-datetime in TZ (UTC here)
 point_s=$(date -u -d "$STOP" +%s)
 
-# The pieces, deduplicated (one session's file: the longest cut) and ordered: "first last name".
+# The archived segments, "first last name", by first sequence number (the longest first when two
+# start together: a segment re-sent after an upload whose success was not confirmed).
 mapfile -t PIECES < <(mcq ls "$ARCHIVE/" | awk '{print $NF}' | awk -F. '
-  /^[0-9]+-[0-9]+\./ { split($1, r, "-"); key = substr($0, length($1) + 2)
-                       if (!(key in last) || r[2] + 0 > last[key] + 0) { first[key] = r[1]; last[key] = r[2]; name[key] = $0 } }
-  END { for (k in name) printf "%d %d %s\n", first[k], last[k], name[k] }' | sort -n -k1,1 -k2,2)
+  /^[0-9]+-[0-9]+\./ { split($1, r, "-"); printf "%d %d %s\n", r[1], r[2], $0 }' | sort -k1,1n -k2,2nr)
 [ "${#PIECES[@]}" -gt 0 ] || die "no archived binlogs under $ARCHIVE (or the object store did not answer)"
 
 fetch() { [ -f "$WORK/pieces/$1" ] || mcq cp "$ARCHIVE/$1" "$WORK/pieces/$1" >/dev/null; }
 
-# The pieces that carry every transaction after sequence $1, in order (into CHAIN); 1 on a gap.
+# The segments that carry every transaction after sequence $1, in order (into CHAIN); 1 on a gap
+# or an overlap (the archive would replay a transaction twice).
 chain() {
   local cur=$1 first last name
   CHAIN=()
@@ -51,6 +51,10 @@ chain() {
     [ "$last" -le "$cur" ] && continue
     if [ "$first" -gt $((cur + 1)) ]; then
       GAP="transactions $((cur + 1))..$((first - 1)) of domain $GTID_DOMAIN are not in the archive"
+      return 1
+    fi
+    if [ "${#CHAIN[@]}" -gt 0 ] && [ "$first" -le "$cur" ]; then
+      GAP="$name overlaps the segment before it (transactions $first..$cur twice)"
       return 1
     fi
     CHAIN+=("$name"); cur=$last
