@@ -37,8 +37,10 @@ BINLOG_PREFIX = "galera/binlog"
 ARCHIVER = "galera-binlog-archiver"
 ARCHIVER_USER = "binlog-archiver"
 # A binlog dump (COM_BINLOG_DUMP) needs REPLICATION SLAVE and nothing else; reading
-# @@gtid_binlog_pos needs no privilege. Granted on *.* (a global privilege); tested: the archiver
-# runs with exactly this grant in tests/backup/test_pitr_servers.py.
+# @@gtid_binlog_pos needs no privilege. Granted on *.* (a global privilege): a Grant with database
+# and table "*" becomes `GRANT REPLICATION SLAVE ON *.* TO ...` (mariadb-operator v26.6.0
+# pkg/sql/sql.go Grant/escapeWildcard: "*" stays unquoted). Tested: the archiver runs with exactly
+# this grant in tests/backup/test_pitr_servers.py.
 ARCHIVER_PRIVILEGES = ("REPLICATION SLAVE",)
 # mariadb-binlog registers as a replica with this id while it waits (--stop-never-slave-server-id);
 # it must differ from the nodes' server_id (data/galera.py SERVER_ID).
