@@ -23,6 +23,8 @@ INSTALL = {
     "mariadb-binlog": "apt-get install mariadb-server",
     "mariadb-dump": "apt-get install mariadb-server",
     "galera-4": "apt-get install --no-install-recommends mariadb-server galera-4",
+    # The state-transfer tool a Galera join runs with wsrep_sst_method=mariabackup (prod's).
+    "mariadb-backup": "apt-get install --no-install-recommends mariadb-backup",
     "dot": "apt-get install graphviz",
     "amtool": "apt-get install prometheus-alertmanager",
     "prometheus-alertmanager": "apt-get install prometheus-alertmanager",

@@ -58,8 +58,10 @@ def galera_hosts(namespace: str, replicas: int, name: str = GALERA_NAME) -> list
 # refuses to binlog an out-of-order sequence number, the rule mariadb-binlog applies when it replays
 # (--gtid-strict-mode, on by default in 10.11). binlog_expire_logs_seconds (10.6+) keeps 7 days, far
 # longer than the archiver's round: a stopped archiver alerts within minutes and has days to catch up
-# before a node purges what it has not copied. Started on a real Galera node (Debian 10.11 with
-# galera-4) by tests/backup/test_pitr_servers.py.
+# before a node purges what it has not copied. Run on a real two-node Galera cluster (Debian 10.11
+# with galera-4, a join by IST with mariabackup) by tests/backup/test_pitr_servers.py: both nodes
+# write the same GTIDs. Not with wsrep_sst_method=mysqldump: a node then writes domain 0, so binlog
+# archiving refuses data.galera.sst mysqldump (kfplatform/backup/checks.py).
 GTID_DOMAIN_ID = 10
 SERVER_ID = 1
 BINLOG_BASENAME = "galera-bin"

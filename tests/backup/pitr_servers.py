@@ -30,6 +30,7 @@ def require_galera() -> None:
     require_tool("mariadb-install-db")
     require_tool("mariadb-binlog")
     require_tool("mariadb-dump")
+    require_tool("mariadb-backup")  # the state-transfer script a join runs (prod's data.galera.sst)
     if not GALERA_LIBRARY.exists():
         _missing(str(GALERA_LIBRARY), INSTALL["galera-4"])
 
@@ -49,21 +50,26 @@ def template_datadir() -> pathlib.Path:
 
 
 class GaleraNode:
-    """One Galera node with the platform's binlog settings; `stop()`/`start()` keep its data."""
+    """One Galera node with the platform's binlog settings; `stop()`/`start()` keep its data.
 
-    def __init__(self, base: pathlib.Path, name: str):
+    `join`: the node joins that node's cluster instead of starting one (see two_node_cluster)."""
+
+    def __init__(self, base: pathlib.Path, name: str, join: "GaleraNode | None" = None):
         self.dir = base / name
         self.dir.mkdir()
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         data = self.dir / "data"
         shutil.copytree(template_datadir(), data)
+        self.gcomm_port = free_port()
         lines = [
             "[mariadb]", f"datadir={data}", f"socket={self.dir / 'sock'}", f"port={self.port}", "bind-address=127.0.0.1",
             f"pid-file={self.dir / 'pid'}", "innodb_buffer_pool_size=16M", "innodb_log_file_size=8M",
             "innodb_autoinc_lock_mode=2", "wsrep_on=ON", f"wsrep_provider={GALERA_LIBRARY}",
-            "wsrep_cluster_address=gcomm://", "wsrep_node_address=127.0.0.1",
-            f'wsrep_provider_options="base_port={free_port()};gcache.size=16M"',
+            f"wsrep_cluster_address=gcomm://{f'127.0.0.1:{join.gcomm_port}' if join else ''}", "wsrep_node_address=127.0.0.1",
+            f'wsrep_provider_options="base_port={self.gcomm_port};gcache.size=16M"',
+            # prod's state transfer (data.galera.sst); a join here is an IST, which runs its script too.
+            "wsrep_sst_method=mariabackup", "wsrep_sst_auth=root:", f"wsrep_sst_receive_address=127.0.0.1:{free_port()}",
             *binlog_settings(),
         ]
         if os.geteuid() == 0:
@@ -121,6 +127,22 @@ class GaleraNode:
         return max((int(g.split("-")[2]) for g in pos.split(",") if g.startswith(f"{pitr.GTID_DOMAIN}-")), default=0)
 
 
+def two_node_cluster(base: pathlib.Path) -> tuple[GaleraNode, GaleraNode]:
+    """Two Galera nodes on loopback, both started. The second starts from a copy of the first's
+    data directory and joins by IST (a full SST takes ~15 s here): the state a node has after
+    its own SST, without the wait."""
+    first = GaleraNode(base, "a").start()
+    first.stop()
+    second = GaleraNode(base, "b", join=first)
+    shutil.rmtree(second.dir / "data")
+    shutil.copytree(first.dir / "data", second.dir / "data")
+    grastate = second.dir / "data" / "grastate.dat"
+    grastate.write_text(grastate.read_text().replace("safe_to_bootstrap: 1", "safe_to_bootstrap: 0"))
+    first.start()
+    second.start()
+    return first, second
+
+
 def fake_mc_path(base: pathlib.Path) -> dict:
     """Environment with a fake `mc` first on PATH, over `base/bucket-root`."""
     bin_dir = base / "bin"
@@ -141,7 +163,7 @@ def fake_mc_path(base: pathlib.Path) -> dict:
 class Archiver:
     """binlog-archive.sh as the platform ships it, with the platform's environment (pitr.py)."""
 
-    def __init__(self, base: pathlib.Path, hosts: list[int], password: str, interval: float = 0.3):
+    def __init__(self, base: pathlib.Path, hosts: list[int], password: str, interval: float = 0.2):
         self.base = base
         self.env = {
             **os.environ, **fake_mc_path(base), **pitr.archiver_environment(

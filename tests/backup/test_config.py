@@ -1,5 +1,6 @@
 """Backup configuration: each bad value is refused at its key, in its file; its valid neighbour loads."""
 import copy
+import json
 
 import pytest
 import yaml
@@ -158,3 +159,23 @@ def test_durations_read_like_go():
     for bad in ("", "h", "30d", "1.5h"):
         with pytest.raises(ValueError):
             duration_seconds(bad)
+
+
+def test_binlog_archiving_refuses_the_sst_method_that_drops_the_cluster_domain():
+    from kfplatform.config.loader import load_platform_config
+    from kfplatform.render.run import read_stack_config
+
+    raw, _ = read_stack_config(PROJECT_DIR, "prod")
+    data = json.loads(raw["kubeflow-platform:data"])
+    data["galera"]["sst"] = "mysqldump"
+    raw["kubeflow-platform:data"] = json.dumps(data)
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config("prod", raw, PROJECT_DIR)
+    found = {i.path: f"{i.file}: {i.message}" for i in raised.value.issues}
+    assert "needs data.galera.sst mariabackup or rsync" in found[B + "galera.pointInTimeRecovery"]
+    assert found[B + "galera.pointInTimeRecovery"].startswith("Pulumi.prod.yaml: ")
+    # Its neighbour: the same data tier without the archive loads.
+    section = backup_section("prod")
+    section["galera"].pop("pointInTimeRecovery")
+    raw[KEY] = json.dumps(section)
+    assert load_platform_config("prod", raw, PROJECT_DIR).stack.backup.galera.point_in_time_recovery is None

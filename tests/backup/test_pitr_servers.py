@@ -17,7 +17,7 @@ import pytest
 from kfplatform.backup import pitr
 from kfplatform.backup.database import LOGICAL_PREFIX
 from tests.backup.kfp_schema import DDL, insert_run
-from tests.backup.pitr_servers import Archiver, GaleraNode, archived_gtids, fake_mc_path, require_galera
+from tests.backup.pitr_servers import Archiver, GaleraNode, archived_gtids, fake_mc_path, require_galera, two_node_cluster
 from tests.backup.fakes import free_port
 from tests.tools import require_tool
 
@@ -56,48 +56,58 @@ def node(tmp_path):
     server.stop()
 
 
-def test_archived_binlogs_are_whole_transactions_and_resume_without_gap_or_duplicate(node, tmp_path):
-    grant_archiver(node)
-    kfp_schema(node)
-    start = node.domain_seq()
-    # The first host is gone (nothing listens there): the archiver moves on to the next. The store
-    # is down at first: nothing starts until the archiver can see what the bucket holds.
-    archiver = Archiver(tmp_path, [free_port(), node.port], PASSWORD)
-    down = pathlib.Path(archiver.env["FAKE_MC_ROOT"]) / ".down"
-    down.touch()
-    archiver.start()
+def test_archived_binlogs_are_whole_transactions_and_resume_on_another_node_without_gap_or_duplicate(tmp_path):
+    require_galera()
+    a, b = two_node_cluster(tmp_path)
     try:
-        deadline = time.monotonic() + 10
-        while "cannot list" not in archiver.logs():
-            assert time.monotonic() < deadline, archiver.logs()
-            time.sleep(0.05)
-        down.unlink()
-        archiver.wait_streaming()
-        add_runs(node, 5, "before-rotate")
-        node.sql("FLUSH BINARY LOGS")  # a closed file is uploaded whole
-        add_runs(node, 5, "open-file")  # the open file is uploaded up to its last transaction...
-        archiver.wait_for(node.domain_seq())
-        add_runs(node, 3, "open-file-more")  # ...and what follows, in a segment of its own
-        archiver.wait_for(node.domain_seq())
-        # The pod dies (local files lost) and the node it reads from goes away; writes go on
-        # meanwhile elsewhere (here: after the node is back, before the new pod starts).
-        archiver.kill()
-        node.stop()
-        node.start()
-        add_runs(node, 4, "while-down")
+        grant_archiver(a)
+        kfp_schema(a)
+        start = a.domain_seq()
+        # The first host is gone (nothing listens there): the archiver moves on to the next. The store
+        # is down at first: nothing starts until the archiver can see what the bucket holds.
+        archiver = Archiver(tmp_path, [free_port(), a.port, b.port], PASSWORD)
+        down = pathlib.Path(archiver.env["FAKE_MC_ROOT"]) / ".down"
+        down.touch()
         archiver.start()
-        add_runs(node, 3, "after-restart")
-        archiver.wait_for(node.domain_seq())
-        archiver.wait_healthy()  # the readiness probe's marker: a round that found everything archived
+        try:
+            deadline = time.monotonic() + 10
+            while "cannot list" not in archiver.logs():
+                assert time.monotonic() < deadline, archiver.logs()
+                time.sleep(0.05)
+            down.unlink()
+            archiver.wait_streaming()
+            add_runs(a, 5, "before-rotate")
+            a.sql("FLUSH BINARY LOGS")  # a closed file is uploaded to its end
+            add_runs(a, 5, "open-file")  # the open file up to its last transaction...
+            archiver.wait_for(a.domain_seq())
+            add_runs(a, 3, "open-file-more")  # ...and what follows, in a segment of its own
+            archiver.wait_for(a.domain_seq())
+            # The pod dies (its local files with it) and the node it read from goes away; the
+            # cluster goes on writing on the other node. The new pod resumes there, by GTID: that
+            # node's binlog files have other names and offsets, the same transactions.
+            archiver.kill()
+            a.stop()
+            add_runs(b, 4, "node-a-gone")
+            archiver.start()
+            add_runs(b, 3, "after-restart")
+            archiver.wait_for(b.domain_seq())
+            archiver.wait_healthy()  # the readiness probe's marker: a round that found everything archived
+            assert "streaming from 127.0.0.1:%d" % b.port in (tmp_path / "archiver-2.log").read_text()
+            end = b.domain_seq()
+        finally:
+            archiver.stop()
     finally:
-        archiver.stop()
+        b.stop()
+        a.stop()
     names = sorted(p.name for p in archiver.archive_dir.iterdir())
     # Segments of closed and open files (several of one file: written once each, never replaced),
     # from both pods' sessions.
-    assert len({n.split(".", 2)[1] for n in names}) >= 2 and any(n.endswith(".000001") for n in names), names
+    sessions = {n.split(".", 2)[1] for n in names}
+    first_session = min(sessions)
+    assert len(sessions) >= 2 and len({n for n in names if first_session in n}) >= 3, names
     assert len(names) > len({n.split(".", 1)[1] for n in names}), names
     seqs = archived_gtids(archiver.archive_dir)
-    assert seqs == list(range(start + 1, node.domain_seq() + 1)), archiver.logs()[-2000:]
+    assert seqs == list(range(start + 1, end + 1)), archiver.logs()[-2000:]
 
 
 def logical_backup(node: GaleraNode, bucket_root, when: datetime.datetime | None = None) -> str:
@@ -192,3 +202,19 @@ def test_restore_to_a_point_in_time_from_a_logical_backup_and_archived_binlogs(n
         assert target.sql("SELECT id FROM katib.trials") == [(7,)]
     finally:
         target.stop()
+
+
+def test_the_sst_method_the_config_refuses_drops_the_cluster_domain(tmp_path):
+    """Why `pointInTimeRecovery` refuses `data.galera.sst: mysqldump` (backup/checks.py): with it a
+    node writes its GTIDs in domain 0, not wsrep_gtid_domain_id. (With mariabackup, prod's method and
+    the other tests' nodes, the cluster's domain holds: their archives are checked by its numbers.)"""
+    require_galera()
+    node = GaleraNode(tmp_path, "mysqldump")
+    (node.dir / "my.cnf").write_text((node.dir / "my.cnf").read_text() + "wsrep_sst_method=mysqldump\n")
+    node.start()
+    try:
+        node.sql("CREATE DATABASE mlpipeline")
+        assert node.sql("SELECT @@GLOBAL.gtid_binlog_pos")[0][0].split("-")[0] == "0"
+        assert node.sql("SELECT @@GLOBAL.wsrep_gtid_domain_id")[0][0] == pitr.GTID_DOMAIN
+    finally:
+        node.stop()
