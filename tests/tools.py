@@ -17,6 +17,14 @@ INSTALL = {
     "promtool": "apt-get install prometheus",
     "mariadbd": "apt-get install mariadb-server",
     "mysql_install_db": "apt-get install mariadb-server",
+    "mariadb-install-db": "apt-get install mariadb-server",
+    # mariadb-server depends on mariadb-client (mariadb-binlog, mariadb-dump) and galera-4
+    # (/usr/lib/galera/libgalera_smm.so, `apt-cache depends mariadb-server` on Debian 12).
+    "mariadb-binlog": "apt-get install mariadb-server",
+    "mariadb-dump": "apt-get install mariadb-server",
+    "galera-4": "apt-get install --no-install-recommends mariadb-server galera-4",
+    # The state-transfer tool a Galera join runs with wsrep_sst_method=mariabackup (prod's).
+    "mariadb-backup": "apt-get install --no-install-recommends mariadb-backup",
     "dot": "apt-get install graphviz",
     "amtool": "apt-get install prometheus-alertmanager",
     "prometheus-alertmanager": "apt-get install prometheus-alertmanager",

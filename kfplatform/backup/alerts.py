@@ -9,6 +9,14 @@ Metric names as their sources define them at the pinned versions:
   and, for a scheduled logical Backup, a CronJob named like the Backup (backup_controller.go). So they
   are watched through kube-state-metrics v2.20.0 (internal/store/job.go, cronjob.go):
   `kube_job_status_failed`, `kube_job_status_completion_time`, `kube_cronjob_status_last_successful_time`.
+- The binlog archiver (pitr.py) reports its own state through its readiness probe (ready = a round
+  found everything the server had one round earlier in the bucket, within maxLagMinutes), seen by
+  kube-state-metrics v2.20.0 internal/store/deployment.go: `kube_deployment_status_replicas_ready`.
+  mysqld_exporter v0.15.1 as mariadb-operator 26.6.0 runs it (only `--config.my-cnf`,
+  pkg/builder/deployment_builder.go) has its default collectors only, and the processlist,
+  binlog_size and slave_hosts collectors are off by default (mysqld_exporter.go `scrapers` at
+  v0.15.1): nothing about a binlog-dump client reaches Prometheus, so the archiver's own state is
+  the signal.
 - MinIO RELEASE.2025-04-22T22-12-26Z, cmd/metrics-v2.go, bucket metrics (/minio/v2/metrics/bucket):
   `minio_bucket_replication_last_hour_failed_count{bucket,targetArn}`,
   `minio_bucket_replication_latency_ms{bucket,operation,range,targetArn}`.
@@ -18,6 +26,7 @@ from __future__ import annotations
 from ..alerts import PLATFORM_TEAM, alert_rule, runbook_url
 from .config import BackupConfig, cron_interval_seconds
 from .database import LOGICAL_BACKUP, PHYSICAL_BACKUP
+from .pitr import ARCHIVER
 from .replication import JOB_NAME
 from .velero import PLATFORM_SCHEDULE, TENANTS_SCHEDULE, VOLUMES_SCHEDULE
 
@@ -28,7 +37,8 @@ H_VELERO_STALE = "Backups: the newest Velero backup is too old"
 H_GALERA_FAILED = "Backups: a Galera backup job failed"
 H_GALERA_STALE = "Backups: the newest Galera backup is too old"
 H_REPLICATION = "Backups: artifact replication fails or lags"
-HEADINGS = (H_VELERO_FAILED, H_VELERO_STALE, H_GALERA_FAILED, H_GALERA_STALE, H_REPLICATION)
+H_BINLOG = "Backups: binlog archiving stopped or lags"
+HEADINGS = (H_VELERO_FAILED, H_VELERO_STALE, H_GALERA_FAILED, H_GALERA_STALE, H_REPLICATION, H_BINLOG)
 # A backup is late when no success came within one schedule interval plus this grace (a run takes time).
 GRACE_SECONDS = 2 * 3600
 
@@ -122,6 +132,8 @@ def backup_rules(
                 summary=f"No {where} logical backup of KFP/MLMD has ever succeeded ({_hours(logical)} allowed)",
                 runbook=url(H_GALERA_STALE),
             ))
+    if config.galera is not None and config.galera.point_in_time_recovery is not None:
+        rules += binlog_archive_rules(config, database_namespace=database_namespace, url=url(H_BINLOG))
     if config.replication is not None:
         lag_ms = config.replication.max_lag_minutes * 60_000
         job_limit = 2 * cron_interval_seconds(config.replication.cron) + 600
@@ -158,3 +170,28 @@ def backup_rules(
             ),
         ]
     return rules
+
+
+def binlog_archive_rules(config: BackupConfig, *, database_namespace: str, url: str) -> list[dict]:
+    """The archive lags (not ready: transactions older than maxLagMinutes are not in the bucket) and,
+    three times that long or with no archiver at all, archiving has stopped: the point-in-time
+    promise is broken and the data-loss bound is back to the hourly logical backup."""
+    archive = config.galera.point_in_time_recovery
+    lag = archive.max_lag_minutes
+    ready = f'kube_deployment_status_replicas_ready{{namespace="{database_namespace}",deployment="{ARCHIVER}"}}'
+    return [
+        alert_rule(
+            "GaleraBinlogArchiveLagging", f"{ready} < 1",
+            for_="5m", severity="ticket", slo="backup_freshness", team=PLATFORM_TEAM, name="galera",
+            summary=f"The Galera binlog archive lacks transactions older than {lag} minutes "
+                    "(the archiver is not ready): a point-in-time restore would miss them",
+            runbook=url,
+        ),
+        alert_rule(
+            "GaleraBinlogArchivingStopped", f"({ready} < 1) or absent({ready})",
+            for_=_duration(3 * lag * 60), severity="page", slo="backup_freshness", team=PLATFORM_TEAM, name="galera",
+            summary=f"Binlog archiving stopped: nothing archived for {3 * lag} minutes; the cluster's binlogs "
+                    "expire after 7 days, and until then a restore loses up to an hour of KFP and ML Metadata",
+            runbook=url,
+        ),
+    ]

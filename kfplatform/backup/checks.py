@@ -47,5 +47,21 @@ def volumes_backup_matches_the_opted_in_teams(config: PlatformConfig) -> Iterabl
         )
 
 
+def binlog_archive_needs_gtids_the_sst_keeps(config: PlatformConfig) -> Iterable[ConfigIssue]:
+    """Point-in-time recovery needs the cluster's GTID domain (data/galera.py binlog_settings). With
+    `wsrep_sst_method=mysqldump` a Galera node writes its GTIDs in domain 0, not
+    wsrep_gtid_domain_id (seen on Debian's MariaDB 10.11 with galera-4: tests/backup/
+    test_pitr_servers.py), so the archiver and the restore would find none of the cluster's."""
+    galera = config.stack.backup.galera
+    if galera is None or galera.point_in_time_recovery is None:
+        return
+    if config.stack.data.galera.sst == "mysqldump":
+        yield ConfigIssue(
+            config.stack_file, f"{KEY_PREFIX}backup.galera.pointInTimeRecovery",
+            "needs data.galera.sst mariabackup or rsync: with mysqldump the nodes ignore "
+            "wsrep_gtid_domain_id and no transaction is archived",
+        )
+
+
 # The area's cross-checks, in the order they run (composed by kfplatform/config/checks.py).
-CHECKS = (restored_namespaces_are_teams, volumes_backup_matches_the_opted_in_teams)
+CHECKS = (restored_namespaces_are_teams, volumes_backup_matches_the_opted_in_teams, binlog_archive_needs_gtids_the_sst_keeps)

@@ -20,16 +20,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
+from ..config.base import duration_seconds
 from ..config.platform_config import TenantFile
 from ..config.stack import StackConfig
 from ..data.endpoints import OBJECT_STORE_CA_CONFIGMAP, OBJECT_STORE_CA_KEY, DataEndpoints
-from ..data.galera import GALERA_NAME
+from ..data.galera import GALERA_NAME, PASSWORD_KEY, ROOT_SECRET, WATCH_LABELS, galera_hosts
 from ..data.object_store import ObjectAccount
 from ..data.object_users import ObjectUsers
 from ..data.operators import _release
+from ..data.releases import MARIADB
 from ..k8s import child, custom_resource, meta
-from ..secrets.plane import SecretsPlane
-from . import accounts, database, drill_copy, releases, replication, velero
+from ..secrets.database import static_credentials_reason
+from ..secrets.plane import SecretsPlane, platform_path
+from . import accounts, database, drill_copy, pitr, releases, replication, velero
 from .alerts import RULE_NAME, backup_rules
 from .config import (
     DRILL_COPY_PATH, DRILL_READER_PATH, DRILL_RESTORE_PATH, GALERA_WRITER_PATH, REPLICATION_PATH, VELERO_WRITER_PATH,
@@ -115,6 +118,8 @@ class Backups(pulumi.ComponentResource):
             self._artifact_replication()
         if config.restore is not None:
             self._drill_restore(ca_b64)
+            if config.restore.point_in_time is not None:
+                self._point_in_time_restore()
         self._alerts()
         self.outputs["backupSchedules"] = sorted(self.schedules)
         self.register_outputs(self.outputs)
@@ -265,6 +270,8 @@ class Backups(pulumi.ComponentResource):
             ),
             opts=child(self, depends_on=galera_deps),
         )
+        if config.galera.point_in_time_recovery is not None:
+            self._binlog_archive(galera_deps)
         if config.offsite is not None:
             offsite = config.offsite
             dr_keys = secrets.deliver(
@@ -286,6 +293,81 @@ class Backups(pulumi.ComponentResource):
                     metadata=meta(object_name + database.OFFSITE_SUFFIX, database_ns, component=COMPONENT),
                     spec=spec, opts=child(self, depends_on=[*galera, dr_keys]),
                 )
+
+    def _binlog_archive(self, galera_deps: list) -> None:
+        """The binlog archiver (pitr.py): its database account, its script, one pod."""
+        args, stack = self._args, self._args.stack
+        archive = self.config.galera.point_in_time_recovery
+        database_ns = stack.cluster.namespaces.database
+        ref = {"name": GALERA_NAME, "namespace": database_ns, "waitForIt": True}
+        static_credentials_reason(pitr.ARCHIVER_USER)
+        path = platform_path("database", pitr.ARCHIVER_VAULT_NAME)
+        args.secrets.generated(path, [PASSWORD_KEY])
+        password = args.secrets.deliver(
+            database_ns, pitr.ARCHIVER_SECRET, path, {PASSWORD_KEY: PASSWORD_KEY}, labels=WATCH_LABELS,
+        )
+        user = custom_resource(
+            "binlog-archiver-user", api_version="k8s.mariadb.com/v1alpha1", kind="User",
+            metadata=meta(pitr.ARCHIVER_USER, database_ns, component=COMPONENT),
+            spec={"mariaDbRef": ref, "name": pitr.ARCHIVER_USER, "host": "%", "maxUserConnections": 4,
+                  "passwordSecretKeyRef": {"name": pitr.ARCHIVER_SECRET, "key": PASSWORD_KEY}},
+            opts=child(self, depends_on=[*args.galera, password]),
+        )
+        grant = custom_resource(
+            "binlog-archiver-grant", api_version="k8s.mariadb.com/v1alpha1", kind="Grant",
+            metadata=meta(pitr.ARCHIVER_USER, database_ns, component=COMPONENT),
+            spec={"mariaDbRef": ref, "username": pitr.ARCHIVER_USER, "host": "%", "database": "*", "table": "*",
+                  "privileges": list(pitr.ARCHIVER_PRIVILEGES), "grantOption": False},
+            opts=child(self, depends_on=[*args.galera, user]),
+        )
+        scripts = self._pitr_scripts(database_ns)
+        labels = {"app.kubernetes.io/name": pitr.ARCHIVER, "app.kubernetes.io/component": COMPONENT}
+        self.binlog_archiver = k8s.apps.v1.Deployment(
+            "galera-binlog-archiver",
+            metadata=meta(pitr.ARCHIVER, database_ns, component=COMPONENT),
+            spec=pitr.archiver_deployment_spec(
+                hosts=galera_hosts(database_ns, stack.data.galera.replicas), bucket=stack.data.object_store.buckets.backups,
+                store_url=self._store_url, s3_secret=database.S3_SECRET, access_key=database.ACCESS_KEY,
+                secret_key=database.SECRET_KEY, interval_seconds=archive.upload_interval_seconds,
+                retention_hours=-(-duration_seconds(archive.retention) // 3600), max_lag_minutes=archive.max_lag_minutes,
+                mariadb_image=MARIADB.ref(stack.images.mirror), mc_image=releases.MC.ref(stack.images.mirror),
+                pull_secret=stack.images.pull_secret, mariadb=GALERA_NAME,
+                ca_configmap=args.endpoints.object_store_ca_configmap, ca_key=args.endpoints.object_store_ca_key,
+                labels=labels,
+            ),
+            opts=child(self, depends_on=[*galera_deps, grant, scripts, args.secrets.pull_secret_delivery(database_ns)]),
+        )
+        self.outputs["binlogArchive"] = {
+            "prefix": f"{stack.data.object_store.buckets.backups}/{pitr.BINLOG_PREFIX}/",
+            "uploadIntervalSeconds": archive.upload_interval_seconds, "retention": archive.retention,
+        }
+
+    def _pitr_scripts(self, namespace: str) -> pulumi.Resource:
+        return k8s.core.v1.ConfigMap(
+            "galera-pitr-scripts", metadata=meta(pitr.SCRIPTS_CONFIGMAP, namespace, component=COMPONENT),
+            data=pitr.scripts_configmap_data(), opts=child(self, depends_on=self._in_ns("database")),
+        )
+
+    def _point_in_time_restore(self) -> None:
+        """Sandbox: KFP's and MLMD's databases rolled forward to `restore.pointInTime` (pitr.py)."""
+        args, stack, restore = self._args, self._args.stack, self.config.restore
+        database_ns = stack.cluster.namespaces.database
+        scripts = self._pitr_scripts(database_ns)
+        point = restore.point_in_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.point_in_time_restore = k8s.batch.v1.Job(
+            "galera-point-in-time-restore",
+            metadata=meta(pitr.RESTORE_JOB, database_ns, component=COMPONENT,
+                          annotations={WAIT: "condition=Complete", "pulumi.com/timeoutSeconds": str(4 * 3600)}),
+            spec=pitr.restore_job_spec(
+                point=point, databases=database.LOGICAL_DATABASES, bucket=restore.bucket,
+                store_url=f"https://{restore.endpoint}", s3_secret=RESTORE_DB_SECRET, access_key=database.ACCESS_KEY,
+                secret_key=database.SECRET_KEY, mariadb=GALERA_NAME, root_secret=ROOT_SECRET, root_key=PASSWORD_KEY,
+                mariadb_image=MARIADB.ref(stack.images.mirror), mc_image=releases.MC.ref(stack.images.mirror),
+                pull_secret=stack.images.pull_secret,
+            ),
+            opts=child(self, depends_on=[*args.galera, scripts, args.secrets.pull_secret_delivery(database_ns)]),
+        )
+        self.outputs["pointInTimeRestore"] = {"point": point, "databases": list(database.LOGICAL_DATABASES)}
 
     def _artifact_replication(self) -> None:
         """Artifact bucket replication to the DR location: an mc CronJob with both sides' keys."""

@@ -275,25 +275,69 @@ class DatabaseBackup(Model):
         return self
 
 
+class BinlogArchive(Model):
+    """Binlog archiving for point-in-time recovery (`galera.pointInTimeRecovery`; kfplatform/backup/pitr.py).
+
+    mariadb-operator 26.6.0's `PointInTimeRecovery` archives binlogs for asynchronous replication
+    only, not Galera (its docs/pitr.md "Supported MariaDB versions and topologies" at tag v26.6.0;
+    internal/controller/mariadb_controller_pitr.go: "TODO: handle galera"): the platform's own
+    archiver streams them into the backups bucket under galera/binlog/ instead.
+    """
+
+    # Seconds between upload rounds: the archive trails the cluster by about one round (the RPO).
+    upload_interval_seconds: int = Field(default=60, ge=10, le=3600)
+    # How long archived binlogs are kept: at least galera.physical.maxRetention (checked below), so
+    # every base backup still kept can be rolled forward.
+    retention: str = "720h"
+    # The archiver reports not ready when the bucket lacks transactions older than this (alert
+    # GaleraBinlogArchiveLagging); at least two rounds.
+    max_lag_minutes: int = Field(default=10, ge=1, le=1440)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if duration_seconds(value) < 86400:
+            raise ValueError(f"{value!r}: keep archived binlogs at least 24h")
+        return value
+
+    @model_validator(mode="after")
+    def _lag_spans_two_rounds(self) -> "BinlogArchive":
+        if self.max_lag_minutes * 60 < 2 * self.upload_interval_seconds:
+            raise ValueError(
+                f"maxLagMinutes {self.max_lag_minutes} is shorter than two upload rounds "
+                f"(uploadIntervalSeconds {self.upload_interval_seconds}): a healthy archiver would alert"
+            )
+        return self
+
+
 class GaleraBackups(Model):
     # mariabackup of one replica (never the primary): the base of every restore.
     physical: DatabaseBackup = DatabaseBackup(cron="0 3 * * *")
     # mariadb-dump of KFP's and ML Metadata's databases: portable, and the finer restore points.
     logical: DatabaseBackup = DatabaseBackup(cron="15 * * * *", max_retention="168h")
-    # Binlog archiving (`PointInTimeRecovery`). mariadb-operator 26.6.0 supports it for asynchronous
-    # replication only, not Galera (docs/pitr.md "Supported MariaDB versions and topologies" at tag
-    # v26.6.0; internal/controller/mariadb_controller_pitr.go: "TODO: handle galera"). Refused while
-    # the data tier is Galera; hourly logical backups bound the data loss instead (docs/backups.md).
-    point_in_time_recovery: bool = False
+    # Archive the binlogs, so KFP's and ML Metadata's databases can be restored to any second since
+    # the oldest kept logical backup. `true` takes the defaults; `false` or absent: no archive.
+    point_in_time_recovery: BinlogArchive | None = None
+
+    @field_validator("point_in_time_recovery", mode="before")
+    @classmethod
+    def _yes_no(cls, value: object) -> object:
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
 
     @field_validator("point_in_time_recovery")
     @classmethod
-    def _galera_has_no_pitr(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "mariadb-operator 26.6.0 archives binlogs for asynchronous replication only, not Galera "
-                "(its docs/pitr.md); keep false: hourly logical backups (galera.logical.cron) bound the data loss"
-            )
+    def _outlives_physical_backups(cls, value: BinlogArchive | None, info: ValidationInfo) -> BinlogArchive | None:
+        physical = info.data.get("physical")
+        if value is not None and physical is not None:
+            if duration_seconds(value.retention) < duration_seconds(physical.max_retention):
+                raise ValueError(
+                    f"retention {value.retention} is shorter than galera.physical.maxRetention "
+                    f"{physical.max_retention}: keep archived binlogs at least as long as the backups they roll forward"
+                )
         return value
 
 

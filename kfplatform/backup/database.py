@@ -5,8 +5,9 @@
   what a new cluster is bootstrapped from (`MariaDB.spec.bootstrapFrom`).
 - `Backup` (logical, mariadb-dump) of KFP's and ML Metadata's databases only, under
   `galera/logical/`: portable across MariaDB versions, and hourly restore points.
-- No `PointInTimeRecovery`: at 26.6.0 binlog archiving supports asynchronous replication only
-  (docs/pitr.md at v26.6.0), see config.py.
+- No `PointInTimeRecovery` CR: at 26.6.0 it archives binlogs for asynchronous replication only
+  (docs/pitr.md at v26.6.0); the platform archives Galera's binlogs itself (pitr.py), and every
+  logical backup records its GTID position (pitr.LOGICAL_BACKUP_ARGS) for the roll-forward.
 Both write with the `galera-backup` MinIO account, whose policy reaches `galera/*` only; with an
 off-site location each has an `-offsite` twin writing the same to the DR site (its own keys), so a
 lost site does not take the database's backups with it.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .config import GaleraBackups
+from .pitr import LOGICAL_BACKUP_ARGS
 
 PHYSICAL_BACKUP = "galera-physical"
 LOGICAL_BACKUP = "galera-logical"
@@ -77,6 +79,8 @@ def logical_backup_spec(
     return {
         "mariaDbRef": {"name": mariadb, "waitForIt": True},
         "databases": list(LOGICAL_DATABASES),
+        # The snapshot's GTID position, written into the dump (pitr.py): where a roll-forward starts.
+        "args": list(LOGICAL_BACKUP_ARGS),
         "schedule": {"cron": config.logical.cron, "suspend": False},
         "maxRetention": config.logical.max_retention,
         "compression": "gzip",

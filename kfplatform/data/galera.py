@@ -43,6 +43,48 @@ def galera_hosts(namespace: str, replicas: int, name: str = GALERA_NAME) -> list
     return [f"{name}-{i}.{name}-internal.{namespace}.svc.cluster.local" for i in range(replicas)]
 
 
+# Binary logs with one GTID sequence for the whole cluster: what the binlog archiver
+# (kfplatform/backup/pitr.py) streams and a point-in-time restore replays. MariaDB's "Using MariaDB
+# GTIDs with MariaDB Galera Cluster" (Wsrep GTID Mode): wsrep_gtid_mode=ON and the same
+# wsrep_gtid_domain_id on all nodes, log_slave_updates on all nodes (MDEV-9855: a node logs the
+# write-sets it applies from the others, so every node's binlog holds every transaction), log_bin
+# the same path on all nodes (MDEV-9856). mariadb-operator v26.6.0 writes the same set for its
+# multi-cluster Galera (pkg/galera/config/config.go, "# Multi-cluster": log-bin, log_slave_updates,
+# wsrep_gtid_mode, wsrep_gtid_domain_id, and ONE server_id for all nodes), which is what lets the
+# archiver resume by `<domain>-<server_id>-<seq>` on any node. The page's "extra safety measure", a
+# different gtid_domain_id per node for local (non-replicated) events, cannot be written here (myCnf
+# is one file for every pod); local events keep domain 0, apart from the cluster's, and the archive
+# and the replay read the cluster's domain only (--do-domain-ids). gtid_strict_mode=ON: a node
+# refuses to binlog an out-of-order sequence number, the rule mariadb-binlog applies when it replays
+# (--gtid-strict-mode, on by default in 10.11). binlog_expire_logs_seconds (10.6+) keeps 7 days, far
+# longer than the archiver's round: a stopped archiver alerts within minutes and has days to catch up
+# before a node purges what it has not copied. Run on a real two-node Galera cluster (Debian 10.11
+# with galera-4, a join by IST with mariabackup) by tests/backup/test_pitr_servers.py: both nodes
+# write the same GTIDs. Not with wsrep_sst_method=mysqldump: a node then writes domain 0, so binlog
+# archiving refuses data.galera.sst mysqldump (kfplatform/backup/checks.py).
+GTID_DOMAIN_ID = 10
+SERVER_ID = 1
+BINLOG_BASENAME = "galera-bin"
+BINLOG_EXPIRE_SECONDS = 7 * 86400
+MAX_BINLOG_SIZE = 64 * 1024 * 1024
+
+
+def binlog_settings() -> list[str]:
+    return [
+        f"log_bin={BINLOG_BASENAME}",
+        "log_slave_updates=ON",
+        "binlog_format=ROW",
+        f"server_id={SERVER_ID}",
+        "wsrep_gtid_mode=ON",
+        f"wsrep_gtid_domain_id={GTID_DOMAIN_ID}",
+        "gtid_strict_mode=ON",
+        f"binlog_expire_logs_seconds={BINLOG_EXPIRE_SECONDS}",
+        # Rotate at 64 MiB (default 1G): the archiver keeps the file being written on its pod's
+        # disk until the server rotates it.
+        f"max_binlog_size={MAX_BINLOG_SIZE}",
+    ]
+
+
 def my_cnf(config: DataTierConfig) -> str:
     lines = [
         "[mariadb]",
@@ -57,6 +99,7 @@ def my_cnf(config: DataTierConfig) -> str:
         # REQUIRED_PRIMARY_KEY to wsrep_mode. Galera certifies keyless rows by a hash of the row.
         "innodb_force_primary_key=OFF",
         "wsrep_certify_nonPK=ON",
+        *binlog_settings(),
     ]
     pool = config.galera.innodb_buffer_pool()
     if pool:

@@ -26,6 +26,9 @@ STATIC_BECAUSE: dict[str, str] = {
     "katib": _COMMON + " katib-db-manager reads it once, at start.",
     PROXYSQL_MONITOR_USER: _COMMON + " The monitor password is also a ProxySQL global variable "
     "(mysql-monitor_password), loaded from its config at start.",
+    # The Galera binlog archiver (kfplatform/backup/pitr.py): REPLICATION SLAVE only.
+    "binlog-archiver": _COMMON + " The archiver reads the password from its mounted Secret at every "
+    "(re)connection, so a rotation reaches it without a restart.",
     # One user per tenant that runs a Model Registry (kfplatform/modelregistry): `model-registry-<team>`.
     "model-registry-<team>": _COMMON + " The team's model-registry server reads it once, at start "
     "(its database DSN is a command-line argument).",

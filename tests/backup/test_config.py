@@ -1,5 +1,6 @@
 """Backup configuration: each bad value is refused at its key, in its file; its valid neighbour loads."""
 import copy
+import json
 
 import pytest
 import yaml
@@ -17,6 +18,8 @@ B = KEY + "."
 def test_committed_stacks_are_valid():
     prod = load_with_backup("prod", backup_section("prod")).stack.backup
     assert prod.schedules is not None and prod.offsite is not None and prod.restore is None
+    archive = prod.galera.point_in_time_recovery  # prod archives Galera's binlogs
+    assert archive is not None and archive.upload_interval_seconds == 60 and archive.retention == "720h"
     sandbox = load_with_backup("sandbox", backup_section("sandbox")).stack.backup
     assert sandbox.schedules is None and sandbox.restore is not None
 
@@ -39,7 +42,17 @@ BAD = [
     ("prod", "schedules.platform.ttl", "30d", "not a duration", "2160h"),
     ("prod", "galera.physical.maxRetention", "720", "not a duration", "336h"),
     ("prod", "galera.logical.maxRetention", "1h", "at least 24h", "48h"),
-    ("prod", "galera.pointInTimeRecovery", True, "not Galera", False),
+    ("prod", "galera.pointInTimeRecovery.uploadIntervalSeconds", 5, "greater than or equal to 10", 10),
+    ("prod", "galera.pointInTimeRecovery.uploadIntervalSeconds", 7200, "less than or equal to 3600", 300),
+    ("prod", "galera.pointInTimeRecovery.retention", "12h", "at least 24h", "1000h"),
+    ("prod", "galera.pointInTimeRecovery.retention", "30d", "not a duration", "2160h"),
+    ("prod", "galera.pointInTimeRecovery.maxLagMinutes", 0, "greater than or equal to 1", 2),
+    ("prod", "galera.pointInTimeRecovery", {"retention": "719h"}, "shorter than galera.physical.maxRetention 720h",
+     {"retention": "720h"}),
+    ("prod", "galera.pointInTimeRecovery", {"uploadIntervalSeconds": 600, "maxLagMinutes": 19}, "shorter than two upload rounds",
+     {"uploadIntervalSeconds": 600, "maxLagMinutes": 20}),
+    ("prod", "galera.pointInTimeRecovery", "yes", "valid dictionary", True),
+    ("prod", "galera.pointInTimeRecovery.interval", 60, "unknown key", None),
     ("prod", "offsite.endpoint", "http://s3.dr.example.com", "https://", "https://s3.dr.example.com:9000"),
     ("prod", "offsite.endpoint", "https://s3.dr.example.com/bucket", "no path", "https://s3-dr.example.com"),
     ("prod", "offsite.credentialsPath", "platform/backup/velero", "a path of its own", "platform/backup/dr-site"),
@@ -92,7 +105,14 @@ def test_a_bad_value_is_refused_at_its_key_and_its_neighbour_loads(stack, key, b
     assert at, found
     assert words in found[at[0]] and found[at[0]].startswith(f"Pulumi.{stack}.yaml: ")
     section = copy.deepcopy(backup_section(stack))
-    _set(key, good)(section)
+    if good is None:  # a key that should not exist: its neighbour is the section without it
+        *parents, last = key.split(".")
+        node = section
+        for part in parents:
+            node = node[part]
+        node.pop(last, None)
+    else:
+        _set(key, good)(section)
     load_with_backup(stack, section)
 
 
@@ -165,3 +185,23 @@ def test_durations_read_like_go():
     for bad in ("", "h", "30d", "1.5h"):
         with pytest.raises(ValueError):
             duration_seconds(bad)
+
+
+def test_binlog_archiving_refuses_the_sst_method_that_drops_the_cluster_domain():
+    from kfplatform.config.loader import load_platform_config
+    from kfplatform.render.run import read_stack_config
+
+    raw, _ = read_stack_config(PROJECT_DIR, "prod")
+    data = json.loads(raw["kubeflow-platform:data"])
+    data["galera"]["sst"] = "mysqldump"
+    raw["kubeflow-platform:data"] = json.dumps(data)
+    with pytest.raises(ConfigError) as raised:
+        load_platform_config("prod", raw, PROJECT_DIR)
+    found = {i.path: f"{i.file}: {i.message}" for i in raised.value.issues}
+    assert "needs data.galera.sst mariabackup or rsync" in found[B + "galera.pointInTimeRecovery"]
+    assert found[B + "galera.pointInTimeRecovery"].startswith("Pulumi.prod.yaml: ")
+    # Its neighbour: the same data tier without the archive loads.
+    section = backup_section("prod")
+    section["galera"].pop("pointInTimeRecovery")
+    raw[KEY] = json.dumps(section)
+    assert load_platform_config("prod", raw, PROJECT_DIR).stack.backup.galera.point_in_time_recovery is None

@@ -257,6 +257,7 @@ def test_each_area_exports_its_own_checks_in_a_stable_order():
         "kfplatform.config.checks.tenant_names",
         "kfplatform.backup.checks.restored_namespaces_are_teams",
         "kfplatform.backup.checks.volumes_backup_matches_the_opted_in_teams",
+        "kfplatform.backup.checks.binlog_archive_needs_gtids_the_sst_keeps",
         "kfplatform.data.checks.object_store_survives_a_zone",
         "kfplatform.data.geometry.geometry_issues",
         "kfplatform.gpu.checks.gpu_capacity",

@@ -6,6 +6,7 @@ import re
 import yaml
 
 
+from kfplatform.backup.pitr import ARCHIVER_USER
 from kfplatform.config.base import quantity_value
 from kfplatform.data.galera import APP_PRIVILEGES
 from kfplatform.kubeflow import patches
@@ -76,7 +77,11 @@ def test_the_teams_account_is_granted_its_own_database_and_nothing_else(each_sta
     # Nobody else is granted the team's database; no grant uses a wildcard that could reach another's
     # (`_` and `%` match any character in a GRANT's database name, even back-quoted).
     assert [g["spec"]["username"] for g in grants if g["spec"]["database"] == database_name(TEAM)] == [user]
-    assert all(not re.search(r"[_%\\]", g["spec"]["database"]) and g["spec"]["database"] != "*" for g in grants)
+    # The one global grant is the binlog archiver's REPLICATION SLAVE (kfplatform/backup/pitr.py): no
+    # SQL access to any database (it reads the binlogs, which the platform archives).
+    archiver = [g["spec"] for g in grants if g["spec"]["database"] == "*"]
+    assert all(g["username"] == ARCHIVER_USER and g["privileges"] == ["REPLICATION SLAVE"] for g in archiver), archiver
+    assert all(not re.search(r"[_%\\]", g["spec"]["database"]) for g in grants if g["spec"]["database"] != "*")
     (database,) = [d["spec"] for d in objects(each_stack, "Database", DB_NS) if d["spec"]["name"] == database_name(TEAM)]
     assert database["cleanupPolicy"] == "Skip"  # opting out never drops the team's registry data
     assert resource(each_stack, "Database", database_name(TEAM), DB_NS).protect == (each_stack.stack == "prod")

@@ -115,8 +115,15 @@ def produced_secrets(objects: list[dict]) -> dict[tuple[str, str], set[str]]:
     return made
 
 
+# Secrets an operator makes, not ESO: mariadb-operator v26.6.0 keeps `<MariaDB>-ca-bundle` (key
+# `ca.crt`) for a MariaDB with TLS (api/v1alpha1/mariadb_keys.go TLSCABundleSecretKeyRef); the binlog
+# archiver and the restore Job verify the nodes' certificates with it (kfplatform/backup/pitr.py).
+MADE_BY_OPERATORS = {("kubeflow-db", "galera-ca-bundle"): {"ca.crt"}}
+
+
 def unresolved(refs: list[Ref], made: dict[tuple[str, str], set[str]], workflow_namespaces: list[str]) -> list[str]:
     problems = []
+    made = {**MADE_BY_OPERATORS, **made}
     for ref in refs:
         for namespace in [ref.namespace] if ref.namespace is not None else workflow_namespaces:
             keys = made.get((namespace, ref.secret))
