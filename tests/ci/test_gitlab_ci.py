@@ -306,3 +306,21 @@ def test_the_drill_job_restores_prods_newest_run_into_a_rebuilt_sandbox_and_runs
     # The merge-request and prod jobs keep prod's Vault.
     assert CI["variables"]["VAULT_ADDR"] == "https://vault.ml.example.com:8200"
     assert all("VAULT_ADDR" not in _resolved(j).get("variables", {}) for n, j in JOBS.items() if n != "drill:sandbox")
+
+
+def test_no_job_evals_a_command_substitution_whose_failure_would_be_lost():
+    """`eval "$(cmd)"` succeeds when cmd fails (eval of nothing), so a refused Vault login or drill
+    preflight would go on without its exports; an assignment first fails the line (GitLab's
+    `set -e`). Every `eval` runs a variable that a line of its own assigned."""
+    offenders = [
+        (name, line) for name, job in JOBS.items()
+        for line in [*_resolved(job).get("before_script", []), *_resolved(job).get("script", [])]
+        if re.search(r"\beval\s+\"?\$\(", line)
+    ]
+    assert offenders == []
+    for name, job in JOBS.items():
+        lines = [*_resolved(job).get("before_script", []), *_resolved(job).get("script", [])]
+        for i, line in enumerate(lines):
+            evaluated = re.fullmatch(r'eval "\$(\w+)"', line.strip())
+            if evaluated:
+                assert any(re.match(rf'{evaluated.group(1)}="\$\(', earlier) for earlier in lines[:i]), (name, line)
