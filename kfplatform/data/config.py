@@ -175,6 +175,20 @@ class BucketNames(Model):
         return self
 
 
+class NoncurrentVersionDays(Model):
+    """How long a versioned bucket keeps an object's previous versions (overwritten or deleted).
+
+    Versioning protects against a mistaken or malicious delete; without a lifecycle rule every
+    version ever deleted stays forever, so the backups bucket (Velero's GC, the Galera backups'
+    `maxRetention`, the binlog archive's pruning all delete) would grow without bound. `null` keeps
+    them forever. The artifact bucket defaults to `null`: a pipeline reads a dataset at the S3
+    version id its manifest pins (docs/workloads.md), and an overwritten dataset's pinned version is
+    a noncurrent one.
+    """
+    artifacts: int | None = Field(default=None, ge=1, le=3650)
+    backups: int | None = Field(default=14, ge=1, le=3650)
+
+
 DEFAULT_KEY_GRACE_HOURS = 48
 
 
@@ -183,6 +197,9 @@ class ObjectStoreConfig(Model):
     # Erasure-coding parity (EC:N) for the STANDARD storage class; default: MinIO's for the smallest set.
     parity: int | None = Field(default=None, ge=0, le=8)
     buckets: BucketNames = BucketNames()
+    # Days a deleted or overwritten object's previous version is kept, per bucket (the audit bucket
+    # is governed by its object lock instead).
+    noncurrent_version_days: NoncurrentVersionDays = NoncurrentVersionDays()
     # The MinIO S3/admin API as the machine running `pulumi up` reaches it (host:port, TLS).
     admin_endpoint: HostPort
     # CA bundle (path on the runner) to verify admin_endpoint; default: the runner's trust store.

@@ -106,6 +106,20 @@ def tenant_spec(
     }
 
 
+NONCURRENT_RULE = "expire-noncurrent-versions"
+
+
+def noncurrent_expiry_rule(days: int) -> minio.IlmPolicyRuleArgs:
+    """Previous versions expire `days` after they stopped being current; delete markers left with no
+    version behind them go too. terraform-provider-minio v1.20.1 (the provider of pulumi-minio
+    0.17.1, its provider/go.mod) minio/resource_minio_ilm_policy.go: `noncurrent_version_expiration_days`
+    becomes the rule's `NoncurrentVersionExpiration{NoncurrentDays}`, `expiration = "DeleteMarker"` its
+    `Expiration{DeleteMarker: true}` (ExpiredObjectDeleteMarker); every rule is `Enabled` (`status`
+    is computed there, so not set here); the whole bucket when no `filter`.
+    """
+    return minio.IlmPolicyRuleArgs(id=NONCURRENT_RULE, noncurrent_version_expiration_days=days, expiration="DeleteMarker")
+
+
 def bucket_arn(bucket: str, key: str = "") -> str:
     return f"arn:aws:s3:::{bucket}{'/' + key if key else ''}"
 
@@ -282,10 +296,18 @@ class ObjectStore(pulumi.ComponentResource):
                 object_locking=role == "audit",
                 opts=child(self, provider=provider, depends_on=ready, protect=protect),
             )
-            minio.S3BucketVersioning(
+            versioning = minio.S3BucketVersioning(
                 f"bucket-{role}-versioning",
                 bucket=buckets[role].bucket,
                 versioning_configuration=minio.S3BucketVersioningVersioningConfigurationArgs(status="Enabled"),
                 opts=child(self, provider=provider, depends_on=[buckets[role]]),
             )
+            days = getattr(config.noncurrent_version_days, role, None)
+            if days is not None:
+                minio.IlmPolicy(
+                    f"bucket-{role}-lifecycle",
+                    bucket=buckets[role].bucket,
+                    rules=[noncurrent_expiry_rule(days)],
+                    opts=child(self, provider=provider, depends_on=[versioning]),
+                )
         return buckets

@@ -188,6 +188,14 @@ INSTALL = {"prometheusReplicas": 2, "alertmanagerReplicas": 3, "retention": "30d
 
 STACK_CASES = [
     # (stack, section, key, bad, the key path the error names (under the section), words, valid neighbour)
+    # Days a bucket keeps previous versions: whole days, at least one (0 would be "never expire" to
+    # nobody), not a duration string, not a boolean; `null` keeps them forever.
+    ("prod", "data", "objectStore.noncurrentVersionDays.backups", 0, "objectStore.noncurrentVersionDays.backups",
+     "greater than or equal to 1", 7),
+    ("prod", "data", "objectStore.noncurrentVersionDays.backups", "14d", "objectStore.noncurrentVersionDays.backups",
+     "valid integer", 30),
+    ("sandbox", "data", "objectStore.noncurrentVersionDays.artifacts", True, "objectStore.noncurrentVersionDays.artifacts",
+     "YAML boolean", 365),
     # Prometheus durations: each unit once, largest first; in range (prometheus/common ParseDuration).
     ("prod", "observability", "slo.latencyFor", "30m1h", "slo.latencyFor", "not a Prometheus duration", "1h30m"),
     ("prod", "observability", "slo.coldStartsFor", "5m5m", "slo.coldStartsFor", "not a Prometheus duration", "10m"),

@@ -107,3 +107,28 @@ def test_minio_provider_takes_credentials_from_the_runners_environment(monkeypat
     inputs = resource(result, MINIO, "minio").inputs
     assert inputs["minioUser"] == "runner-user"
     assert inputs["minioPassword"] == "[secret]"  # kept in state only as a secret
+
+
+def test_previous_versions_of_backups_expire_and_pinned_dataset_versions_stay(prod, sandbox):
+    """Without a lifecycle rule every version Velero's GC, the Galera backups' retention and the
+    binlog archive's pruning delete stays forever in the versioned backups bucket; the artifact
+    bucket keeps them by default (a pipeline reads a dataset at its pinned version id)."""
+    for result in (prod, sandbox):
+        rule = resource(result, "minio:index/ilmPolicy:IlmPolicy", "bucket-backups-lifecycle")
+        assert rule.inputs["bucket"] == "kfp-backups"
+        assert rule.inputs["rules"] == [{
+            "id": "expire-noncurrent-versions", "noncurrentVersionExpirationDays": 14, "expiration": "DeleteMarker",
+        }]
+        versioning = resource(result, "minio:index/s3BucketVersioning:S3BucketVersioning", "bucket-backups-versioning")
+        assert versioning.urn in rule.dependencies
+        rules = {r.name for r in result.resources if r.type == "minio:index/ilmPolicy:IlmPolicy"}
+        assert rules == {"bucket-backups-lifecycle"}
+
+
+def test_noncurrent_version_days_are_configurable_per_bucket(tmp_path):
+    from kfplatform.data.config import NoncurrentVersionDays
+
+    assert NoncurrentVersionDays.model_validate({"artifacts": 365, "backups": None}).artifacts == 365
+    for bad in ({"backups": 0}, {"artifacts": -1}, {"backups": 3651}, {"backups": True}, {"audit": 30}, {"backups": "14d"}):
+        with pytest.raises(ValueError):
+            NoncurrentVersionDays.model_validate(bad)

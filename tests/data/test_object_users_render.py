@@ -27,7 +27,7 @@ JOB = "kubernetes:batch/v1:Job"
 # The pulumi-minio resources the program may register: none of them is keyed by a user.
 ALLOWED_MINIO = {
     "pulumi:providers:minio", "minio:index/s3Bucket:S3Bucket", "minio:index/s3BucketVersioning:S3BucketVersioning",
-    "minio:index/iamPolicy:IamPolicy",
+    "minio:index/iamPolicy:IamPolicy", "minio:index/ilmPolicy:IlmPolicy",
 }
 
 
