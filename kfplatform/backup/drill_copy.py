@@ -44,13 +44,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..compliance import releases as compliance_releases
-from . import releases
+from . import mc
 from .velero import BUCKET_PREFIX, VOLUMES_RESTORE, DrillRestore
 
 SOURCE_SECRET = "drill-copy-source"  # accesskey/secretkey: prod's read-only drill keys
 TARGET_SECRET = "drill-copy-target"  # accesskey/secretkey: the sandbox's drill-copy account
 SYNC_WAITER = "drill-backups-synced"  # ServiceAccount, Role, RoleBinding and Job name
-CONFIG_DIR = "/tmp/mc"
+CONFIG_DIR = mc.CONFIG_DIR
 COPY_DEADLINE_S = 4 * 3600  # the Job's activeDeadlineSeconds; Pulumi waits as long
 SYNC_DEADLINE_S = 600  # Velero syncs every backupSyncPeriod (30 s here): ten minutes is plenty
 SYNC_POLL_S = 5
@@ -159,32 +159,11 @@ def sync_script(*, namespace: str, backups: Sequence[str], deadline_s: int = SYN
     ])
 
 
-_SECURITY = {
-    "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"},
-}
-
-
-def _env(name: str, secret: str, key: str) -> dict:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-
 def copy_job_spec(plan: CopyPlan, *, mirror: str, pull_secret: str, ca_configmap: str, ca_key: str) -> dict:
-    container = {
-        "name": "mc",
-        "image": releases.MC.ref(mirror),
-        "command": ["/bin/sh", "-c", copy_script(plan)],
-        "env": [
-            _env("PROD_ACCESS_KEY", SOURCE_SECRET, "accesskey"), _env("PROD_SECRET_KEY", SOURCE_SECRET, "secretkey"),
-            _env("DRILL_ACCESS_KEY", TARGET_SECRET, "accesskey"), _env("DRILL_SECRET_KEY", TARGET_SECRET, "secretkey"),
-        ],
-        "volumeMounts": [
-            {"name": "mc-config", "mountPath": CONFIG_DIR},
-            {"name": "cluster-ca", "mountPath": f"{CONFIG_DIR}/certs/CAs", "readOnly": True},
-        ],
-        "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-        "securityContext": dict(_SECURITY),
-    }
+    container = mc.container(
+        script=copy_script(plan), env=[*mc.keys_env("PROD", SOURCE_SECRET), *mc.keys_env("DRILL", TARGET_SECRET)],
+        mirror=mirror, resources={"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    )
     return {
         "backoffLimit": 2,  # mc mirror --overwrite resumes: a retry copies what is still missing
         "activeDeadlineSeconds": COPY_DEADLINE_S,
@@ -193,10 +172,7 @@ def copy_job_spec(plan: CopyPlan, *, mirror: str, pull_secret: str, ca_configmap
             "automountServiceAccountToken": False,
             "imagePullSecrets": [{"name": pull_secret}],
             "containers": [container],
-            "volumes": [
-                {"name": "mc-config", "emptyDir": {}},
-                {"name": "cluster-ca", "configMap": {"name": ca_configmap, "items": [{"key": ca_key, "path": "cluster-ca.crt"}]}},
-            ],
+            "volumes": mc.volumes(ca_configmap, ca_key),
         }},
     }
 
@@ -212,7 +188,7 @@ def sync_job_spec(*, namespace: str, backups: Sequence[str], mirror: str, pull_s
         "env": [{"name": "HOME", "value": "/tmp"}],
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-        "securityContext": dict(_SECURITY),
+        "securityContext": dict(mc.SECURITY),
     }
     return {
         "backoffLimit": 0,

@@ -14,14 +14,14 @@ cmd/replicate-update.go (`--id`, `--state`, `--replicate`), cmd/replicate-list.g
 """
 from __future__ import annotations
 
-from . import releases
+from . import mc
 
 JOB_NAME = "artifact-replication"
 SOURCE_SECRET = "replication-source"  # keys accesskey/secretkey: the replication MinIO account
 TARGET_SECRET = "replication-target"  # keys accesskey/secretkey: the DR store's account (Vault, by people)
 REPLICATION_RULE = "kfplatform-dr"
 REPLICATE = "existing-objects,delete,delete-marker,metadata-sync"
-CONFIG_DIR = "/tmp/mc"
+CONFIG_DIR = mc.CONFIG_DIR
 
 
 def script(*, source_url: str, source_bucket: str, target_url: str, target_bucket: str) -> str:
@@ -55,30 +55,12 @@ def cronjob_spec(
     *, cron: str, mirror: str, pull_secret: str, source_url: str, source_bucket: str, target_url: str,
     target_bucket: str, ca_configmap: str, ca_key: str,
 ) -> dict:
-    def env(name: str, secret: str, key: str) -> dict:
-        return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-    container = {
-        "name": "mc",
-        "image": releases.MC.ref(mirror),
-        "command": ["/bin/sh", "-c", script(
-            source_url=source_url, source_bucket=source_bucket, target_url=target_url, target_bucket=target_bucket,
-        )],
-        "env": [
-            env("SRC_ACCESS_KEY", SOURCE_SECRET, "accesskey"), env("SRC_SECRET_KEY", SOURCE_SECRET, "secretkey"),
-            env("DR_ACCESS_KEY", TARGET_SECRET, "accesskey"), env("DR_SECRET_KEY", TARGET_SECRET, "secretkey"),
-        ],
-        "volumeMounts": [
-            {"name": "mc-config", "mountPath": CONFIG_DIR},
-            # The cluster CA signs MinIO's certificate (data/endpoints.py); mc trusts certs/CAs/*.
-            {"name": "cluster-ca", "mountPath": f"{CONFIG_DIR}/certs/CAs", "readOnly": True},
-        ],
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"},
-        },
-    }
+    container = mc.container(
+        script=script(source_url=source_url, source_bucket=source_bucket, target_url=target_url, target_bucket=target_bucket),
+        env=[*mc.keys_env("SRC", SOURCE_SECRET), *mc.keys_env("DR", TARGET_SECRET)],
+        mirror=mirror,
+        resources={"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    )
     return {
         "schedule": cron,
         "concurrencyPolicy": "Forbid",
@@ -91,10 +73,7 @@ def cronjob_spec(
                 "restartPolicy": "Never",
                 "imagePullSecrets": [{"name": pull_secret}],
                 "containers": [container],
-                "volumes": [
-                    {"name": "mc-config", "emptyDir": {}},
-                    {"name": "cluster-ca", "configMap": {"name": ca_configmap, "items": [{"key": ca_key, "path": "cluster-ca.crt"}]}},
-                ],
+                "volumes": mc.volumes(ca_configmap, ca_key),
             }},
         }},
     }
