@@ -15,7 +15,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from tests.tools import require_tool
 
 
-class FakeApis:
+class Loopback:
+    """An HTTP fake on 127.0.0.1 (a free port) serving `Handler` on a thread; `with` starts and stops it.
+    Subclasses record `(method, path)` in `self.requests`."""
+
+    requests: list[tuple[str, str]]
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [r for r in self.requests if r[0] != "GET"]
+
+
+class FakeApis(Loopback):
     """One server for both APIs (paths do not overlap) and the gateway's `/`."""
 
     def __init__(self):
@@ -87,20 +110,8 @@ class FakeApis:
                     return self._send(200, {"run_id": run_id, "state": "PENDING"})
                 return self._send(404, {})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._serve(Handler)
 
-    def __enter__(self) -> "FakeApis":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [r for r in self.requests if r[0] != "GET"]
 
 
 def free_port() -> int:
@@ -158,7 +169,7 @@ class MariaDbServer:
         shutil.rmtree(self.dir / "data", ignore_errors=True)
 
 
-class FakeProdStore:
+class FakeProdStore(Loopback):
     """Prod's object store (S3 ListObjectsV2 and GetObject, path-style) and the sandbox's Vault (KV v2
     read), served on 127.0.0.1. Every S3 request must carry a SigV4 Authorization by the expected
     reader's keys (checked with the signer the unit tests hold to the published S3 examples); any
@@ -244,9 +255,7 @@ class FakeProdStore:
                 xml.append("</ListBucketResult>")
                 self._send(200, "".join(xml).encode())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._serve(Handler)
 
     def put_backup(self, name: str, schedule: str, *, phase="Completed", expiration="2027-01-01T01:30:00Z"):
         start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.strptime(name[-14:], "%Y%m%d%H%M%S"))
@@ -256,13 +265,3 @@ class FakeProdStore:
         }).encode()
         self.objects[f"velero/backups/{name}/{name}.tar.gz"] = b"contents"
 
-    def __enter__(self) -> "FakeProdStore":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [r for r in self.requests if r[0] != "GET"]
