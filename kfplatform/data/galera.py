@@ -112,7 +112,11 @@ def my_cnf(config: DataTierConfig) -> str:
 # `podSecurityContext` is the pod's; `securityContext`, `galera.agent.securityContext`,
 # `galera.initContainer.securityContext` and `metrics.exporter.securityContext` are containers'
 # and have no seccompProfile, so it is set on the pods). MariaDB's official image makes `mysql`
-# with uid/gid 999 (`groupadd --gid 999 -r mysql && useradd ... --uid 999`, its image history);
+# uid/gid 999: the UBI variants say so (`groupadd --gid 999 -r mysql && useradd ... --uid 999`);
+# the pinned 11.8.5 (Ubuntu noble) image history has `groupadd -r mysql && useradd -r -g mysql
+# mysql ...`, a system account, which shadow's useradd allocates from SYS_UID_MAX (999) down, and
+# noble's base image has no other system account there. The pods run as 999 with fsGroup 999
+# either way, so their volumes are writable whichever uid the image's `mysql` got;
 # prometheus/mysqld_exporter's Dockerfile says `USER nobody` (busybox: 65534), a name the kubelet
 # cannot check against runAsNonRoot, so it gets the numeric uid.
 MARIADB_UID = 999
