@@ -333,7 +333,7 @@ class Backups(pulumi.ComponentResource):
                 mariadb_image=MARIADB.ref(stack.images.mirror), mc_image=releases.MC.ref(stack.images.mirror),
                 pull_secret=stack.images.pull_secret, mariadb=GALERA_NAME,
                 ca_configmap=args.endpoints.object_store_ca_configmap, ca_key=args.endpoints.object_store_ca_key,
-                labels=labels,
+                labels=labels, rotation=args.secrets.rotation_markers([GALERA_WRITER_PATH]),
             ),
             opts=child(self, depends_on=[*galera_deps, grant, scripts, args.secrets.pull_secret_delivery(database_ns)]),
         )

@@ -366,12 +366,13 @@ class RestoreConfig(Model):
     volumes_backup: DnsLabel | None = None
     # Restore the database to this instant (UTC, ISO 8601, quoted); default: its newest physical backup.
     point_in_time: datetime | None = None
-    # Prod's object store as the sandbox's pods (the copy Job, the database bootstrap) and
+    # Prod's object store as the sandbox's pods (the copy Job, the database bootstrap, the point-in-time Job) and
     # `drill-backups` reach it (host:port, TLS), and its backups bucket.
     endpoint: HostPort
     bucket: BucketName = "kfp-backups"
     # READ-ONLY keys (prod's drill-reader account), copied into the sandbox's Vault by a person; used
-    # by the copy Job, the database bootstrap and `drill-backups`, never by the sandbox's Velero.
+    # by the copy Job, the database bootstrap, the point-in-time Job and `drill-backups`, never by the
+    # sandbox's Velero.
     credentials_path: str = DEFAULT_RESTORE_CREDENTIALS
     # Namespaces the Velero Restore brings back; default: every tenant namespace.
     namespaces: list[DnsLabel] = []
@@ -496,7 +497,8 @@ class BackupConfig(Model):
                 keys = ", ".join(to_camel(k) for k in writers)
                 raise ValueError(
                     f"restore with {keys}: a stack restoring from prod's backups does not back up itself "
-                    "(its Velero holds prod's read-only keys only); remove those keys"
+                    "(its Velero only restores, from its own copy of prod's backups, with keys that may write "
+                    "restore logs only); remove those keys"
                 )
         if self.replication is not None and (self.offsite is None or self.offsite.artifacts_bucket is None):
             raise ValueError("replication needs offsite.artifactsBucket: the DR bucket the artifact bucket is copied to")

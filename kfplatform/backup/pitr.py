@@ -25,7 +25,10 @@ import hashlib
 import pathlib
 import shlex
 
+import pulumi
+
 from ..data.galera import GTID_DOMAIN_ID, SERVER_ID
+from ..secrets.plane import ROTATION_ANNOTATION
 
 SCRIPTS = pathlib.Path(__file__).parent / "scripts"
 ARCHIVE_SCRIPT = SCRIPTS / "binlog-archive.sh"
@@ -145,8 +148,15 @@ def archiver_deployment_spec(
     *, hosts: list[str], bucket: str, store_url: str, s3_secret: str, access_key: str, secret_key: str,
     interval_seconds: int, retention_hours: int, max_lag_minutes: int, mariadb_image: str, mc_image: str,
     pull_secret: str, mariadb: str, ca_configmap: str, ca_key: str, labels: dict[str, str],
+    rotation: pulumi.Output[str] | None = None,
 ) -> dict:
-    """One archiver pod (Recreate: two would upload the same transactions twice)."""
+    """One archiver pod (Recreate: two would upload the same transactions twice).
+
+    `rotation`: the plane's marker of the S3 keys' Vault path (secrets/plane.py ROTATION_ANNOTATION).
+    The script reads S3_ACCESS_KEY/S3_SECRET_KEY once, at start (`mc alias set`), and the users
+    reconciler removes the previous MinIO user after `previousKeyGraceHours` (data/object_users.py):
+    without the marker on the pod template the archiver kept the old keys until its uploads were
+    refused. With it, the `up` that rotates the keys rolls the pod."""
     stall = max_lag_minutes * 60
     env = _env({
         **archiver_environment(
@@ -184,7 +194,10 @@ def archiver_deployment_spec(
         "selector": {"matchLabels": labels},
         "template": {
             # A new script rolls the pod (a running bash keeps the script it started with).
-            "metadata": {"labels": labels, "annotations": {SCRIPT_HASH: script_hash(ARCHIVE_SCRIPT)}},
+            "metadata": {"labels": labels, "annotations": {
+                SCRIPT_HASH: script_hash(ARCHIVE_SCRIPT),
+                **({ROTATION_ANNOTATION: rotation} if rotation is not None else {}),
+            }},
             "spec": {
                 "securityContext": _pod_security(),
                 "imagePullSecrets": [{"name": pull_secret}],

@@ -123,7 +123,10 @@ class SecretsPlane(pulumi.ComponentResource):
         operators = self.namespaces.operators
         operators_deps = [args.platform_namespaces[operators]] if operators in args.platform_namespaces else []
 
-        self.layout = VaultLayout("vault-layout", kv_mount, tenants, vault_provider, protect=args.prod, opts=here)
+        # The KV mount is protected on EVERY stack: deleting a mount deletes all its data, the values
+        # people wrote included (IdP client, pull robots, the sandbox's copy of prod's drill keys), and
+        # the drill rebuilds the sandbox with `pulumi destroy --exclude-protected` (docs/restore-drill.md).
+        self.layout = VaultLayout("vault-layout", kv_mount, tenants, vault_provider, protect=True, opts=here)
         self.auth = VaultKubernetesAuth(
             "vault-auth",
             vault_cfg,

@@ -144,7 +144,9 @@ class VaultLayout(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("kfplatform:secrets:VaultLayout", name, None, opts)
-        # Deleting this mount deletes every secret of the platform: protected in prod.
+        # Deleting this mount deletes every secret of the platform, those written by people too (Vault
+        # disables the engine and removes its data; terraform-provider-vault vault/resource_mount.go
+        # mountDelete calls sys/mounts Unmount): protected whenever the caller asks (plane.py: always).
         self.mount = vault.Mount(
             f"{name}-kv",
             path=kv_mount,

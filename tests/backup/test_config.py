@@ -142,7 +142,7 @@ def test_prod_must_back_up_to_an_offsite_location_and_may_not_restore():
 
 def test_a_restoring_stack_does_not_back_up_itself():
     found = issues("sandbox", _set("schedules", {}))
-    assert "restore with schedules" in found[KEY] and "read-only keys only" in found[KEY]
+    assert "restore with schedules" in found[KEY] and "its own copy of prod's backups" in found[KEY]
     found = issues("sandbox", lambda s: s.update(galera={}, drillReader=True))
     assert "restore with galera, drillReader" in found[KEY]
 

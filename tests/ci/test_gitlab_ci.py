@@ -292,6 +292,9 @@ def test_the_drill_job_restores_prods_newest_run_into_a_rebuilt_sandbox_and_runs
              at("kfplatform drill --stack sandbox --backup $DRILL_BACKUP")]
     assert order == sorted(order), lines
     assert lines[at("backup.restore.pointInTime")].endswith("pointInTime ")  # '': the newest physical backup
+    # The rebuild keeps protected resources: the sandbox's Vault KV mount, whose deletion would delete
+    # every value people wrote there (prod's drill keys, the pull robot), so the `up` after it could not run.
+    assert "--exclude-protected" in lines[at("pulumi destroy --stack sandbox")].split()
     # No backup name is written into the job: it is resolved at run time, and never committed.
     assert not re.search(r"kfplatform-tenants?-[a-z-]*[0-9]{14}", (PROJECT_DIR / ".gitlab-ci.yml").read_text())
     assert not any("git commit" in line or "git push" in line for line in lines)
