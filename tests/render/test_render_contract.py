@@ -2,55 +2,45 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
 
 from kfplatform.render.mocks import DuplicateResourceError
 from kfplatform.render.run import run_under_mocks
-from tests.conftest import PROJECT_DIR, SHARED_DIR
+from tests.conftest import PROJECT_DIR, SHARED_DIR, once_across_workers
 
 VALIDATOR = SHARED_DIR / "tools" / "validate_manifests.py"
 
 
-def _cli_render(stack: str, shared: pathlib.Path) -> tuple[pathlib.Path, str]:
-    """`python -m kfplatform render --stack STACK` into `shared/STACK`, once per test session: the
-    pytest-xdist workers share the session's base temp directory, and the first worker to need a
-    stack renders it while holding `STACK.lock` (O_EXCL); the others wait for its `STACK.done`."""
-    folder, done, lock = shared / stack, shared / f"{stack}.done", shared / f"{stack}.lock"
-    try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        deadline = time.monotonic() + 180
-        while not done.exists():
-            assert time.monotonic() < deadline, f"another worker's render of {stack} never finished"
-            time.sleep(0.1)
-    else:
+def _cli_render(stack: str, tmp: pathlib.Path) -> tuple[pathlib.Path, str]:
+    """`python -m kfplatform render --stack STACK`, once for all the session's workers (its output
+    folder and stdout, or the failure)."""
+    def produce() -> bytes:
+        folder = tmp / stack
         folder.mkdir()
         proc = subprocess.run(
             [sys.executable, "-m", "kfplatform", "render", "--stack", stack, "--out", str(folder)],
             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
         )
-        done.write_text(json.dumps({"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}))
-    result = json.loads(done.read_text())
+        return json.dumps({"folder": str(folder), "returncode": proc.returncode, "stdout": proc.stdout,
+                           "stderr": proc.stderr}).encode()
+
+    result = json.loads(once_across_workers(f"cli-render-{stack}", produce))
     assert result["returncode"] == 0, result["stderr"]
-    return folder, result["stdout"]
+    return pathlib.Path(result["folder"]), result["stdout"]
 
 
 @pytest.fixture(scope="session")
 def rendered_files(tmp_path_factory, worker_id):
     """`python -m kfplatform render` for each stack, as a user runs it (once for all workers)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if worker_id != "master" else base) / "cli-render"
-    shared.mkdir(exist_ok=True)
     # Workers take the stacks in different orders, so two workers render both at once.
     order = ("prod", "sandbox") if worker_id in ("master", "gw0") else ("sandbox", "prod")
-    return {stack: _cli_render(stack, shared) for stack in order}
+    tmp = tmp_path_factory.mktemp("cli-render")
+    return {stack: _cli_render(stack, tmp) for stack in order}
 
 
 def test_render_writes_manifests_resources_and_a_summary(rendered_files):
