@@ -144,6 +144,23 @@ def _env(values: dict[str, str]) -> list[dict]:
     return [{"name": k, "value": v} for k, v in values.items()]
 
 
+def _tool_mounts() -> list[dict]:
+    """The scripts, the work directory and the tools (mc) every pod of this module runs with."""
+    return [
+        {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+        {"name": "work", "mountPath": WORK},
+        {"name": "tools", "mountPath": TOOLS, "readOnly": True},
+    ]
+
+
+def _tool_volumes(*, work_size: str) -> list[dict]:
+    return [
+        {"name": "scripts", "configMap": {"name": SCRIPTS_CONFIGMAP}},
+        {"name": "work", "emptyDir": {"sizeLimit": work_size}},
+        {"name": "tools", "emptyDir": {"sizeLimit": "256Mi"}},
+    ]
+
+
 def archiver_deployment_spec(
     *, hosts: list[str], bucket: str, store_url: str, s3_secret: str, access_key: str, secret_key: str,
     interval_seconds: int, retention_hours: int, max_lag_minutes: int, mariadb_image: str, mc_image: str,
@@ -171,9 +188,7 @@ def archiver_deployment_spec(
         "command": ["/bin/bash", f"/scripts/{ARCHIVE_SCRIPT.name}"],
         "env": env,
         "volumeMounts": [
-            {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
-            {"name": "work", "mountPath": WORK},
-            {"name": "tools", "mountPath": TOOLS, "readOnly": True},
+            *_tool_mounts(),
             {"name": "password", "mountPath": "/secrets", "readOnly": True},
             {"name": "galera-ca", "mountPath": "/tls", "readOnly": True},
             # The cluster CA that signs MinIO's certificate; mc trusts <config dir>/certs/CAs/*.
@@ -204,9 +219,7 @@ def archiver_deployment_spec(
                 "initContainers": [_mc_init(mc_image)],
                 "containers": [container],
                 "volumes": [
-                    {"name": "scripts", "configMap": {"name": SCRIPTS_CONFIGMAP}},
-                    {"name": "work", "emptyDir": {"sizeLimit": "2Gi"}},
-                    {"name": "tools", "emptyDir": {"sizeLimit": "256Mi"}},
+                    *_tool_volumes(work_size="2Gi"),
                     {"name": "password", "secret": {"secretName": ARCHIVER_SECRET, "items": [{"key": "password", "path": "password"}]}},
                     {"name": "galera-ca", "secret": {"secretName": ca_bundle_secret(mariadb), "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
                     {"name": "object-store-ca", "configMap": {"name": ca_configmap, "items": [{"key": ca_key, "path": "cluster-ca.crt"}]}},
@@ -234,9 +247,7 @@ def restore_job_spec(
         "command": ["/bin/bash", f"/scripts/{RESTORE_SCRIPT.name}"],
         "env": env,
         "volumeMounts": [
-            {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
-            {"name": "work", "mountPath": WORK},
-            {"name": "tools", "mountPath": TOOLS, "readOnly": True},
+            *_tool_mounts(),
             {"name": "galera-ca", "mountPath": "/tls", "readOnly": True},
         ],
         "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
@@ -252,9 +263,7 @@ def restore_job_spec(
             "initContainers": [_mc_init(mc_image)],
             "containers": [container],
             "volumes": [
-                {"name": "scripts", "configMap": {"name": SCRIPTS_CONFIGMAP}},
-                {"name": "work", "emptyDir": {"sizeLimit": "20Gi"}},
-                {"name": "tools", "emptyDir": {"sizeLimit": "256Mi"}},
+                *_tool_volumes(work_size="20Gi"),
                 {"name": "galera-ca", "secret": {"secretName": ca_bundle_secret(mariadb), "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
             ],
         }},
