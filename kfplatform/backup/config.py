@@ -165,6 +165,13 @@ def _cron(value: str) -> str:
     return value
 
 
+def _at_least_a_day(value: str, what: str) -> str:
+    """A retention of at least 24h (a daily schedule would otherwise keep nothing restorable)."""
+    if duration_seconds(value) < 86400:
+        raise ValueError(f"{value!r}: keep {what} at least 24h (a daily schedule would keep nothing restorable)")
+    return value
+
+
 def _outlives(ttl: str, cron: str, ttl_key: str) -> str | None:
     """Why backups kept `ttl` do not outlive the longest gap between runs of `cron` (or None)."""
     try:
@@ -196,9 +203,7 @@ class VeleroSchedule(Model):
     @field_validator("ttl")
     @classmethod
     def _ttl(cls, value: str) -> str:
-        if duration_seconds(value) < 86400:
-            raise ValueError(f"{value!r}: keep backups at least 24h (a daily schedule would keep nothing restorable)")
-        return value
+        return _at_least_a_day(value, "backups")
 
     @model_validator(mode="after")
     def _ttl_outlives_the_schedule(self) -> "VeleroSchedule":
@@ -264,9 +269,7 @@ class DatabaseBackup(Model):
     @field_validator("max_retention")
     @classmethod
     def _retention(cls, value: str) -> str:
-        if duration_seconds(value) < 86400:
-            raise ValueError(f"{value!r}: keep database backups at least 24h")
-        return value
+        return _at_least_a_day(value, "database backups")
 
     @model_validator(mode="after")
     def _retention_outlives_the_schedule(self) -> "DatabaseBackup":
@@ -296,9 +299,7 @@ class BinlogArchive(Model):
     @field_validator("retention")
     @classmethod
     def _retention(cls, value: str) -> str:
-        if duration_seconds(value) < 86400:
-            raise ValueError(f"{value!r}: keep archived binlogs at least 24h")
-        return value
+        return _at_least_a_day(value, "archived binlogs")
 
     @model_validator(mode="after")
     def _lag_spans_two_rounds(self) -> "BinlogArchive":
